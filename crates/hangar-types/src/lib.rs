@@ -1,1 +1,20 @@
-//! hangar-types
+//! Wire types of Hangar's public API.
+//!
+//! These types are the JSON shapes of the Machines API as Fly's own clients
+//! (flyctl, fly-go) send and expect them. They do no IO: the control plane,
+//! the agent, the client and the CLI all share them.
+
+pub mod app;
+pub mod duration;
+pub mod error;
+pub mod ids;
+pub mod lease;
+pub mod machine;
+pub mod volume;
+
+pub use app::*;
+pub use duration::GoDuration;
+pub use error::{ApiError, ErrorStatus};
+pub use lease::*;
+pub use machine::*;
+pub use volume::*;
