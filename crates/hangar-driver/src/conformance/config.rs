@@ -1,0 +1,75 @@
+//! The process spec is applied: env, working directory, user, hostname.
+
+use super::harness::{base_spec, collect_output};
+use super::TestImage;
+use crate::Driver;
+
+/// Env, working directory and user (numeric and by name) reach the main process.
+pub async fn check_env_workdir_user(driver: &dyn Driver, image: &TestImage) {
+    let script = "echo \"$GREETING\"; pwd; id -u; id -g";
+    let mut spec = base_spec(image, &["/bin/sh", "-c", script]);
+    spec.process
+        .env
+        .push(("GREETING".into(), "hello from env".into()));
+    let isolated = driver.isolation().is_isolated();
+    if isolated {
+        spec.process.workdir = Some("/tmp".into());
+        spec.process.user = Some("1234:2345".into());
+    } else {
+        eprintln!(
+            "!!! conformance: driver {} does not isolate; skipping workdir/user checks",
+            driver.name()
+        );
+    }
+    let task = driver.start(&spec).await.expect("start");
+    let handle = task.handle.clone();
+    let output = collect_output(task).await;
+    let lines: Vec<&str> = output.stdout.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"hello from env"),
+        "env applied: {output:?}"
+    );
+    driver.cleanup(&handle).await.expect("cleanup");
+    if !isolated {
+        return;
+    }
+    assert_eq!(
+        lines,
+        ["hello from env", "/tmp", "1234", "2345"],
+        "workdir and uid:gid applied: {output:?}"
+    );
+
+    let mut spec = base_spec(image, &["/bin/sh", "-c", "id -u; id -g"]);
+    spec.process.user = Some("nobody".into());
+    let task = driver.start(&spec).await.expect("start");
+    let handle = task.handle.clone();
+    let output = collect_output(task).await;
+    assert_eq!(
+        output.stdout, "65534\n65534\n",
+        "user name resolved from the image's /etc/passwd: {output:?}"
+    );
+    driver.cleanup(&handle).await.expect("cleanup");
+}
+
+/// The machine's hostname is its machine ID.
+pub async fn check_hostname_is_machine_id(driver: &dyn Driver, image: &TestImage) {
+    if !driver.isolation().is_isolated() {
+        eprintln!(
+            "!!! conformance: driver {} does not isolate; skipping the hostname check",
+            driver.name()
+        );
+        return;
+    }
+    let spec = base_spec(image, &["hostname"]);
+    let task = driver.start(&spec).await.expect("start");
+    let handle = task.handle.clone();
+    let output = collect_output(task).await;
+    assert_eq!(
+        output.stdout.trim(),
+        spec.machine_id,
+        "hostname = machine id: {output:?}"
+    );
+    assert_eq!(output.exit.exit_code, Some(0));
+    driver.cleanup(&handle).await.expect("cleanup");
+}
