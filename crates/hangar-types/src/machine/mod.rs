@@ -24,6 +24,9 @@ pub struct Machine {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     pub private_ip: String,
+    /// Hangar extension: the Machine's private IPv4 address on its host's bridge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ipv4: Option<String>,
     pub config: MachineConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_ref: Option<ImageRef>,

@@ -1,0 +1,219 @@
+//! Volumes on this host's disk. Running as root, each volume is a sparse
+//! ext4 image mounted through a loop device, so its size limit is enforced
+//! by the filesystem itself; without root it is a plain directory and the
+//! limit is not enforced (said loudly at start).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::process::Command;
+
+/// Errors of volume storage.
+#[derive(Debug, thiserror::Error)]
+pub enum VolumeError {
+    #[error("volume {0} has no storage on this host")]
+    Missing(String),
+    #[error("volumes can only grow: {volume} is {current_gb} GB, asked for {requested_gb} GB")]
+    Shrink {
+        volume: String,
+        current_gb: i64,
+        requested_gb: i64,
+    },
+    #[error("`{command}` failed: {detail}")]
+    Command { command: String, detail: String },
+    #[error("volume storage I/O at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VolumeError + '_ {
+    move |source| VolumeError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// How volumes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeBacking {
+    /// ext4 image on a loop device: sizes enforced.
+    LoopExt4,
+    /// Plain directory: sizes NOT enforced.
+    Directory,
+}
+
+/// The volume storage of this host.
+#[derive(Debug, Clone)]
+pub struct VolumeStorage {
+    dir: PathBuf,
+    backing: VolumeBacking,
+}
+
+async fn run(program: &str, args: &[&str]) -> Result<String, VolumeError> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| VolumeError::Command {
+            command: format!("{program} {}", args.join(" ")),
+            detail: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(VolumeError::Command {
+            command: format!("{program} {}", args.join(" ")),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn have(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+impl VolumeStorage {
+    /// Opens volume storage under `dir`, choosing the backing this host allows.
+    pub fn open(dir: &Path) -> Result<Self, VolumeError> {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let backing = if is_root() && Path::new("/dev/loop-control").exists() && have("mkfs.ext4") && have("resize2fs") {
+            VolumeBacking::LoopExt4
+        } else {
+            VolumeBacking::Directory
+        };
+        Ok(VolumeStorage {
+            dir: dir.to_path_buf(),
+            backing,
+        })
+    }
+
+    pub fn backing(&self) -> VolumeBacking {
+        self.backing
+    }
+
+    fn image(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.ext4"))
+    }
+
+    /// Where the volume's filesystem is mounted on the host.
+    pub fn mountpoint(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// Creates the storage of a new volume.
+    pub async fn create(&self, id: &str, size_gb: i64) -> Result<(), VolumeError> {
+        let mnt = self.mountpoint(id);
+        std::fs::create_dir_all(&mnt).map_err(io(&mnt))?;
+        if self.backing == VolumeBacking::Directory {
+            return Ok(());
+        }
+        let image = self.image(id);
+        let file = std::fs::File::create(&image).map_err(io(&image))?;
+        file.set_len(size_gb as u64 * 1024 * 1024 * 1024).map_err(io(&image))?;
+        drop(file);
+        let path = image.to_string_lossy().to_string();
+        if let Err(err) = run("mkfs.ext4", &["-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", "-m", "0", &path]).await {
+            let _ = std::fs::remove_file(&image);
+            return Err(err);
+        }
+        Ok(())
+    }
+
+    /// Mounts the volume (idempotent) and returns its host path.
+    pub async fn attach(&self, id: &str) -> Result<PathBuf, VolumeError> {
+        let mnt = self.mountpoint(id);
+        if self.backing == VolumeBacking::Directory {
+            std::fs::create_dir_all(&mnt).map_err(io(&mnt))?;
+            return Ok(mnt);
+        }
+        let image = self.image(id);
+        if !image.exists() {
+            return Err(VolumeError::Missing(id.to_string()));
+        }
+        if !is_mounted(&mnt) {
+            std::fs::create_dir_all(&mnt).map_err(io(&mnt))?;
+            run("mount", &["-o", "loop", &image.to_string_lossy(), &mnt.to_string_lossy()]).await?;
+        }
+        Ok(mnt)
+    }
+
+    /// Unmounts the volume if mounted.
+    pub async fn detach(&self, id: &str) -> Result<(), VolumeError> {
+        let mnt = self.mountpoint(id);
+        if self.backing == VolumeBacking::LoopExt4 && is_mounted(&mnt) {
+            run("umount", &["-d", &mnt.to_string_lossy()]).await?;
+        }
+        Ok(())
+    }
+
+    /// Grows the volume to `size_gb`; answers whether a running Machine
+    /// must restart to see the new size (never: ext4 grows online).
+    pub async fn extend(&self, id: &str, size_gb: i64) -> Result<bool, VolumeError> {
+        if self.backing == VolumeBacking::Directory {
+            return Ok(false);
+        }
+        let image = self.image(id);
+        let file = std::fs::OpenOptions::new().write(true).open(&image).map_err(io(&image))?;
+        file.set_len(size_gb as u64 * 1024 * 1024 * 1024).map_err(io(&image))?;
+        drop(file);
+        let mnt = self.mountpoint(id);
+        if is_mounted(&mnt) {
+            let device = loop_device_of(&mnt).ok_or_else(|| VolumeError::Missing(id.to_string()))?;
+            run("losetup", &["-c", &device]).await?;
+            run("resize2fs", &[&device]).await?;
+        } else {
+            run("e2fsck", &["-f", "-y", &image.to_string_lossy()]).await.ok();
+            run("resize2fs", &[&image.to_string_lossy()]).await?;
+        }
+        Ok(false)
+    }
+
+    /// Copies the volume's content into a snapshot file; returns its size in bytes.
+    pub async fn snapshot(&self, id: &str, snapshot_id: &str) -> Result<u64, VolumeError> {
+        let snaps = self.dir.join("snapshots");
+        std::fs::create_dir_all(&snaps).map_err(io(&snaps))?;
+        let target = snaps.join(format!("{snapshot_id}.tar"));
+        let source = self.mountpoint(id);
+        run("tar", &["-C", &source.to_string_lossy(), "-cf", &target.to_string_lossy(), "."]).await?;
+        Ok(std::fs::metadata(&target).map_err(io(&target))?.len())
+    }
+
+    /// Deletes the volume's storage (it must be detached).
+    pub async fn delete(&self, id: &str) -> Result<(), VolumeError> {
+        self.detach(id).await?;
+        let mnt = self.mountpoint(id);
+        let _ = std::fs::remove_dir_all(&mnt);
+        let _ = std::fs::remove_file(self.image(id));
+        Ok(())
+    }
+}
+
+fn is_mounted(path: &Path) -> bool {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
+    let target = path.to_string_lossy();
+    mounts
+        .lines()
+        .any(|l| l.split_whitespace().nth(4) == Some(target.as_ref()))
+}
+
+fn loop_device_of(path: &Path) -> Option<String> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    let target = path.to_string_lossy();
+    mounts.lines().find_map(|l| {
+        let mut parts = l.split_whitespace();
+        let dev = parts.next()?;
+        (parts.next()? == target.as_ref()).then(|| dev.to_string())
+    })
+}
