@@ -1,0 +1,89 @@
+//! SQLite-specific watch behaviour: slow watchers and closing the store.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hangar_store::{Store, StoreError};
+use hangar_store_sqlite::{SqliteStore, SqliteStoreOptions};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn next(stream: &mut hangar_store::WatchStream) -> Option<Result<hangar_store::WatchEvent, StoreError>> {
+    tokio::time::timeout(WAIT, stream.next()).await.expect("timed out waiting on the watch stream")
+}
+
+/// A watcher that never reads cannot stall writers: it is cut off with
+/// `WatchLagged` after its buffered events, and resuming loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_watcher_is_dropped_without_blocking_writers() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteStoreOptions { watch_buffer_revisions: 4 };
+    let store = SqliteStore::open_with(&dir.path().join("state.db"), options).unwrap();
+    let mut slow = store.watch("/s/", 0).await.unwrap();
+
+    let mut written = Vec::new();
+    for i in 0..50 {
+        let key = format!("/s/{i}");
+        let put = store.put(&key, vec![i]);
+        written.push(tokio::time::timeout(WAIT, put).await.expect("writer blocked").unwrap());
+    }
+
+    let mut seen = Vec::new();
+    let resume = loop {
+        match next(&mut slow).await {
+            Some(Ok(event)) => seen.push(event.kv.mod_revision),
+            Some(Err(StoreError::WatchLagged { resume_revision })) => break resume_revision,
+            other => panic!("expected buffered events then WatchLagged, got {other:?}"),
+        }
+    };
+    assert_eq!(seen, written[..4], "the buffered revisions are delivered before the error");
+    assert!(next(&mut slow).await.is_none(), "a lagged stream ends after its error");
+    assert_eq!(resume, written[3] + 1);
+
+    let mut resumed = store.watch("/s/", resume).await.unwrap();
+    for expected in &written[4..] {
+        let event = next(&mut resumed).await.unwrap().unwrap();
+        assert_eq!(event.kv.mod_revision, *expected);
+    }
+}
+
+/// Dropping the store ends open watch streams with `Unavailable`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_store_ends_watch_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+    let mut stream = store.watch("", 0).await.unwrap();
+    drop(store);
+    match next(&mut stream).await {
+        Some(Err(StoreError::Unavailable(message))) => assert!(message.contains("closed")),
+        other => panic!("expected Unavailable after closing, got {other:?}"),
+    }
+    assert!(next(&mut stream).await.is_none());
+}
+
+/// Opening a database in a missing directory says what is wrong.
+#[test]
+fn opening_in_a_missing_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-such-dir").join("state.db");
+    match SqliteStore::open(&path) {
+        Err(StoreError::Backend(message)) => {
+            assert!(message.contains("no-such-dir"), "message should name the path: {message}");
+        }
+        Err(other) => panic!("expected a Backend error, got {other}"),
+        Ok(_) => panic!("opening in a missing directory must fail"),
+    }
+}
+
+/// A file that is not a SQLite database is reported as corrupt.
+#[test]
+fn opening_a_non_database_file_reports_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
+    match SqliteStore::open(&path) {
+        Err(StoreError::Corrupt(message)) => assert!(message.contains("backup"), "{message}"),
+        Err(other) => panic!("expected Corrupt, got {other}"),
+        Ok(_) => panic!("opening garbage must fail"),
+    }
+}
