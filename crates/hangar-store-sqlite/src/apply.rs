@@ -24,8 +24,16 @@ pub(crate) fn apply_txn(
             break;
         }
     }
-    let ops = if succeeded { &txn.success } else { &txn.failure };
-    let mut writer = RevisionWriter { conn, revision: current + 1, events: Vec::new() };
+    let ops = if succeeded {
+        &txn.success
+    } else {
+        &txn.failure
+    };
+    let mut writer = RevisionWriter {
+        conn,
+        revision: current + 1,
+        events: Vec::new(),
+    };
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
         results.push(writer.apply(op)?);
@@ -39,7 +47,14 @@ pub(crate) fn apply_txn(
             .map_err(|err| sqlite_error("advancing the store revision", err))?;
         current + 1
     };
-    Ok((TxnResponse { succeeded, revision, results }, events))
+    Ok((
+        TxnResponse {
+            succeeded,
+            revision,
+            results,
+        },
+        events,
+    ))
 }
 
 /// Writes ops of one transaction under one new revision and records events.
@@ -165,7 +180,10 @@ pub(crate) fn apply_compact(conn: &Connection, revision: Revision) -> Result<(),
         [revision],
     )
     .map_err(|err| sqlite_error(&format!("compacting history before {revision}"), err))?;
-    conn.execute("UPDATE meta SET value = ?1 WHERE name = 'compact_revision'", [revision])
-        .map_err(|err| sqlite_error("recording the compaction revision", err))?;
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE name = 'compact_revision'",
+        [revision],
+    )
+    .map_err(|err| sqlite_error("recording the compaction revision", err))?;
     Ok(())
 }

@@ -15,9 +15,9 @@ pub(crate) fn sqlite_error(doing: &str, err: rusqlite::Error) -> StoreError {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Unavailable(
             format!("{doing}: the database is locked by another writer ({err}); retry"),
         ),
-        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt(
-            format!("{doing}: {err}; restore the state database from a backup"),
-        ),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => StoreError::Corrupt(format!(
+            "{doing}: {err}; restore the state database from a backup"
+        )),
         Some(ErrorCode::DiskFull) => StoreError::Backend(format!(
             "{doing}: {err}; free disk space on the volume holding the state database"
         )),

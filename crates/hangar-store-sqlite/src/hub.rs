@@ -59,7 +59,9 @@ impl Drop for Subscription {
 impl WatchHub {
     fn lock(&self) -> MutexGuard<'_, HubState> {
         // A panic while holding this lock leaves the map itself consistent.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Registers a subscriber for `prefix` with room for `capacity` revisions.
@@ -79,9 +81,18 @@ impl WatchHub {
         state.next_id += 1;
         state.subscribers.insert(
             id,
-            Subscriber { prefix: prefix.to_string(), sender, lagged: lagged.clone() },
+            Subscriber {
+                prefix: prefix.to_string(),
+                sender,
+                lagged: lagged.clone(),
+            },
         );
-        Some(Subscription { hub: self.clone(), id, receiver, lagged })
+        Some(Subscription {
+            hub: self.clone(),
+            id,
+            receiver,
+            lagged,
+        })
     }
 
     /// Delivers one committed revision to every subscriber it concerns,
@@ -89,8 +100,9 @@ impl WatchHub {
     pub(crate) fn publish(&self, batch: RevisionBatch) {
         let mut state = self.lock();
         state.subscribers.retain(|_, subscriber| {
-            let concerned =
-                batch.iter().any(|event| prefix_matches(&subscriber.prefix, &event.kv.key));
+            let concerned = batch
+                .iter()
+                .any(|event| prefix_matches(&subscriber.prefix, &event.kv.key));
             if !concerned {
                 return true;
             }

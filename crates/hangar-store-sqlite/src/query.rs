@@ -28,12 +28,24 @@ fn key_from_blob(blob: Vec<u8>) -> Result<String, StoreError> {
 type KvColumns = (Vec<u8>, Vec<u8>, i64, i64, i64);
 
 fn kv_columns(row: &Row<'_>) -> rusqlite::Result<KvColumns> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
 }
 
 fn kv_from_columns(columns: KvColumns) -> Result<KeyValue, StoreError> {
     let (key, value, create_revision, mod_revision, version) = columns;
-    Ok(KeyValue { key: key_from_blob(key)?, value, create_revision, mod_revision, version })
+    Ok(KeyValue {
+        key: key_from_blob(key)?,
+        value,
+        create_revision,
+        mod_revision,
+        version,
+    })
 }
 
 /// A `meta` counter (`revision`, `compact_revision`).
@@ -64,9 +76,7 @@ pub(crate) fn list(conn: &Connection, prefix: &str) -> Result<Vec<KeyValue>, Sto
                 "SELECT key, value, create_revision, mod_revision, version FROM kv \
                  WHERE key >= ?1 AND key < ?2 ORDER BY key",
             )
-            .and_then(|mut stmt| {
-                stmt.query_map(params![lower, upper], kv_columns)?.collect()
-            }),
+            .and_then(|mut stmt| stmt.query_map(params![lower, upper], kv_columns)?.collect()),
         None => conn
             .prepare_cached(
                 "SELECT key, value, create_revision, mod_revision, version FROM kv \
@@ -113,14 +123,20 @@ fn history_columns(row: &Row<'_>) -> rusqlite::Result<HistoryColumns> {
 
 fn event_from_columns(columns: HistoryColumns) -> Result<(HistoryCursor, WatchEvent), StoreError> {
     let key = key_from_blob(columns.key)?;
-    let prev = columns.prev.map(|(value, create_revision, mod_revision, version)| KeyValue {
-        key: key.clone(),
-        value,
-        create_revision,
-        mod_revision,
-        version,
-    });
-    let kind = if columns.is_delete { WatchEventKind::Delete } else { WatchEventKind::Put };
+    let prev = columns
+        .prev
+        .map(|(value, create_revision, mod_revision, version)| KeyValue {
+            key: key.clone(),
+            value,
+            create_revision,
+            mod_revision,
+            version,
+        });
+    let kind = if columns.is_delete {
+        WatchEventKind::Delete
+    } else {
+        WatchEventKind::Put
+    };
     let kv = KeyValue {
         key,
         value: columns.value,
@@ -128,7 +144,10 @@ fn event_from_columns(columns: HistoryColumns) -> Result<(HistoryCursor, WatchEv
         mod_revision: columns.revision,
         version: columns.version,
     };
-    Ok(((columns.revision, columns.seq), WatchEvent { kind, kv, prev }))
+    Ok((
+        (columns.revision, columns.seq),
+        WatchEvent { kind, kv, prev },
+    ))
 }
 
 /// Up to `limit` events on keys under `prefix`, strictly after `after` and at
@@ -156,9 +175,30 @@ pub(crate) fn history_page(
              LIMIT ?6",
         )
         .and_then(|mut stmt| {
-            stmt.query_map(params![after.0, after.1, upto, lower, upper, limit], history_columns)?
-                .collect()
+            stmt.query_map(
+                params![after.0, after.1, upto, lower, upper, limit],
+                history_columns,
+            )?
+            .collect()
         })
         .map_err(|err| sqlite_error(&format!("reading watch history of {prefix:?}"), err))?;
     rows.into_iter().map(event_from_columns).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_range;
+
+    #[test]
+    fn prefix_range_bounds_exactly_the_prefix() {
+        assert_eq!(
+            prefix_range("/a/"),
+            (b"/a/".to_vec(), Some(b"/a0".to_vec()))
+        );
+        assert_eq!(prefix_range(""), (Vec::new(), None));
+        // The last byte of a UTF-8 prefix is never 0xFF, but carry anyway.
+        let (lower, upper) = prefix_range("\u{e9}");
+        assert_eq!(lower, vec![0xC3, 0xA9]);
+        assert_eq!(upper, Some(vec![0xC3, 0xAA]));
+    }
 }

@@ -20,11 +20,16 @@ pub(crate) struct ReaderPool {
 
 impl ReaderPool {
     pub(crate) fn new(path: PathBuf) -> Self {
-        Self { path, idle: Mutex::new(Vec::new()) }
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
     }
 
     fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {
-        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `read` inside one read transaction (a consistent snapshot).
@@ -43,7 +48,8 @@ impl ReaderPool {
                 .transaction()
                 .map_err(|err| sqlite_error("starting a read transaction", err))?;
             let result = read(&tx);
-            tx.finish().map_err(|err| sqlite_error("ending a read transaction", err))?;
+            tx.finish()
+                .map_err(|err| sqlite_error("ending a read transaction", err))?;
             result
         };
         let mut idle = self.idle();

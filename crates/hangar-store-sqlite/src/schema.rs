@@ -95,7 +95,11 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(CREATE_SCHEMA)
         .map_err(|err| sqlite_error("creating the state database schema", err))?;
     let version: Option<i64> = conn
-        .query_row("SELECT value FROM meta WHERE name = 'schema_version'", [], |row| row.get(0))
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'schema_version'",
+            [],
+            |row| row.get(0),
+        )
         .map(Some)
         .or_else(|err| match err {
             rusqlite::Error::QueryReturnedNoRows => Ok(None),

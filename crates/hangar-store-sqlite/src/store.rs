@@ -5,8 +5,7 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use hangar_store::{
-    KeyValue, ListResult, Op, OpResult, Revision, Store, StoreError, Txn, TxnResponse,
-    WatchStream,
+    KeyValue, ListResult, Op, OpResult, Revision, Store, StoreError, Txn, TxnResponse, WatchStream,
 };
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -29,7 +28,9 @@ pub struct SqliteStoreOptions {
 
 impl Default for SqliteStoreOptions {
     fn default() -> Self {
-        Self { watch_buffer_revisions: 1024 }
+        Self {
+            watch_buffer_revisions: 1024,
+        }
     }
 }
 
@@ -171,18 +172,36 @@ impl Store for SqliteStore {
             .subscribe(prefix, self.options.watch_buffer_revisions)
             .ok_or_else(closed)?;
         let (snapshot_revision, compact_revision) = self
-            .read(|conn| Ok((query::meta(conn, "revision")?, query::meta(conn, "compact_revision")?)))
+            .read(|conn| {
+                Ok((
+                    query::meta(conn, "revision")?,
+                    query::meta(conn, "compact_revision")?,
+                ))
+            })
             .await?;
-        let from_revision = if from_revision == 0 { snapshot_revision + 1 } else { from_revision };
+        let from_revision = if from_revision == 0 {
+            snapshot_revision + 1
+        } else {
+            from_revision
+        };
         if from_revision < compact_revision {
             return Err(StoreError::Compacted { compact_revision });
         }
-        let start = WatchStart { snapshot_revision, from_revision };
-        Ok(watch_stream(self.readers.clone(), prefix.to_string(), subscription, start))
+        let start = WatchStart {
+            snapshot_revision,
+            from_revision,
+        };
+        Ok(watch_stream(
+            self.readers.clone(),
+            prefix.to_string(),
+            subscription,
+            start,
+        ))
     }
 
     async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
-        self.send(|reply| WriteRequest::Compact { revision, reply }).await
+        self.send(|reply| WriteRequest::Compact { revision, reply })
+            .await
     }
 
     async fn current_revision(&self) -> Result<Revision, StoreError> {

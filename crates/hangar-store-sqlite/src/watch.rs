@@ -63,10 +63,13 @@ pub(crate) fn watch_stream(
         pending: VecDeque::new(),
         finished: false,
     };
-    Box::pin(futures_util::stream::unfold(state, |mut state| async move {
-        let item = state.next_item().await?;
-        Some((item, state))
-    }))
+    Box::pin(futures_util::stream::unfold(
+        state,
+        |mut state| async move {
+            let item = state.next_item().await?;
+            Some((item, state))
+        },
+    ))
 }
 
 impl WatchState {
@@ -97,8 +100,7 @@ impl WatchState {
                 None => {
                     self.finished = true;
                     let error = if self.subscription.lagged() {
-                        let resume_revision =
-                            self.delivered_through.max(self.live_after) + 1;
+                        let resume_revision = self.delivered_through.max(self.live_after) + 1;
                         StoreError::WatchLagged { resume_revision }
                     } else {
                         closed()
@@ -134,7 +136,8 @@ impl WatchState {
         if page.len() < REPLAY_PAGE {
             self.replay_done = true;
         }
-        self.pending.extend(page.into_iter().map(|(_, event)| event));
+        self.pending
+            .extend(page.into_iter().map(|(_, event)| event));
         Ok(())
     }
 }

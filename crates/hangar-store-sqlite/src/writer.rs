@@ -23,9 +23,15 @@ const MAX_GROUP: usize = 256;
 /// A request to the writer thread.
 pub(crate) enum WriteRequest {
     /// Run a (validated) transaction.
-    Txn { txn: Txn, reply: oneshot::Sender<Result<TxnResponse, StoreError>> },
+    Txn {
+        txn: Txn,
+        reply: oneshot::Sender<Result<TxnResponse, StoreError>>,
+    },
     /// Discard history before a revision.
-    Compact { revision: Revision, reply: oneshot::Sender<Result<(), StoreError>> },
+    Compact {
+        revision: Revision,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
 }
 
 /// What one request produced inside the group, before the commit.
@@ -34,7 +40,10 @@ enum Outcome {
         reply: oneshot::Sender<Result<TxnResponse, StoreError>>,
         result: Result<(TxnResponse, Vec<WatchEvent>), StoreError>,
     },
-    Compact { reply: oneshot::Sender<Result<(), StoreError>>, result: Result<(), StoreError> },
+    Compact {
+        reply: oneshot::Sender<Result<(), StoreError>>,
+        result: Result<(), StoreError>,
+    },
 }
 
 /// Serves requests until every sender is gone, then closes the hub.

@@ -31,7 +31,11 @@ enum Ack {
     /// `put KEY` committed at the revision.
     Put { revision: Revision, key: String },
     /// Txn putting `key` and deleting `deleted` committed at the revision.
-    PutAndDelete { revision: Revision, key: String, deleted: String },
+    PutAndDelete {
+        revision: Revision,
+        key: String,
+        deleted: String,
+    },
 }
 
 impl Ack {
@@ -39,7 +43,10 @@ impl Ack {
         let mut words = line.strip_prefix("ack ")?.split(' ');
         let revision = words.next()?.parse().ok()?;
         match (words.next()?, words.next()?, words.next()) {
-            ("put", key, None) => Some(Ack::Put { revision, key: key.to_string() }),
+            ("put", key, None) => Some(Ack::Put {
+                revision,
+                key: key.to_string(),
+            }),
             ("txn", key, Some(deleted)) => Some(Ack::PutAndDelete {
                 revision,
                 key: key.to_string(),
@@ -81,8 +88,10 @@ async fn write_until_killed(db: PathBuf) {
                 let key = format!("/crash/{task}/{i:08}");
                 let line = if i % 5 == 0 {
                     let deleted = format!("/crash/{task}/{:08}", i - 1);
-                    let txn = Txn::new()
-                        .then(vec![Op::put(key.clone(), value_of(&key)), Op::delete(deleted.clone())]);
+                    let txn = Txn::new().then(vec![
+                        Op::put(key.clone(), value_of(&key)),
+                        Op::delete(deleted.clone()),
+                    ]);
                     let revision = store.txn(txn).await.unwrap().revision;
                     format!("ack {revision} txn {key} {deleted}\n")
                 } else {
@@ -106,7 +115,11 @@ fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
     let acks = run_child_and_kill(&db);
-    assert!(acks.len() >= ACKS_BEFORE_KILL, "collected only {} acks", acks.len());
+    assert!(
+        acks.len() >= ACKS_BEFORE_KILL,
+        "collected only {} acks",
+        acks.len()
+    );
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(verify(&db, &acks));
@@ -114,7 +127,12 @@ fn acknowledged_writes_survive_sigkill() {
 
 fn run_child_and_kill(db: &Path) -> Vec<Ack> {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child_writer", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "crash_child_writer",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, db)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -139,14 +157,20 @@ fn run_child_and_kill(db: &Path) -> Vec<Ack> {
             Ok(line) => acks.extend(Ack::parse(&line)),
             Err(err) => {
                 let _ = child.kill();
-                panic!("child stopped acknowledging writes after {} acks: {err}", acks.len());
+                panic!(
+                    "child stopped acknowledging writes after {} acks: {err}",
+                    acks.len()
+                );
             }
         }
     }
     // Child::kill sends SIGKILL on Unix: no destructors, no clean shutdown.
     child.kill().expect("sending SIGKILL to the child");
     let status = child.wait().unwrap();
-    assert!(!status.success(), "the child must have been killed, got {status}");
+    assert!(
+        !status.success(),
+        "the child must have been killed, got {status}"
+    );
     // Lines already written to the pipe were acknowledged too.
     reader.join().unwrap();
     acks.extend(lines.try_iter().filter_map(|line| Ack::parse(&line)));
@@ -157,14 +181,18 @@ async fn verify(db: &Path, acks: &[Ack]) {
     let store = SqliteStore::open(db).expect("reopening after the crash");
     let current = store.current_revision().await.unwrap();
     let last_acked = acks.iter().map(Ack::revision).max().unwrap();
-    assert!(current >= last_acked, "revision {current} is behind acknowledged {last_acked}");
+    assert!(
+        current >= last_acked,
+        "revision {current} is behind acknowledged {last_acked}"
+    );
 
     // Replay the whole history: one entry per revision 1..=current, no gap.
     // A marker written after the check bounds the replay.
     let mut stream = store.watch("", 1).await.unwrap();
     let marker = store.put(MARKER_KEY, Vec::new()).await.unwrap();
     assert_eq!(marker, current + 1);
-    let mut by_revision: BTreeMap<Revision, Vec<(WatchEventKind, String, Vec<u8>)>> = BTreeMap::new();
+    let mut by_revision: BTreeMap<Revision, Vec<(WatchEventKind, String, Vec<u8>)>> =
+        BTreeMap::new();
     let mut model: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     loop {
         let event = tokio::time::timeout(WAIT, stream.next())
@@ -187,7 +215,10 @@ async fn verify(db: &Path, acks: &[Ack]) {
     }
     let revisions: Vec<Revision> = by_revision.keys().copied().collect();
     let expected: Vec<Revision> = (1..=current).collect();
-    assert_eq!(revisions, expected, "history must hold every revision exactly once");
+    assert_eq!(
+        revisions, expected,
+        "history must hold every revision exactly once"
+    );
 
     // Every acknowledged write is in history exactly as acknowledged.
     for ack in acks {
@@ -199,15 +230,26 @@ async fn verify(db: &Path, acks: &[Ack]) {
                 (WatchEventKind::Delete, deleted.clone(), Vec::new()),
             ],
         };
-        assert_eq!(events, &wanted, "acknowledged write at revision {}", ack.revision());
+        assert_eq!(
+            events,
+            &wanted,
+            "acknowledged write at revision {}",
+            ack.revision()
+        );
     }
 
     // The current state is exactly what the history adds up to.
     let listing = store.list("/crash/").await.unwrap();
     assert_eq!(listing.revision, marker);
-    let state: BTreeMap<String, Vec<u8>> =
-        listing.kvs.into_iter().map(|kv| (kv.key, kv.value)).collect();
-    assert_eq!(state, model, "current state disagrees with the replayed history");
+    let state: BTreeMap<String, Vec<u8>> = listing
+        .kvs
+        .into_iter()
+        .map(|kv| (kv.key, kv.value))
+        .collect();
+    assert_eq!(
+        state, model,
+        "current state disagrees with the replayed history"
+    );
     println!(
         "crash test: {} acknowledged writes, database at revision {current} \
          ({} written but unacknowledged at the kill)",

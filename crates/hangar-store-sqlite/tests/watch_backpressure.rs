@@ -8,8 +8,12 @@ use hangar_store_sqlite::{SqliteStore, SqliteStoreOptions};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn next(stream: &mut hangar_store::WatchStream) -> Option<Result<hangar_store::WatchEvent, StoreError>> {
-    tokio::time::timeout(WAIT, stream.next()).await.expect("timed out waiting on the watch stream")
+async fn next(
+    stream: &mut hangar_store::WatchStream,
+) -> Option<Result<hangar_store::WatchEvent, StoreError>> {
+    tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("timed out waiting on the watch stream")
 }
 
 /// A watcher that never reads cannot stall writers: it is cut off with
@@ -17,7 +21,9 @@ async fn next(stream: &mut hangar_store::WatchStream) -> Option<Result<hangar_st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_watcher_is_dropped_without_blocking_writers() {
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteStoreOptions { watch_buffer_revisions: 4 };
+    let options = SqliteStoreOptions {
+        watch_buffer_revisions: 4,
+    };
     let store = SqliteStore::open_with(&dir.path().join("state.db"), options).unwrap();
     let mut slow = store.watch("/s/", 0).await.unwrap();
 
@@ -25,7 +31,12 @@ async fn slow_watcher_is_dropped_without_blocking_writers() {
     for i in 0..50 {
         let key = format!("/s/{i}");
         let put = store.put(&key, vec![i]);
-        written.push(tokio::time::timeout(WAIT, put).await.expect("writer blocked").unwrap());
+        written.push(
+            tokio::time::timeout(WAIT, put)
+                .await
+                .expect("writer blocked")
+                .unwrap(),
+        );
     }
 
     let mut seen = Vec::new();
@@ -36,8 +47,15 @@ async fn slow_watcher_is_dropped_without_blocking_writers() {
             other => panic!("expected buffered events then WatchLagged, got {other:?}"),
         }
     };
-    assert_eq!(seen, written[..4], "the buffered revisions are delivered before the error");
-    assert!(next(&mut slow).await.is_none(), "a lagged stream ends after its error");
+    assert_eq!(
+        seen,
+        written[..4],
+        "the buffered revisions are delivered before the error"
+    );
+    assert!(
+        next(&mut slow).await.is_none(),
+        "a lagged stream ends after its error"
+    );
     assert_eq!(resume, written[3] + 1);
 
     let mut resumed = store.watch("/s/", resume).await.unwrap();
@@ -68,7 +86,10 @@ fn opening_in_a_missing_directory_is_a_clear_error() {
     let path = dir.path().join("no-such-dir").join("state.db");
     match SqliteStore::open(&path) {
         Err(StoreError::Backend(message)) => {
-            assert!(message.contains("no-such-dir"), "message should name the path: {message}");
+            assert!(
+                message.contains("no-such-dir"),
+                "message should name the path: {message}"
+            );
         }
         Err(other) => panic!("expected a Backend error, got {other}"),
         Ok(_) => panic!("opening in a missing directory must fail"),

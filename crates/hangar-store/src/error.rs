@@ -50,6 +50,9 @@ pub enum StoreError {
 impl StoreError {
     /// True for errors that may succeed when retried unchanged.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_) | StoreError::WatchLagged { .. })
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::WatchLagged { .. }
+        )
     }
 }

@@ -31,12 +31,18 @@ pub enum Compare {
 impl Compare {
     /// Guard: `key` was last written at `revision` (0 = must not exist).
     pub fn mod_revision(key: impl Into<String>, revision: Revision) -> Self {
-        Compare::ModRevision { key: key.into(), revision }
+        Compare::ModRevision {
+            key: key.into(),
+            revision,
+        }
     }
 
     /// Guard: `key` has been put `version` times since creation (0 = absent).
     pub fn version(key: impl Into<String>, version: i64) -> Self {
-        Compare::Version { key: key.into(), version }
+        Compare::Version {
+            key: key.into(),
+            version,
+        }
     }
 
     /// Guard: `key` exists.
@@ -107,7 +113,10 @@ pub enum Op {
 impl Op {
     /// Put `value` at `key`.
     pub fn put(key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
-        Op::Put { key: key.into(), value: value.into() }
+        Op::Put {
+            key: key.into(),
+            value: value.into(),
+        }
     }
 
     /// Delete `key`.
@@ -117,7 +126,9 @@ impl Op {
 
     /// Delete every key under `prefix`.
     pub fn delete_prefix(prefix: impl Into<String>) -> Self {
-        Op::DeletePrefix { prefix: prefix.into() }
+        Op::DeletePrefix {
+            prefix: prefix.into(),
+        }
     }
 
     /// Read `key`.
@@ -235,9 +246,7 @@ fn validate_branch(branch: &str, ops: &[Op]) -> Result<(), StoreError> {
     for op in ops {
         let overlapping = match op {
             Op::Delete { key } => put_keys.iter().find(|put| **put == key.as_str()),
-            Op::DeletePrefix { prefix } => {
-                put_keys.iter().find(|put| prefix_matches(prefix, put))
-            }
+            Op::DeletePrefix { prefix } => put_keys.iter().find(|put| prefix_matches(prefix, put)),
             Op::Put { .. } | Op::Get { .. } => None,
         };
         if let Some(key) = overlapping {
@@ -259,4 +268,73 @@ pub struct TxnResponse {
     pub revision: Revision,
     /// One result per op of the branch that ran, in order.
     pub results: Vec<OpResult>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(mod_revision: Revision, version: i64) -> KeyValue {
+        KeyValue {
+            key: "/k".to_string(),
+            value: Vec::new(),
+            create_revision: 1,
+            mod_revision,
+            version,
+        }
+    }
+
+    #[test]
+    fn compares_treat_absent_keys_as_revision_and_version_zero() {
+        assert!(Compare::mod_revision("/k", 0).holds(None));
+        assert!(Compare::version("/k", 0).holds(None));
+        assert!(!Compare::mod_revision("/k", 0).holds(Some(&kv(3, 1))));
+        assert!(Compare::mod_revision("/k", 3).holds(Some(&kv(3, 1))));
+        assert!(Compare::version("/k", 2).holds(Some(&kv(3, 2))));
+        assert!(Compare::exists("/k").holds(Some(&kv(3, 1))));
+        assert!(Compare::missing("/k").holds(None));
+    }
+
+    #[test]
+    fn builder_accepts_single_items_vectors_and_arrays() {
+        let txn = Txn::new()
+            .when(Compare::exists("/a"))
+            .when([Compare::missing("/b"), Compare::missing("/c")])
+            .then(Op::put("/b", b"1".to_vec()))
+            .then(vec![Op::get("/a")])
+            .otherwise(Op::get("/b"));
+        assert_eq!(txn.compares.len(), 3);
+        assert_eq!(txn.success.len(), 2);
+        assert_eq!(txn.failure.len(), 1);
+        assert!(txn.validate().is_ok());
+    }
+
+    #[test]
+    fn validation_rejects_conflicting_writes_per_branch_only() {
+        let duplicate = Txn::new().then(vec![Op::put("/a", vec![]), Op::put("/a", vec![])]);
+        assert!(matches!(
+            duplicate.validate(),
+            Err(StoreError::InvalidRequest(_))
+        ));
+        let put_and_prefix_delete =
+            Txn::new().then(vec![Op::put("/a/b", vec![]), Op::delete_prefix("/a/")]);
+        assert!(matches!(
+            put_and_prefix_delete.validate(),
+            Err(StoreError::InvalidRequest(_))
+        ));
+        let separate_branches = Txn::new()
+            .then(Op::put("/a", vec![]))
+            .otherwise(Op::delete("/a"));
+        assert!(separate_branches.validate().is_ok());
+        let deletes_overlap = Txn::new().then(vec![Op::delete("/a/b"), Op::delete_prefix("/a/")]);
+        assert!(
+            deletes_overlap.validate().is_ok(),
+            "overlapping deletes are allowed"
+        );
+        let empty_compare_key = Txn::new().when(Compare::exists(""));
+        assert!(matches!(
+            empty_compare_key.validate(),
+            Err(StoreError::InvalidRequest(_))
+        ));
+    }
 }

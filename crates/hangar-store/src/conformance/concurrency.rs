@@ -21,9 +21,16 @@ pub async fn concurrent_cas_increments_lose_no_update<S: Store>(store: S) {
             let mut conflicts = 0u64;
             for _ in 0..INCREMENTS_PER_TASK {
                 loop {
-                    let (value, revision) =
-                        store.get_json::<u64>("/counter").await.unwrap().expect("counter exists");
-                    match store.cas_json("/counter", &(value + 1), revision).await.unwrap() {
+                    let (value, revision) = store
+                        .get_json::<u64>("/counter")
+                        .await
+                        .unwrap()
+                        .expect("counter exists");
+                    match store
+                        .cas_json("/counter", &(value + 1), revision)
+                        .await
+                        .unwrap()
+                    {
                         Ok(_) => break,
                         Err(_) => conflicts += 1,
                     }
@@ -33,10 +40,16 @@ pub async fn concurrent_cas_increments_lose_no_update<S: Store>(store: S) {
         }));
     }
     for task in tasks {
-        bounded("a CAS increment task", task).await.expect("CAS task panicked");
+        bounded("a CAS increment task", task)
+            .await
+            .expect("CAS task panicked");
     }
     let (value, _) = store.get_json::<u64>("/counter").await.unwrap().unwrap();
-    assert_eq!(value, TASKS * INCREMENTS_PER_TASK, "every successful CAS must count once");
+    assert_eq!(
+        value,
+        TASKS * INCREMENTS_PER_TASK,
+        "every successful CAS must count once"
+    );
     let kv = store.get("/counter").await.unwrap().unwrap();
     assert_eq!(kv.version, 1 + (TASKS * INCREMENTS_PER_TASK) as i64);
 }
@@ -59,8 +72,13 @@ pub async fn concurrent_puts_get_distinct_revisions<S: Store>(store: S) {
     }
     let mut all = BTreeSet::new();
     for task in tasks {
-        let revisions = bounded("a put task", task).await.expect("put task panicked");
-        assert!(revisions.windows(2).all(|w| w[0] < w[1]), "one task's revisions must increase");
+        let revisions = bounded("a put task", task)
+            .await
+            .expect("put task panicked");
+        assert!(
+            revisions.windows(2).all(|w| w[0] < w[1]),
+            "one task's revisions must increase"
+        );
         all.extend(revisions);
     }
     let total = (TASKS * PUTS_PER_TASK) as i64;

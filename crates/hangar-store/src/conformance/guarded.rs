@@ -13,7 +13,10 @@ pub struct Guarded<S, G> {
 impl<S, G> Guarded<S, G> {
     /// Bundles `store` with `guard`; the store is dropped first.
     pub fn new(store: S, guard: G) -> Self {
-        Self { store, _guard: guard }
+        Self {
+            store,
+            _guard: guard,
+        }
     }
 
     /// The wrapped store.

@@ -100,4 +100,3 @@ macro_rules! conformance_tests {
         $crate::__conformance_cases!(tests $make);
     };
 }
-

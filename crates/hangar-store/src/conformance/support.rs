@@ -56,5 +56,8 @@ pub(crate) async fn expect_only_marker_next<S: Store>(
 
 /// `(key, mod_revision)` of each event, for compact assertions.
 pub(crate) fn keys_and_revisions(events: &[WatchEvent]) -> Vec<(String, Revision)> {
-    events.iter().map(|event| (event.kv.key.clone(), event.kv.mod_revision)).collect()
+    events
+        .iter()
+        .map(|event| (event.kv.key.clone(), event.kv.mod_revision))
+        .collect()
 }

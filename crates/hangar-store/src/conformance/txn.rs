@@ -6,7 +6,11 @@ use crate::{Compare, Conflict, Op, OpResult, Store, StoreError, StoreExt, Txn};
 
 /// `cas_json` with 0 creates only; a stale revision is a typed conflict.
 pub async fn cas_create_only_and_conflicts<S: Store>(store: S) {
-    let created = store.cas_json("/lock", &"owner-a", 0).await.unwrap().expect("create-only on an absent key");
+    let created = store
+        .cas_json("/lock", &"owner-a", 0)
+        .await
+        .unwrap()
+        .expect("create-only on an absent key");
     let conflict = store.cas_json("/lock", &"owner-b", 0).await.unwrap();
     assert_eq!(
         conflict,
@@ -16,12 +20,20 @@ pub async fn cas_create_only_and_conflicts<S: Store>(store: S) {
             current_mod_revision: Some(created),
         })
     );
-    let updated = store.cas_json("/lock", &"owner-a2", created).await.unwrap().expect("CAS at the current revision");
+    let updated = store
+        .cas_json("/lock", &"owner-a2", created)
+        .await
+        .unwrap()
+        .expect("CAS at the current revision");
     assert!(updated > created);
     let stale = store.cas_json("/lock", &"owner-c", created).await.unwrap();
     assert_eq!(stale.unwrap_err().current_mod_revision, Some(updated));
     let (value, revision) = store.get_json::<String>("/lock").await.unwrap().unwrap();
-    assert_eq!((value.as_str(), revision), ("owner-a2", updated), "a lost CAS must not write");
+    assert_eq!(
+        (value.as_str(), revision),
+        ("owner-a2", updated),
+        "a lost CAS must not write"
+    );
 
     store.delete("/lock").await.unwrap();
     let on_missing = store.cas_json("/lock", &"x", updated).await.unwrap();
@@ -49,7 +61,11 @@ pub async fn txn_runs_success_or_failure_branch_atomically<S: Store>(store: S) {
         .await
         .unwrap();
     assert!(response.succeeded);
-    assert_eq!(response.revision, before + 1, "a multi-op txn is one revision");
+    assert_eq!(
+        response.revision,
+        before + 1,
+        "a multi-op txn is one revision"
+    );
     assert_eq!(response.results.len(), 4);
     match &response.results[0] {
         OpResult::Put { prev: Some(prev) } => assert_eq!(prev.value, b"v1"),
@@ -69,7 +85,10 @@ pub async fn txn_runs_success_or_failure_branch_atomically<S: Store>(store: S) {
     }
     for key in ["/cfg", "/release/1"] {
         let kv = store.get(key).await.unwrap().unwrap();
-        assert_eq!(kv.mod_revision, response.revision, "all writes share the txn revision");
+        assert_eq!(
+            kv.mod_revision, response.revision,
+            "all writes share the txn revision"
+        );
     }
     assert_eq!(store.get("/old").await.unwrap(), None);
     assert_eq!(store.get("/failed").await.unwrap(), None);
@@ -133,7 +152,11 @@ pub async fn txn_reads_do_not_advance_revision<S: Store>(store: S) {
     let response = store
         .txn(
             Txn::new()
-                .then(vec![Op::get("/k"), Op::get("/absent"), Op::delete("/absent")])
+                .then(vec![
+                    Op::get("/k"),
+                    Op::get("/absent"),
+                    Op::delete("/absent"),
+                ])
                 .otherwise(Op::put("/never", b"x".to_vec())),
         )
         .await
@@ -148,7 +171,10 @@ pub async fn txn_reads_do_not_advance_revision<S: Store>(store: S) {
             OpResult::Delete { prev: None },
         ]
     );
-    let response = store.txn(Txn::new().then(Op::delete_prefix("/none/"))).await.unwrap();
+    let response = store
+        .txn(Txn::new().then(Op::delete_prefix("/none/")))
+        .await
+        .unwrap();
     assert_eq!(response.revision, revision);
     assert_eq!(store.current_revision().await.unwrap(), revision);
 }
@@ -159,7 +185,10 @@ pub async fn txn_delete_prefix_removes_only_that_prefix<S: Store>(store: S) {
         store.put(key, b"x".to_vec()).await.unwrap();
     }
     let before = store.current_revision().await.unwrap();
-    let response = store.txn(Txn::new().then(Op::delete_prefix("/m/1/"))).await.unwrap();
+    let response = store
+        .txn(Txn::new().then(Op::delete_prefix("/m/1/")))
+        .await
+        .unwrap();
     assert_eq!(response.revision, before + 1);
     match &response.results[0] {
         OpResult::DeletePrefix { deleted } => {
@@ -168,17 +197,33 @@ pub async fn txn_delete_prefix_removes_only_that_prefix<S: Store>(store: S) {
         }
         other => panic!("expected delete-prefix result, got {other:?}"),
     }
-    let left: Vec<String> = store.list("/m/").await.unwrap().kvs.into_iter().map(|kv| kv.key).collect();
+    let left: Vec<String> = store
+        .list("/m/")
+        .await
+        .unwrap()
+        .kvs
+        .into_iter()
+        .map(|kv| kv.key)
+        .collect();
     assert_eq!(left, ["/m/1", "/m/10", "/m/2/a"]);
 }
 
 /// Duplicate puts or put+delete of one key are refused before anything runs.
 pub async fn txn_invalid_branches_are_rejected_whole<S: Store>(store: S) {
     let invalid = [
-        Txn::new().then(vec![Op::put("/a", b"1".to_vec()), Op::put("/a", b"2".to_vec())]),
+        Txn::new().then(vec![
+            Op::put("/a", b"1".to_vec()),
+            Op::put("/a", b"2".to_vec()),
+        ]),
         Txn::new().then(vec![Op::put("/a", b"1".to_vec()), Op::delete("/a")]),
-        Txn::new().otherwise(vec![Op::delete_prefix("/a"), Op::put("/a/b", b"1".to_vec())]),
-        Txn::new().then(vec![Op::put("/ok", b"1".to_vec()), Op::put("", b"1".to_vec())]),
+        Txn::new().otherwise(vec![
+            Op::delete_prefix("/a"),
+            Op::put("/a/b", b"1".to_vec()),
+        ]),
+        Txn::new().then(vec![
+            Op::put("/ok", b"1".to_vec()),
+            Op::put("", b"1".to_vec()),
+        ]),
     ];
     for txn in invalid {
         match store.txn(txn.clone()).await {
@@ -186,7 +231,11 @@ pub async fn txn_invalid_branches_are_rejected_whole<S: Store>(store: S) {
             other => panic!("{txn:?} must be InvalidRequest, got {other:?}"),
         }
     }
-    assert_eq!(store.current_revision().await.unwrap(), 0, "rejected txns write nothing");
+    assert_eq!(
+        store.current_revision().await.unwrap(),
+        0,
+        "rejected txns write nothing"
+    );
     assert!(store.list("").await.unwrap().kvs.is_empty());
 }
 
@@ -198,19 +247,37 @@ struct Machine {
 
 /// put_json/get_json/list_json roundtrip; undecodable values are typed errors.
 pub async fn json_helpers_roundtrip_and_report_bad_json<S: Store>(store: S) {
-    let web = Machine { id: "web".to_string(), cpus: 2 };
-    let db = Machine { id: "db".to_string(), cpus: 4 };
+    let web = Machine {
+        id: "web".to_string(),
+        cpus: 2,
+    };
+    let db = Machine {
+        id: "db".to_string(),
+        cpus: 4,
+    };
     let web_rev = store.put_json("/machines/web", &web).await.unwrap();
     let db_rev = store.put_json("/machines/db", &db).await.unwrap();
-    assert_eq!(store.get_json::<Machine>("/machines/web").await.unwrap(), Some((web.clone(), web_rev)));
-    assert_eq!(store.get_json::<Machine>("/machines/none").await.unwrap(), None);
+    assert_eq!(
+        store.get_json::<Machine>("/machines/web").await.unwrap(),
+        Some((web.clone(), web_rev))
+    );
+    assert_eq!(
+        store.get_json::<Machine>("/machines/none").await.unwrap(),
+        None
+    );
     let listed = store.list_json::<Machine>("/machines/").await.unwrap();
     assert_eq!(
         listed,
-        vec![("/machines/db".to_string(), db, db_rev), ("/machines/web".to_string(), web, web_rev)]
+        vec![
+            ("/machines/db".to_string(), db, db_rev),
+            ("/machines/web".to_string(), web, web_rev)
+        ]
     );
 
-    store.put("/machines/broken", b"not json".to_vec()).await.unwrap();
+    store
+        .put("/machines/broken", b"not json".to_vec())
+        .await
+        .unwrap();
     match store.get_json::<Machine>("/machines/broken").await {
         Err(StoreError::Serialization { key, .. }) => assert_eq!(key, "/machines/broken"),
         other => panic!("expected a Serialization error, got {other:?}"),

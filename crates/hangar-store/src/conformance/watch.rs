@@ -24,7 +24,10 @@ pub async fn watch_replays_history_then_streams_live<S: Store>(store: S) {
     assert_eq!(replayed[1].kv.value, b"2");
     assert_eq!(replayed[1].kv.version, 2);
     let prev = replayed[1].prev.as_ref().expect("overwrite carries prev");
-    assert_eq!((prev.value.as_slice(), prev.mod_revision), (b"1".as_slice(), r1));
+    assert_eq!(
+        (prev.value.as_slice(), prev.mod_revision),
+        (b"1".as_slice(), r1)
+    );
     assert_eq!(replayed[0].prev, None, "creation has no prev");
 
     let r4 = store.put("/w/c", b"live".to_vec()).await.unwrap();
@@ -35,7 +38,9 @@ pub async fn watch_replays_history_then_streams_live<S: Store>(store: S) {
     let mut from_start = store.watch("/w/", 1).await.unwrap();
     let all = next_events(&mut from_start, 4).await;
     assert_eq!(
-        all.iter().map(|event| event.kv.mod_revision).collect::<Vec<_>>(),
+        all.iter()
+            .map(|event| event.kv.mod_revision)
+            .collect::<Vec<_>>(),
         [r1, r2, r3, r4]
     );
 }
@@ -46,7 +51,10 @@ pub async fn watch_from_now_sees_only_new_events<S: Store>(store: S) {
     let mut stream = store.watch("/n/", 0).await.unwrap();
     let fresh = store.put("/n/new", b"1".to_vec()).await.unwrap();
     let event = next_event(&mut stream).await;
-    assert_eq!((event.kv.key.as_str(), event.kv.mod_revision), ("/n/new", fresh));
+    assert_eq!(
+        (event.kv.key.as_str(), event.kv.mod_revision),
+        ("/n/new", fresh)
+    );
 }
 
 /// Watch from a revision not reached yet delivers from it once it is written.
@@ -57,7 +65,10 @@ pub async fn watch_from_future_revision_waits_for_it<S: Store>(store: S) {
     let wanted = store.put("/f/2", b"2".to_vec()).await.unwrap();
     assert_eq!(wanted, now + 2);
     let event = next_event(&mut stream).await;
-    assert_eq!((event.kv.key.as_str(), event.kv.mod_revision), ("/f/2", now + 2));
+    assert_eq!(
+        (event.kv.key.as_str(), event.kv.mod_revision),
+        ("/f/2", now + 2)
+    );
 }
 
 /// Drop a watch, write more, re-watch from last seen + 1: no gap, no duplicate.
@@ -78,7 +89,10 @@ pub async fn watch_resumes_after_disconnect_without_gap_or_duplicate<S: Store>(s
         expected.push((key.clone(), store.put(&key, vec![i]).await.unwrap()));
     }
     let response = store
-        .txn(Txn::new().then(vec![Op::put("/r/x", b"x".to_vec()), Op::put("/r/y", b"y".to_vec())]))
+        .txn(Txn::new().then(vec![
+            Op::put("/r/x", b"x".to_vec()),
+            Op::put("/r/y", b"y".to_vec()),
+        ]))
         .await
         .unwrap();
     expected.push(("/r/x".to_string(), response.revision));
@@ -88,7 +102,10 @@ pub async fn watch_resumes_after_disconnect_without_gap_or_duplicate<S: Store>(s
     let rest = next_events(&mut resumed, 5).await;
     let mut got = keys_and_revisions(&seen);
     got.extend(keys_and_revisions(&rest));
-    assert_eq!(got, expected, "resumed watch must continue exactly after the last event seen");
+    assert_eq!(
+        got, expected,
+        "resumed watch must continue exactly after the last event seen"
+    );
     expect_only_marker_next(&store, &mut resumed, "/r/marker").await;
 }
 
@@ -101,7 +118,10 @@ pub async fn watch_prefix_sees_only_that_prefix<S: Store>(store: S) {
     store.put("/apps/db/1", b"no".to_vec()).await.unwrap();
     store.delete("/apps/web").await.unwrap();
     let event = next_event(&mut stream).await;
-    assert_eq!((event.kv.key.as_str(), event.kv.mod_revision), ("/apps/web/1", inside));
+    assert_eq!(
+        (event.kv.key.as_str(), event.kv.mod_revision),
+        ("/apps/web/1", inside)
+    );
     expect_only_marker_next(&store, &mut stream, "/apps/web/marker").await;
 }
 
@@ -114,12 +134,23 @@ pub async fn watch_reports_deletes_with_prev<S: Store>(store: S) {
     let deleted = store.delete("/d/a").await.unwrap().unwrap();
     let event = next_event(&mut stream).await;
     assert_eq!(event.kind, WatchEventKind::Delete);
-    assert_eq!((event.kv.key.as_str(), event.kv.mod_revision), ("/d/a", deleted));
-    let prev = event.prev.expect("a delete event carries the removed state");
-    assert_eq!((prev.value.as_slice(), prev.mod_revision), (b"a".as_slice(), created));
+    assert_eq!(
+        (event.kv.key.as_str(), event.kv.mod_revision),
+        ("/d/a", deleted)
+    );
+    let prev = event
+        .prev
+        .expect("a delete event carries the removed state");
+    assert_eq!(
+        (prev.value.as_slice(), prev.mod_revision),
+        (b"a".as_slice(), created)
+    );
 
     store.put("/d/c", b"c".to_vec()).await.unwrap();
-    let response = store.txn(Txn::new().then(Op::delete_prefix("/d/"))).await.unwrap();
+    let response = store
+        .txn(Txn::new().then(Op::delete_prefix("/d/")))
+        .await
+        .unwrap();
     let events = next_events(&mut stream, 3).await;
     assert_eq!(events[0].kind, WatchEventKind::Put);
     let deletes: Vec<_> = events[1..]
@@ -137,7 +168,10 @@ pub async fn watch_reports_deletes_with_prev<S: Store>(store: S) {
     // The same history replays identically.
     let mut replay = store.watch("/d/", deleted).await.unwrap();
     let replayed = next_events(&mut replay, 4).await;
-    assert_eq!(replayed[0].prev.as_ref().map(|kv| kv.mod_revision), Some(created));
+    assert_eq!(
+        replayed[0].prev.as_ref().map(|kv| kv.mod_revision),
+        Some(created)
+    );
     assert_eq!(replayed[1..], events[..]);
 }
 
@@ -157,9 +191,14 @@ pub async fn watch_handover_under_concurrent_writes<S: Store>(store: S) {
     };
     // Start watching from the beginning while the writer runs.
     let mut stream = store.watch("/h/", 1).await.unwrap();
-    let revisions = bounded("the concurrent writer", writer).await.expect("writer panicked");
+    let revisions = bounded("the concurrent writer", writer)
+        .await
+        .expect("writer panicked");
     let events = next_events(&mut stream, WRITES).await;
     let seen: Vec<i64> = events.iter().map(|event| event.kv.mod_revision).collect();
-    assert_eq!(seen, revisions, "every write exactly once, in revision order");
+    assert_eq!(
+        seen, revisions,
+        "every write exactly once, in revision order"
+    );
     expect_only_marker_next(store.as_ref(), &mut stream, "/h/marker").await;
 }
