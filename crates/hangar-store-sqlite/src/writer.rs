@@ -46,8 +46,19 @@ enum Outcome {
     },
 }
 
+/// Closes the hub when the writer stops, even by panic, so watchers learn
+/// the store is gone instead of waiting forever.
+struct CloseHubOnExit(Arc<WatchHub>);
+
+impl Drop for CloseHubOnExit {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Serves requests until every sender is gone, then closes the hub.
 pub(crate) fn run(mut conn: Connection, requests: Receiver<WriteRequest>, hub: Arc<WatchHub>) {
+    let _close_hub = CloseHubOnExit(hub.clone());
     while let Ok(first) = requests.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -58,7 +69,6 @@ pub(crate) fn run(mut conn: Connection, requests: Receiver<WriteRequest>, hub: A
         }
         commit_group(&mut conn, group, &hub);
     }
-    hub.close();
 }
 
 fn commit_group(conn: &mut Connection, group: Vec<WriteRequest>, hub: &WatchHub) {

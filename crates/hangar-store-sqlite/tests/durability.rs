@@ -178,6 +178,11 @@ fn run_child_and_kill(db: &Path) -> Vec<Ack> {
 }
 
 async fn verify(db: &Path, acks: &[Ack]) {
+    let journal_mode: String = rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(journal_mode, "wal", "the store must run SQLite in WAL mode");
     let store = SqliteStore::open(db).expect("reopening after the crash");
     let current = store.current_revision().await.unwrap();
     let last_acked = acks.iter().map(Ack::revision).max().unwrap();

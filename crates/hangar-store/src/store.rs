@@ -43,41 +43,64 @@ pub trait Store: Send + Sync + 'static {
     async fn current_revision(&self) -> Result<Revision, StoreError>;
 }
 
-#[async_trait::async_trait]
-impl<S: Store + ?Sized> Store for Arc<S> {
-    async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
-        (**self).get(key).await
-    }
+/// Forwards every [`Store`] method through a smart pointer.
+macro_rules! forward_store {
+    ($pointer:ident) => {
+        #[async_trait::async_trait]
+        impl<S: Store + ?Sized> Store for $pointer<S> {
+            async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
+                (**self).get(key).await
+            }
 
-    async fn list(&self, prefix: &str) -> Result<ListResult, StoreError> {
-        (**self).list(prefix).await
-    }
+            async fn list(&self, prefix: &str) -> Result<ListResult, StoreError> {
+                (**self).list(prefix).await
+            }
 
-    async fn put(&self, key: &str, value: Vec<u8>) -> Result<Revision, StoreError> {
-        (**self).put(key, value).await
-    }
+            async fn put(&self, key: &str, value: Vec<u8>) -> Result<Revision, StoreError> {
+                (**self).put(key, value).await
+            }
 
-    async fn delete(&self, key: &str) -> Result<Option<Revision>, StoreError> {
-        (**self).delete(key).await
-    }
+            async fn delete(&self, key: &str) -> Result<Option<Revision>, StoreError> {
+                (**self).delete(key).await
+            }
 
-    async fn txn(&self, txn: Txn) -> Result<TxnResponse, StoreError> {
-        (**self).txn(txn).await
-    }
+            async fn txn(&self, txn: Txn) -> Result<TxnResponse, StoreError> {
+                (**self).txn(txn).await
+            }
 
-    async fn watch(
-        &self,
-        prefix: &str,
-        from_revision: Revision,
-    ) -> Result<WatchStream, StoreError> {
-        (**self).watch(prefix, from_revision).await
-    }
+            async fn watch(
+                &self,
+                prefix: &str,
+                from_revision: Revision,
+            ) -> Result<WatchStream, StoreError> {
+                (**self).watch(prefix, from_revision).await
+            }
 
-    async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
-        (**self).compact(revision).await
-    }
+            async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
+                (**self).compact(revision).await
+            }
 
-    async fn current_revision(&self) -> Result<Revision, StoreError> {
-        (**self).current_revision().await
+            async fn current_revision(&self) -> Result<Revision, StoreError> {
+                (**self).current_revision().await
+            }
+        }
+    };
+}
+
+forward_store!(Arc);
+forward_store!(Box);
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{Store, StoreExt};
+
+    /// Compile-time check: shared trait objects get the JSON helpers too.
+    #[allow(dead_code)]
+    async fn json_helpers_on_trait_objects(shared: Arc<dyn Store>, boxed: Box<dyn Store>) {
+        let _ = shared.get_json::<u32>("/k").await;
+        let _ = boxed.put_json("/k", &1u32).await;
+        let _ = (*shared).list_json::<u32>("/").await;
     }
 }
