@@ -39,7 +39,8 @@ pub trait Store: Send + Sync + 'static {
     /// compacting to a revision at or below the previous compaction does nothing.
     async fn compact(&self, revision: Revision) -> Result<(), StoreError>;
 
-    /// The store's current revision (0 for a store never written to).
+    /// The store's current revision (the revision of the last write; a fresh
+    /// SQLite store is at 0, a fresh etcd at 1).
     async fn current_revision(&self) -> Result<Revision, StoreError>;
 }
 
