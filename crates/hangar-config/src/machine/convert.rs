@@ -1,0 +1,492 @@
+//! fly.toml → Machine config for one process group (reference §2.1).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::guest::{resolve_compute, GuestError};
+use super::types::{
+    MachineCheckHeader, MachineConfig, MachineFile, MachineHealthCheck, MachineMetrics, MachineMount,
+    MachinePort, MachineRestart, MachineService, MachineServiceCheck, MachineServiceConcurrency, MachineStatic,
+    StopConfig,
+};
+use super::{
+    METADATA_PLATFORM_VERSION, METADATA_PROCESS_GROUP, METADATA_TOOL_VERSION, PLATFORM_VERSION_V2,
+};
+use crate::groups::Flattened;
+use crate::model::{
+    Concurrency, Config, File, HttpService, RestartPolicy, Service, ServiceHttpCheck, ServiceTcpCheck,
+    TopLevelCheck,
+};
+use crate::shell::{self, ShellSplitError};
+use crate::units::parse_decimal_size_gb;
+
+/// Value written to the `fly_flyctl_version` metadata key.
+pub const TOOL_VERSION: &str = concat!("hangar-", env!("CARGO_PKG_VERSION"));
+
+/// Why a config cannot be turned into a Machine config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    /// The config failed to normalize at load time.
+    #[error("the configuration could not be read: {0}; fix it and run `hangar config validate`")]
+    Unparsed(String),
+    /// The group is not defined in `[processes]`.
+    #[error("process group '{group}' is not defined; known groups are {known}")]
+    UnknownGroup {
+        /// Requested group.
+        group: String,
+        /// Known groups, formatted.
+        known: String,
+    },
+    /// A top-level check has no port and nothing to default it from.
+    #[error("Check '{check}' for process group '{group}' has no port set and the group has no http_service to take it from; set `port` in [checks.{check}]")]
+    CheckWithoutPort {
+        /// Check name.
+        check: String,
+        /// Group.
+        group: String,
+    },
+    /// The `[[vm]]` of the group is invalid.
+    #[error("[[vm]] for process group '{group}': {source}")]
+    Guest {
+        /// Group.
+        group: String,
+        /// Cause.
+        #[source]
+        source: GuestError,
+    },
+    /// A command line cannot be split.
+    #[error("{what} {command:?} cannot be split into words: {source}; fix the quoting")]
+    Command {
+        /// Which command.
+        what: String,
+        /// The text.
+        command: String,
+        /// Cause.
+        #[source]
+        source: ShellSplitError,
+    },
+    /// `machine_config` is not a JSON object or readable file.
+    #[error("machine_config is not usable: {0}; give inline JSON of a Machine config or the path of a JSON file")]
+    MachineConfig(String),
+    /// A `[[files]]` local file cannot be read.
+    #[error("[[files]] local_path {}: {source}; check the path (relative paths are resolved from the fly.toml directory)", path.display())]
+    LocalFile {
+        /// Resolved path.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `[[restart]]` policy is not accepted.
+    #[error("invalid restart policy: {0}; use one of always, never, on-failure")]
+    RestartPolicy(String),
+}
+
+/// Splits a command, naming it in the error.
+pub(crate) fn split_command(what: &str, command: &str) -> Result<Vec<String>, ConvertError> {
+    shell::split(command).map_err(|source| ConvertError::Command {
+        what: what.to_string(),
+        command: command.to_string(),
+        source,
+    })
+}
+
+impl Config {
+    /// The Machine config of `group` ("" = default group). With `existing`, starts from that
+    /// config: fly.toml-managed fields are replaced, the rest (schedule, auto_destroy, dns,
+    /// processes, standbys, other metadata, guest when there is no `[[vm]]`, image) are kept.
+    pub fn to_machine_config(&self, group: &str, existing: Option<&MachineConfig>) -> Result<MachineConfig, ConvertError> {
+        if let Some(error) = &self.parse_error {
+            return Err(ConvertError::Unparsed(error.clone()));
+        }
+        if !group.is_empty() && !self.process_names().iter().any(|name| name == group) {
+            return Err(ConvertError::UnknownGroup {
+                group: group.to_string(),
+                known: self.format_process_names(),
+            });
+        }
+        let flat = self.flatten(group);
+        let mut config = existing.cloned().unwrap_or_default();
+        self.apply_machine_config_overlay(&mut config)?;
+
+        config.metrics = flat.metrics.map(|(_, m)| MachineMetrics {
+            port: m.port.unwrap_or_default(),
+            path: m.path.clone().unwrap_or_default(),
+            https: m.https.unwrap_or(false),
+        });
+
+        let experimental = self.experimental.as_ref();
+        let process_command = self
+            .processes
+            .get(&flat.group)
+            .filter(|command| !command.trim().is_empty());
+        config.init.cmd = match process_command {
+            Some(command) => Some(split_command(&format!("[processes] {}", flat.group), command)?),
+            None => experimental.and_then(|e| e.cmd.clone()),
+        };
+        config.init.entrypoint = experimental.and_then(|e| e.entrypoint.clone());
+        config.init.exec = experimental.and_then(|e| e.exec.clone());
+        config.init.swap_size_mb = self.swap_size_mb;
+
+        config
+            .metadata
+            .insert(METADATA_TOOL_VERSION.into(), TOOL_VERSION.into());
+        config
+            .metadata
+            .insert(METADATA_PLATFORM_VERSION.into(), PLATFORM_VERSION_V2.into());
+        config
+            .metadata
+            .insert(METADATA_PROCESS_GROUP.into(), flat.group.clone());
+
+        config.services = self.machine_services(&flat);
+        config.checks = self.machine_checks_for(&flat)?;
+        config.env = self.machine_env(&flat.group);
+        config.statics = self.machine_statics();
+        config.mounts = flat.mounts.iter().map(|(_, m)| machine_mount(m)).collect();
+        config.stop_config = self.stop_config();
+        config.files = self.machine_files(flat.files.iter().map(|(_, f)| *f))?;
+        if let Some((_, compute)) = flat.vm {
+            config.guest = Some(resolve_compute(compute, flat.host_dedication_id).map_err(|source| {
+                ConvertError::Guest {
+                    group: flat.group.clone(),
+                    source,
+                }
+            })?);
+        }
+        config.restart = match flat.restart {
+            Some((_, restart)) => Some(machine_restart(restart.policy.as_deref(), restart.retries)?),
+            None => None,
+        };
+        Ok(config)
+    }
+
+    /// `[env]` plus `FLY_PROCESS_GROUP` and `PRIMARY_REGION`.
+    pub(crate) fn machine_env(&self, group: &str) -> BTreeMap<String, String> {
+        let mut env = self.env.clone();
+        env.insert("FLY_PROCESS_GROUP".into(), group.into());
+        if let Some(region) = self.primary_region.as_ref().filter(|r| !r.is_empty()) {
+            env.insert("PRIMARY_REGION".into(), region.clone());
+        }
+        env
+    }
+
+    /// `stop_config` from `kill_timeout`/`kill_signal`, or `None` when neither is set.
+    pub(crate) fn stop_config(&self) -> Option<StopConfig> {
+        let signal = self.kill_signal.clone().filter(|s| !s.is_empty());
+        (self.kill_timeout.is_some() || signal.is_some()).then(|| StopConfig {
+            timeout: self.kill_timeout,
+            signal,
+        })
+    }
+
+    fn machine_statics(&self) -> Vec<MachineStatic> {
+        self.statics
+            .iter()
+            .map(|s| MachineStatic {
+                guest_path: s.guest_path.clone().unwrap_or_default(),
+                url_prefix: s.url_prefix.clone().unwrap_or_default(),
+                tigris_bucket: s.tigris_bucket.clone(),
+                index_document: s.index_document.clone(),
+            })
+            .collect()
+    }
+
+    /// `[[files]]` as Machine files; `local_path` is read (relative to the fly.toml directory)
+    /// and base64-encoded.
+    pub(crate) fn machine_files<'a>(&self, files: impl Iterator<Item = &'a File>) -> Result<Vec<MachineFile>, ConvertError> {
+        let mut out: Vec<MachineFile> = Vec::new();
+        for file in files {
+            let guest_path = file.guest_path.clone().unwrap_or_default();
+            let mut machine_file = MachineFile {
+                guest_path: guest_path.clone(),
+                ..MachineFile::default()
+            };
+            if let Some(raw) = file.raw_value.as_ref().filter(|v| !v.is_empty()) {
+                machine_file.raw_value = Some(raw.clone());
+            } else if let Some(secret) = file.secret_name.as_ref().filter(|v| !v.is_empty()) {
+                machine_file.secret_name = Some(secret.clone());
+            } else if let Some(local) = file.local_path.as_ref().filter(|v| !v.is_empty()) {
+                let mut path = PathBuf::from(local);
+                if path.is_relative() {
+                    if let Some(dir) = self.source.dir() {
+                        path = dir.join(path);
+                    }
+                }
+                let bytes = std::fs::read(&path).map_err(|source| ConvertError::LocalFile { path, source })?;
+                machine_file.raw_value = Some(base64_encode(&bytes));
+            }
+            match out.iter_mut().find(|f| f.guest_path == guest_path) {
+                Some(existing) => *existing = machine_file,
+                None => out.push(machine_file),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Merges `machine_config` (inline JSON or a file; `experimental.machine_config` wins) into
+    /// `config`: objects are merged key by key, everything else replaced.
+    fn apply_machine_config_overlay(&self, config: &mut MachineConfig) -> Result<(), ConvertError> {
+        let source = self
+            .experimental
+            .as_ref()
+            .and_then(|e| e.machine_config.as_deref())
+            .or(self.machine_config.as_deref())
+            .filter(|s| !s.trim().is_empty());
+        let Some(source) = source else {
+            return Ok(());
+        };
+        let text = if source.trim_start().starts_with('{') {
+            source.to_string()
+        } else {
+            let mut path = PathBuf::from(source);
+            if path.is_relative() {
+                if let Some(dir) = self.source.dir() {
+                    path = dir.join(path);
+                }
+            }
+            std::fs::read_to_string(&path)
+                .map_err(|err| ConvertError::MachineConfig(format!("cannot read {}: {err}", path.display())))?
+        };
+        let overlay: serde_json::Value =
+            serde_json::from_str(&text).map_err(|err| ConvertError::MachineConfig(err.to_string()))?;
+        if !overlay.is_object() {
+            return Err(ConvertError::MachineConfig("it is not a JSON object".into()));
+        }
+        let mut base = serde_json::to_value(&*config).map_err(|err| ConvertError::MachineConfig(err.to_string()))?;
+        merge_json(&mut base, overlay);
+        *config = serde_json::from_value(base).map_err(|err| ConvertError::MachineConfig(err.to_string()))?;
+        Ok(())
+    }
+
+    fn machine_services(&self, flat: &Flattened<'_>) -> Vec<MachineService> {
+        let mut services = Vec::new();
+        if let Some(http) = flat.http_service {
+            services.push(self.apply_service_defaults(http_service_to_machine(http)));
+        }
+        for (_, service) in &flat.services {
+            services.push(self.apply_service_defaults(service_to_machine(service)));
+        }
+        services
+    }
+
+    /// Fills autostop/autostart/min_machines_running from the `[auto_stop_machines]` and
+    /// `[auto_start_machines]` extension tables where the service sets nothing.
+    fn apply_service_defaults(&self, mut service: MachineService) -> MachineService {
+        if let Some(defaults) = &self.auto_stop_machines {
+            service.autostop = service.autostop.or(defaults.enabled);
+            service.min_machines_running = service.min_machines_running.or(defaults.min_machines_running);
+        }
+        if let Some(defaults) = &self.auto_start_machines {
+            service.autostart = service.autostart.or(defaults.enabled);
+        }
+        service
+    }
+
+    fn machine_checks_for(&self, flat: &Flattened<'_>) -> Result<BTreeMap<String, MachineHealthCheck>, ConvertError> {
+        let mut checks = BTreeMap::new();
+        for (name, check) in &flat.checks {
+            let port = match check.port.filter(|p| *p != 0) {
+                Some(port) => port,
+                None => match flat.http_service.and_then(|h| h.internal_port) {
+                    Some(port) => port,
+                    None => {
+                        return Err(ConvertError::CheckWithoutPort {
+                            check: name.to_string(),
+                            group: flat.group.clone(),
+                        })
+                    }
+                },
+            };
+            checks.insert(name.to_string(), top_level_check_to_machine(check, port));
+        }
+        Ok(checks)
+    }
+}
+
+/// Deep-merges `overlay` into `base` (objects key by key; other values replaced).
+fn merge_json(base: &mut serde_json::Value, overlay: serde_json::Value) {
+    match (base, overlay) {
+        (serde_json::Value::Object(base), serde_json::Value::Object(overlay)) => {
+            for (key, value) in overlay {
+                match base.get_mut(&key) {
+                    Some(existing) if existing.is_object() && value.is_object() => merge_json(existing, value),
+                    _ => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, overlay) => *base = overlay,
+    }
+}
+
+/// `[http_service]` → a TCP service on 80 (http, force_https) and 443 (tls+http).
+fn http_service_to_machine(http: &HttpService) -> MachineService {
+    let http_options = http.http_options.clone();
+    MachineService {
+        protocol: "tcp".into(),
+        internal_port: http.internal_port.unwrap_or_default(),
+        ports: vec![
+            MachinePort {
+                port: Some(80),
+                handlers: vec!["http".into()],
+                force_https: http.force_https.filter(|f| *f),
+                http_options: http_options.clone(),
+                ..MachinePort::default()
+            },
+            MachinePort {
+                port: Some(443),
+                handlers: vec!["http".into(), "tls".into()],
+                http_options,
+                tls_options: http.tls_options.clone(),
+                ..MachinePort::default()
+            },
+        ],
+        concurrency: http.concurrency.as_ref().map(machine_concurrency),
+        checks: http.checks.iter().map(http_check_to_machine).collect(),
+        autostop: http.auto_stop_machines,
+        autostart: http.auto_start_machines,
+        min_machines_running: http.min_machines_running,
+    }
+}
+
+fn service_to_machine(service: &Service) -> MachineService {
+    let mut checks: Vec<MachineServiceCheck> = service.tcp_checks.iter().map(tcp_check_to_machine).collect();
+    checks.extend(service.http_checks.iter().map(http_check_to_machine));
+    MachineService {
+        protocol: service.protocol.clone().unwrap_or_else(|| "tcp".into()),
+        internal_port: service.internal_port.unwrap_or_default(),
+        ports: service
+            .ports
+            .iter()
+            .map(|p| MachinePort {
+                port: p.port,
+                start_port: p.start_port,
+                end_port: p.end_port,
+                handlers: p.handlers.clone(),
+                force_https: p.force_https.filter(|f| *f),
+                tls_options: p.tls_options.clone(),
+                http_options: p.http_options.clone(),
+                proxy_proto_options: p.proxy_proto_options.clone(),
+            })
+            .collect(),
+        concurrency: service.concurrency.as_ref().map(machine_concurrency),
+        checks,
+        autostop: service.auto_stop_machines,
+        autostart: service.auto_start_machines,
+        min_machines_running: service.min_machines_running,
+    }
+}
+
+fn machine_concurrency(concurrency: &Concurrency) -> MachineServiceConcurrency {
+    MachineServiceConcurrency {
+        kind: concurrency.kind.clone().unwrap_or_default(),
+        hard_limit: concurrency.hard_limit,
+        soft_limit: concurrency.soft_limit,
+    }
+}
+
+fn headers_to_machine(headers: &BTreeMap<String, String>) -> Vec<MachineCheckHeader> {
+    headers
+        .iter()
+        .map(|(name, value)| MachineCheckHeader {
+            name: name.clone(),
+            values: vec![value.clone()],
+        })
+        .collect()
+}
+
+fn tcp_check_to_machine(check: &ServiceTcpCheck) -> MachineServiceCheck {
+    MachineServiceCheck {
+        kind: "tcp".into(),
+        interval: check.interval,
+        timeout: check.timeout,
+        grace_period: check.grace_period,
+        ..MachineServiceCheck::default()
+    }
+}
+
+fn http_check_to_machine(check: &ServiceHttpCheck) -> MachineServiceCheck {
+    MachineServiceCheck {
+        kind: "http".into(),
+        port: None,
+        interval: check.interval,
+        timeout: check.timeout,
+        grace_period: check.grace_period,
+        method: check.method.as_ref().map(|m| m.to_uppercase()),
+        path: check.path.clone(),
+        protocol: check.protocol.clone(),
+        tls_skip_verify: check.tls_skip_verify,
+        tls_server_name: check.tls_server_name.clone(),
+        headers: headers_to_machine(&check.headers),
+    }
+}
+
+fn top_level_check_to_machine(check: &TopLevelCheck, port: i64) -> MachineHealthCheck {
+    MachineHealthCheck {
+        check: MachineServiceCheck {
+            kind: check.kind.clone().unwrap_or_default(),
+            port: Some(port),
+            interval: check.interval,
+            timeout: check.timeout,
+            grace_period: check.grace_period,
+            method: check.method.as_ref().map(|m| m.to_uppercase()),
+            path: check.path.clone(),
+            protocol: check.protocol.clone(),
+            tls_skip_verify: check.tls_skip_verify,
+            tls_server_name: check.tls_server_name.clone(),
+            headers: headers_to_machine(&check.headers),
+        },
+        kind: None,
+    }
+}
+
+fn machine_mount(mount: &crate::model::Mount) -> MachineMount {
+    let gb = |size: &Option<String>| size.as_deref().and_then(|s| parse_decimal_size_gb(s).ok()).filter(|v| *v > 0);
+    MachineMount {
+        path: mount.destination.clone().unwrap_or_default(),
+        name: mount.source.clone().unwrap_or_default(),
+        extend_threshold_percent: mount.auto_extend_size_threshold.filter(|t| *t != 0),
+        add_size_gb: gb(&mount.auto_extend_size_increment),
+        size_gb_limit: gb(&mount.auto_extend_size_limit),
+        ..MachineMount::default()
+    }
+}
+
+/// `[[restart]]` policy → API restart.
+pub(crate) fn machine_restart(policy: Option<&str>, retries: Option<i64>) -> Result<MachineRestart, ConvertError> {
+    let policy = policy.unwrap_or("on-failure");
+    let parsed = RestartPolicy::parse(policy).ok_or_else(|| ConvertError::RestartPolicy(policy.to_string()))?;
+    Ok(MachineRestart {
+        policy: parsed.api_name().into(),
+        max_retries: retries,
+    })
+}
+
+/// Standard base64 with padding.
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_reference_vectors() {
+        for (input, expected) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("hello world\n", "aGVsbG8gd29ybGQK")] {
+            assert_eq!(super::base64_encode(input.as_bytes()), expected);
+        }
+    }
+}
