@@ -9,6 +9,14 @@ pub enum DriverError {
     #[error("invalid machine spec: {0}")]
     InvalidSpec(String),
 
+    /// The Machine could not be started; the reason says what to fix (image, command, volume, host).
+    #[error("machine {machine_id} failed to start: {reason}")]
+    StartFailed { machine_id: String, reason: String },
+
+    /// The signal number is not a signal of this host.
+    #[error("{0} is not a valid signal number")]
+    InvalidSignal(i32),
+
     /// The task is not (or no longer) running.
     #[error("machine {machine_id} is not running (its task has exited or was cleaned up)")]
     NotRunning { machine_id: String },

@@ -1,0 +1,217 @@
+//! Machine networking: a host bridge with the gateway addresses, and one veth
+//! pair per Machine whose inner end (`eth0`) carries the Machine's addresses.
+//!
+//! Uses `ip` from iproute2 in batch mode: one process for the host side and
+//! one, entered into the Machine's network namespace, for the inside.
+
+use std::io::Write;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use hangar_driver::{DriverError, NetworkSpec};
+use nix::fcntl::{open, OFlag};
+use nix::sched::{setns, CloneFlags};
+use nix::sys::stat::Mode;
+
+/// The host bridge every Machine's veth is attached to.
+#[derive(Debug, Clone)]
+pub(crate) struct Bridge {
+    pub name: String,
+    pub gateway4: Ipv4Addr,
+    pub prefix4: u8,
+    pub gateway6: Ipv6Addr,
+    pub prefix6: u8,
+}
+
+/// Runs `ip -batch -` with `commands`, optionally inside a network namespace.
+fn ip_batch(commands: &[String], netns: Option<OwnedFd>) -> Result<(), DriverError> {
+    let mut command = Command::new("ip");
+    command
+        .args(["-batch", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(fd) = netns {
+        // SAFETY: setns is a plain system call, safe between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                setns(fd.as_fd(), CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
+            });
+        }
+    }
+    let describe = || format!("ip -batch - <<< {:?}", commands.join("; "));
+    let mut child = command.spawn().map_err(|e| DriverError::HostCommand {
+        command: describe(),
+        detail: format!("{e} (is iproute2 installed?)"),
+    })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let script = commands.join("\n") + "\n";
+        let _ = stdin.write_all(script.as_bytes());
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| DriverError::HostCommand {
+            command: describe(),
+            detail: e.to_string(),
+        })?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(DriverError::HostCommand {
+            command: describe(),
+            detail: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        })
+    }
+}
+
+fn run_quietly(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// True when the `ip` program can be run.
+pub(crate) fn ip_available() -> bool {
+    run_quietly("ip", &["-V"])
+}
+
+impl Bridge {
+    fn exists(&self) -> bool {
+        Path::new("/sys/class/net").join(&self.name).exists()
+    }
+
+    /// Creates the bridge with its gateway addresses unless it already exists.
+    /// Callers serialise calls (see the driver's bridge lock).
+    pub(crate) fn ensure(&self) -> Result<(), DriverError> {
+        if !self.exists() {
+            let name = &self.name;
+            ip_batch(
+                &[
+                    format!("link add name {name} type bridge"),
+                    format!("addr add {}/{} dev {name}", self.gateway4, self.prefix4),
+                    format!(
+                        "addr add {}/{} dev {name} nodad",
+                        self.gateway6, self.prefix6
+                    ),
+                    format!("link set {name} up"),
+                ],
+                None,
+            )?;
+        }
+        self.allow_bridged_traffic();
+        Ok(())
+    }
+
+    /// With `br_netfilter` loaded, bridged frames traverse the iptables FORWARD
+    /// chain, whose policy may be DROP (Docker sets that): accept Machine-to-Machine
+    /// traffic on our bridge explicitly.
+    fn allow_bridged_traffic(&self) {
+        let filtered = |family: &str| {
+            std::fs::read_to_string(format!("/proc/sys/net/bridge/bridge-nf-call-{family}"))
+                .map(|v| v.trim() == "1")
+                .unwrap_or(false)
+        };
+        for (family, program) in [("iptables", "iptables"), ("ip6tables", "ip6tables")] {
+            if !filtered(family) {
+                continue;
+            }
+            let rule = [
+                "FORWARD", "-i", &self.name, "-o", &self.name, "-j", "ACCEPT",
+            ];
+            let present = run_quietly(program, &[&["-C"], &rule[..]].concat());
+            if !present && !run_quietly(program, &[&["-I"], &rule[..]].concat()) {
+                tracing::warn!(
+                    bridge = %self.name,
+                    "could not add a {program} FORWARD rule; machines on the bridge may not reach each other"
+                );
+            }
+        }
+    }
+}
+
+/// Connects the network namespace of `pid` to the bridge through `veth`.
+pub(crate) fn attach(
+    bridge: &Bridge,
+    veth: &str,
+    pid: u32,
+    spec: &NetworkSpec,
+) -> Result<(), DriverError> {
+    ip_batch(
+        &[
+            format!("link add name {veth} type veth peer name eth0 netns {pid}"),
+            format!("link set {veth} master {}", bridge.name),
+            format!("link set {veth} up"),
+        ],
+        None,
+    )?;
+    let netns_path = format!("/proc/{pid}/ns/net");
+    let netns = open(
+        netns_path.as_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        DriverError::io(
+            "opening the machine's network namespace",
+            &netns_path,
+            e.into(),
+        )
+    })?;
+    ip_batch(
+        &[
+            "link set lo up".to_owned(),
+            format!("addr add {}/{} dev eth0", spec.ipv4, spec.ipv4_prefix),
+            format!("addr add {}/{} dev eth0 nodad", spec.ipv6, spec.ipv6_prefix),
+            "link set eth0 up".to_owned(),
+            format!("route add default via {}", spec.gateway4),
+            format!("route add ::/0 via {}", spec.gateway6),
+        ],
+        Some(netns),
+    )
+}
+
+/// Brings up only loopback in the namespace of `pid` (a Machine without a network spec).
+pub(crate) fn loopback_only(pid: u32) -> Result<(), DriverError> {
+    let netns_path = format!("/proc/{pid}/ns/net");
+    let netns = open(
+        netns_path.as_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        DriverError::io(
+            "opening the machine's network namespace",
+            &netns_path,
+            e.into(),
+        )
+    })?;
+    ip_batch(&["link set lo up".to_owned()], Some(netns))
+}
+
+/// Deletes the host end of a Machine's veth (the pair goes with it). Idempotent.
+pub(crate) fn detach(veth: &str) -> Result<(), DriverError> {
+    if !Path::new("/sys/class/net").join(veth).exists() {
+        return Ok(());
+    }
+    match ip_batch(&[format!("link del {veth}")], None) {
+        Err(_) if !Path::new("/sys/class/net").join(veth).exists() => Ok(()),
+        other => other,
+    }
+}
+
+/// A host interface name for a Machine task (at most 15 bytes, stable per task).
+pub(crate) fn veth_name(machine_id: &str, instance_id: &str) -> String {
+    // FNV-1a: short, deterministic, no dependency.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in machine_id.bytes().chain([b'/']).chain(instance_id.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("hg{:012x}", hash & 0xffff_ffff_ffff)
+}

@@ -1,0 +1,109 @@
+//! Shared setup of the process driver's tests: a busybox image and drivers.
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use hangar_driver::conformance::TestImage;
+use hangar_driver::NetworkSpec;
+use hangar_driver_process::{ProcessDriver, ProcessDriverConfig};
+
+/// Busybox applets the test image links.
+const APPLETS: &[&str] = &[
+    "sh", "sleep", "cat", "echo", "id", "pwd", "hostname", "httpd", "ls", "ps", "wget", "seq",
+    "awk", "head", "tail", "grep", "find", "wc", "true", "false", "mkdir", "touch", "env", "dd",
+    "tr", "yes", "kill", "test",
+];
+
+/// Bridge and subnets of these tests (distinct from the default `hangar0` so that
+/// tests of other crates can run at the same time).
+pub const TEST_BRIDGE: &str = "hgdrvtest0";
+pub const GATEWAY4: Ipv4Addr = Ipv4Addr::new(172, 30, 250, 1);
+pub const GATEWAY6: Ipv6Addr = Ipv6Addr::new(0xfdaa, 0, 0x48, 0xfa, 0, 0, 0, 1);
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub image: TestImage,
+}
+
+/// True (and a loud message) when these tests cannot run here.
+pub fn skip_unless_root_with_busybox(test: &str) -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("!!! SKIPPING {test}: the process driver's isolation tests need root");
+        return true;
+    }
+    if !Path::new("/bin/busybox").exists() {
+        eprintln!("!!! SKIPPING {test}: /bin/busybox is missing (apt-get install busybox-static)");
+        return true;
+    }
+    false
+}
+
+fn write(path: &Path, contents: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, contents).unwrap();
+}
+
+/// Two layers: busybox + /etc, then a web root (exercising layer stacking).
+pub fn busybox_image() -> Fixture {
+    let dir = tempfile::Builder::new()
+        .prefix("hangar-driver-test-")
+        .tempdir()
+        .unwrap();
+    let base = dir.path().join("layers/base");
+    std::fs::create_dir_all(base.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", base.join("bin/busybox")).unwrap();
+    for applet in APPLETS {
+        std::os::unix::fs::symlink("busybox", base.join("bin").join(applet)).unwrap();
+    }
+    write(
+        &base.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    );
+    write(&base.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n");
+    std::fs::create_dir_all(base.join("tmp")).unwrap();
+    std::fs::set_permissions(
+        base.join("tmp"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+    )
+    .unwrap();
+    let web = dir.path().join("layers/web");
+    write(&web.join("www/index.html"), "hello from a hangar machine\n");
+    let image = TestImage {
+        layers: vec![base, web],
+    };
+    Fixture { dir, image }
+}
+
+pub fn init_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hangar-machine-init"))
+}
+
+pub fn driver(fixture: &Fixture) -> ProcessDriver {
+    let mut config = ProcessDriverConfig::new(fixture.dir.path().join("state"), init_exe());
+    config.bridge = TEST_BRIDGE.into();
+    config.gateway4 = GATEWAY4;
+    config.subnet4_prefix = 24;
+    config.gateway6 = GATEWAY6;
+    config.subnet6_prefix = 64;
+    ProcessDriver::new(config).expect("process driver")
+}
+
+pub fn unisolated_driver(fixture: &Fixture) -> ProcessDriver {
+    let mut config =
+        ProcessDriverConfig::new(fixture.dir.path().join("state-unisolated"), init_exe());
+    config.disable_isolation = true;
+    ProcessDriver::new(config).expect("process driver")
+}
+
+/// A network spec for host number `host` (2..=254) on the test bridge.
+pub fn network(host: u8) -> NetworkSpec {
+    NetworkSpec {
+        ipv4: Ipv4Addr::new(172, 30, 250, host),
+        ipv4_prefix: 24,
+        gateway4: GATEWAY4,
+        ipv6: Ipv6Addr::new(0xfdaa, 0, 0x48, 0xfa, 0, 0, 0, u16::from(host)),
+        ipv6_prefix: 64,
+        gateway6: GATEWAY6,
+    }
+}
