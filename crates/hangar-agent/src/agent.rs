@@ -362,8 +362,9 @@ impl Agent {
     pub async fn exec(&self, id: &str, argv: Vec<String>, timeout: Duration, stdin: Option<Vec<u8>>) -> Result<ExecOutput, AgentError> {
         let record = self.record(id).await?;
         lifecycle::check(id, record.state, Action::Exec)?;
-        let task = record.task.ok_or_else(|| AgentError::NotFound(id.to_string()))?;
-        let env = launch::environment(&record_for_env(&record), &self.shared.images.resolve(&record.config.image).await?);
+        let task = record.task.clone().ok_or_else(|| AgentError::NotFound(id.to_string()))?;
+        let image = self.shared.images.resolve(&record.config.image).await?;
+        let env = launch::environment(&record, &image);
         Ok(self
             .shared
             .driver
@@ -393,10 +394,6 @@ impl Agent {
     pub async fn shutdown(&self) {
         self.machines.write().await.clear();
     }
-}
-
-fn record_for_env(record: &MachineRecord) -> MachineRecord {
-    record.clone()
 }
 
 async fn notice_loop(agent: std::sync::Weak<Agent>, mut notices: mpsc::UnboundedReceiver<Notice>) {

@@ -178,14 +178,41 @@ impl VolumeStorage {
         Ok(false)
     }
 
-    /// Copies the volume's content into a snapshot file; returns its size in bytes.
-    pub async fn snapshot(&self, id: &str, snapshot_id: &str) -> Result<u64, VolumeError> {
+    fn snapshot_file(&self, snapshot_id: &str) -> PathBuf {
+        self.dir.join("snapshots").join(format!("{snapshot_id}.tar"))
+    }
+
+    /// Copies the volume's files into a snapshot archive; returns its size
+    /// in bytes and its sha256 digest.
+    pub async fn snapshot(&self, id: &str, snapshot_id: &str) -> Result<(u64, String), VolumeError> {
         let snaps = self.dir.join("snapshots");
         std::fs::create_dir_all(&snaps).map_err(io(&snaps))?;
-        let target = snaps.join(format!("{snapshot_id}.tar"));
-        let source = self.mountpoint(id);
+        let target = self.snapshot_file(snapshot_id);
+        let source = self.attach(id).await?;
         run("tar", &["-C", &source.to_string_lossy(), "-cf", &target.to_string_lossy(), "."]).await?;
-        Ok(std::fs::metadata(&target).map_err(io(&target))?.len())
+        let bytes = std::fs::read(&target).map_err(io(&target))?;
+        use sha2::Digest;
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+        Ok((bytes.len() as u64, digest))
+    }
+
+    /// Fills a new volume from a snapshot.
+    pub async fn restore(&self, id: &str, snapshot_id: &str) -> Result<(), VolumeError> {
+        let archive = self.snapshot_file(snapshot_id);
+        if !archive.exists() {
+            return Err(VolumeError::Missing(snapshot_id.to_string()));
+        }
+        let target = self.attach(id).await?;
+        run("tar", &["-C", &target.to_string_lossy(), "-xf", &archive.to_string_lossy()]).await?;
+        Ok(())
+    }
+
+    /// Fills a new volume with a copy of another (a fork).
+    pub async fn copy_from(&self, source_id: &str, id: &str) -> Result<(), VolumeError> {
+        let source = self.attach(source_id).await?;
+        let target = self.attach(id).await?;
+        run("cp", &["-a", &format!("{}/.", source.to_string_lossy()), &target.to_string_lossy()]).await?;
+        Ok(())
     }
 
     /// Deletes the volume's storage (it must be detached).

@@ -1,0 +1,124 @@
+//! The HTTP surface: the Machines API under `/v1`, authenticated with a
+//! bearer token, every answer carrying `Fly-Request-Id`.
+
+pub mod apps;
+pub mod error;
+pub mod extract;
+pub mod leases;
+pub mod machine_actions;
+pub mod machines;
+pub mod volumes;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+
+use crate::http::error::HttpError;
+use crate::platform::ControlPlane;
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The whole API.
+pub fn router(cp: Arc<ControlPlane>) -> Router {
+    let v1 = Router::new()
+        .route("/apps", get(apps::list_apps).post(apps::create_app))
+        .route("/apps/{app_name}", get(apps::get_app).delete(apps::delete_app))
+        .route("/apps/{app_name}/machines", get(machines::list_machines).post(machines::create_machine))
+        .route(
+            "/apps/{app_name}/machines/{machine_id}",
+            get(machines::get_machine)
+                .post(machines::update_machine)
+                .delete(machines::destroy_machine),
+        )
+        .route("/apps/{app_name}/machines/{machine_id}/start", post(machine_actions::start))
+        .route("/apps/{app_name}/machines/{machine_id}/stop", post(machine_actions::stop))
+        .route("/apps/{app_name}/machines/{machine_id}/suspend", post(machine_actions::suspend))
+        .route("/apps/{app_name}/machines/{machine_id}/restart", post(machine_actions::restart))
+        .route("/apps/{app_name}/machines/{machine_id}/signal", post(machine_actions::signal))
+        .route("/apps/{app_name}/machines/{machine_id}/cordon", post(machine_actions::cordon))
+        .route("/apps/{app_name}/machines/{machine_id}/uncordon", post(machine_actions::uncordon))
+        .route("/apps/{app_name}/machines/{machine_id}/wait", get(machine_actions::wait))
+        .route("/apps/{app_name}/machines/{machine_id}/exec", post(machine_actions::exec))
+        .route("/apps/{app_name}/machines/{machine_id}/ps", get(machine_actions::ps))
+        .route("/apps/{app_name}/machines/{machine_id}/events", get(machines::events))
+        .route("/apps/{app_name}/machines/{machine_id}/versions", get(machines::versions))
+        .route("/apps/{app_name}/machines/{machine_id}/logs", get(machines::logs))
+        .route("/apps/{app_name}/machines/{machine_id}/metadata", get(machines::get_metadata))
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/metadata/{key}",
+            post(machines::set_metadata).delete(machines::delete_metadata),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/lease",
+            get(leases::get_lease).post(leases::create_lease).delete(leases::release_lease),
+        )
+        .route("/apps/{app_name}/volumes", get(volumes::list_volumes).post(volumes::create_volume))
+        .route(
+            "/apps/{app_name}/volumes/{volume_id}",
+            get(volumes::get_volume)
+                .put(volumes::update_volume)
+                .post(volumes::update_volume)
+                .delete(volumes::delete_volume),
+        )
+        .route("/apps/{app_name}/volumes/{volume_id}/extend", put(volumes::extend_volume))
+        .route(
+            "/apps/{app_name}/volumes/{volume_id}/snapshots",
+            get(volumes::list_snapshots).post(volumes::create_snapshot),
+        )
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(cp.clone(), require_token));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(request_id))
+        .with_state(cp)
+}
+
+async fn not_found() -> HttpError {
+    HttpError::not_found("no such endpoint: see the API reference (openapi/hangar.json)")
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Refuses requests without the platform token (401).
+async fn require_token(State(cp): State<Arc<ControlPlane>>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("FlyV1 ")))
+        .map(str::trim);
+    match presented {
+        Some(token) if constant_time_eq(token.as_bytes(), cp.token.as_bytes()) => next.run(req).await,
+        Some(_) => HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "the API token is not valid: use the token `hangar dev` printed (HANGAR_API_TOKEN)",
+        )
+        .into_response(),
+        None => HttpError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing API token: send `Authorization: Bearer <token>` (HANGAR_API_TOKEN)",
+        )
+        .into_response(),
+    }
+}
+
+/// Adds `Fly-Request-Id` to every answer.
+async fn request_id(req: Request, next: Next) -> Response {
+    let id = hangar_types::ids::new_instance_id().to_lowercase();
+    let mut response = next.run(req).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("fly-request-id", value);
+    }
+    response
+}
