@@ -5,7 +5,7 @@ use std::pin::Pin;
 use crate::{KeyValue, StoreError};
 
 /// Whether a watch event wrote or removed a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WatchEventKind {
     /// The key was created or overwritten.
     Put,

@@ -57,6 +57,7 @@ macro_rules! __conformance_cases {
             watch_prefix_sees_only_that_prefix,
             watch_reports_deletes_with_prev,
             watch_handover_under_concurrent_writes,
+            watch_replays_large_revisions_completely,
             compaction_keeps_state_and_fails_old_watches,
         );
     };

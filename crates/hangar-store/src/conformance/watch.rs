@@ -202,3 +202,53 @@ pub async fn watch_handover_under_concurrent_writes<S: Store>(store: S) {
     );
     expect_only_marker_next(store.as_ref(), &mut stream, "/h/marker").await;
 }
+
+/// Replay of many events, including one revision with hundreds of events,
+/// arrives complete and in order (backends page or fragment large replays).
+pub async fn watch_replays_large_revisions_completely<S: Store>(store: S) {
+    const BATCHES: usize = 6;
+    const KEYS_PER_BATCH: usize = 120;
+    let mut expected = Vec::new();
+    for batch in 0..BATCHES {
+        let ops: Vec<Op> = (0..KEYS_PER_BATCH)
+            .map(|i| Op::put(format!("/big/{batch:02}/{i:04}"), vec![b'v'; 64]))
+            .collect();
+        let keys: Vec<String> = ops
+            .iter()
+            .map(|op| match op {
+                Op::Put { key, .. } => key.clone(),
+                _ => unreachable!("only puts were built"),
+            })
+            .collect();
+        let revision = store.txn(Txn::new().then(ops)).await.unwrap().revision;
+        expected.extend(
+            keys.into_iter()
+                .map(|key| (WatchEventKind::Put, key, revision)),
+        );
+    }
+    let first = expected[0].2;
+    let wipe = store
+        .txn(Txn::new().then(Op::delete_prefix("/big/")))
+        .await
+        .unwrap()
+        .revision;
+    let mut deleted: Vec<_> = expected
+        .iter()
+        .map(|(_, key, _)| (WatchEventKind::Delete, key.clone(), wipe))
+        .collect();
+    deleted.sort_by(|a, b| a.1.cmp(&b.1));
+    expected.extend(deleted);
+
+    let mut stream = store.watch("/big/", first).await.unwrap();
+    let events = next_events(&mut stream, expected.len()).await;
+    let got: Vec<_> = events
+        .into_iter()
+        .map(|event| (event.kind, event.kv.key, event.kv.mod_revision))
+        .collect();
+    assert_eq!(got.len(), expected.len());
+    assert!(
+        got == expected,
+        "large replay differs from the writes (order or content)"
+    );
+    expect_only_marker_next(&store, &mut stream, "/big/marker").await;
+}

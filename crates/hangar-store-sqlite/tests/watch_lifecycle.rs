@@ -108,3 +108,42 @@ fn opening_a_non_database_file_reports_corruption() {
         Ok(_) => panic!("opening garbage must fail"),
     }
 }
+
+/// Compacting while a watcher is still replaying ends its stream with
+/// `Compacted` once it reaches the discarded history, never with a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_during_replay_fails_the_watch_instead_of_skipping() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("state.db")).unwrap();
+    for i in 0..1500 {
+        store
+            .put(&format!("/long/{}", i % 10), vec![1])
+            .await
+            .unwrap();
+    }
+    let mut stream = store.watch("/long/", 1).await.unwrap();
+    let first = next(&mut stream).await.unwrap().unwrap();
+    assert_eq!(first.kv.mod_revision, 1);
+    let now = store.current_revision().await.unwrap();
+    store.compact(now).await.unwrap();
+
+    let mut previous = first.kv.mod_revision;
+    loop {
+        match next(&mut stream).await {
+            Some(Ok(event)) => {
+                assert_eq!(event.kv.mod_revision, previous + 1, "replay must not skip");
+                previous = event.kv.mod_revision;
+            }
+            Some(Err(StoreError::Compacted { compact_revision })) => {
+                assert_eq!(compact_revision, now);
+                break;
+            }
+            other => panic!("expected Compacted during replay, got {other:?}"),
+        }
+    }
+    assert!(
+        previous < now,
+        "the watcher could not have replayed compacted history"
+    );
+    assert!(next(&mut stream).await.is_none());
+}
