@@ -1,0 +1,170 @@
+//! Layer semantics: whiteouts and opaque directories in overlayfs form, ownership, links,
+//! and rejection of entries that would escape the layer directory.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use hangar_image::overlay;
+use hangar_image::{ImageError, ImageStore};
+
+fn lower_layer() -> Vec<u8> {
+    layer_tar(&[
+        Entry::Dir("etc", 0o755),
+        Entry::File("etc/deleted", b"old\n", 0o644),
+        Entry::File("etc/kept", b"kept\n", 0o644),
+        Entry::Dir("opt", 0o755),
+        Entry::Dir("opt/replaced", 0o755),
+        Entry::File("opt/replaced/stale", b"stale\n", 0o644),
+        Entry::Dir("opt/replaced/sub", 0o755),
+        Entry::File("gone", b"bye\n", 0o644),
+        Entry::OwnedFile("srv/owned", b"data\n", 0o4750, 1234, 5678),
+        Entry::Hardlink("srv/owned-link", "srv/owned"),
+        Entry::Symlink("srv/abs-link", "/etc/kept"),
+    ])
+}
+
+fn upper_layer() -> Vec<u8> {
+    layer_tar(&[
+        Entry::File("etc/.wh.deleted", b"", 0o644),
+        Entry::File("opt/replaced/.wh..wh..opq", b"", 0o644),
+        Entry::File("opt/replaced/fresh", b"fresh\n", 0o644),
+        Entry::File(".wh.gone", b"", 0o644),
+        Entry::File("etc/added", b"added\n", 0o600),
+    ])
+}
+
+async fn resolve_layers(dir: &Path, layers: &[Vec<u8>], compress: bool) -> Result<Vec<PathBuf>, ImageError> {
+    let layout = dir.join("layout");
+    layered_image(&layout, layers, compress, "t");
+    let store = ImageStore::open(&dir.join("store")).unwrap();
+    store
+        .resolve(&format!("oci:{}:t", layout.display()))
+        .await
+        .map(|image| image.layers)
+}
+
+#[tokio::test]
+async fn whiteouts_and_opaque_directories_take_overlayfs_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = resolve_layers(dir.path(), &[lower_layer(), upper_layer()], true)
+        .await
+        .unwrap();
+    let [lower, upper] = layers.as_slice() else {
+        panic!("two layers expected, got {layers:?}")
+    };
+
+    // The lower layer is untouched by the upper one's deletions.
+    assert_eq!(fs::read_to_string(lower.join("etc/deleted")).unwrap(), "old\n");
+    assert!(lower.join("opt/replaced/stale").exists());
+
+    // Upper: no .wh. entries remain; deletions are whiteouts, the replaced dir is opaque.
+    assert!(!upper.join("etc/.wh.deleted").exists());
+    assert!(!upper.join("opt/replaced/.wh..wh..opq").exists());
+    assert_eq!(fs::read_to_string(upper.join("opt/replaced/fresh")).unwrap(), "fresh\n");
+    assert_eq!(fs::read_to_string(upper.join("etc/added")).unwrap(), "added\n");
+    assert_eq!(mode_of(&upper.join("etc/added")), 0o600);
+    if is_root() {
+        assert!(overlay::is_whiteout(&upper.join("etc/deleted")).unwrap());
+        assert!(overlay::is_whiteout(&upper.join("gone")).unwrap());
+        assert!(overlay::is_opaque(&upper.join("opt/replaced")).unwrap());
+        assert!(!overlay::is_opaque(&upper.join("etc")).unwrap());
+        let owned = fs::metadata(lower.join("srv/owned")).unwrap();
+        assert_eq!((owned.uid(), owned.gid()), (1234, 5678), "ownership kept");
+        assert_eq!(owned.mode() & 0o7777, 0o4750, "set-uid kept after chown");
+        let link = fs::metadata(lower.join("srv/owned-link")).unwrap();
+        assert_eq!(link.ino(), owned.ino(), "hardlink kept");
+        assert_eq!(fs::read_link(lower.join("srv/abs-link")).unwrap(), Path::new("/etc/kept"));
+        stack_with_overlayfs(dir.path(), lower, upper);
+    } else {
+        skip(
+            "whiteout device nodes, trusted xattrs, ownership and the overlayfs mount",
+            "not running as root",
+        );
+        assert!(upper.join("etc/.wh.deleted").exists() || upper.join("etc/deleted").exists());
+    }
+}
+
+/// Mounts the two layers with overlayfs and checks the merged view a Machine would see.
+fn stack_with_overlayfs(dir: &Path, lower: &Path, upper: &Path) {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    let merged = dir.join("merged");
+    fs::create_dir(&merged).unwrap();
+    let options = format!("lowerdir={}:{}", upper.display(), lower.display());
+    if let Err(e) = mount(
+        Some("overlay"),
+        &merged,
+        Some("overlay"),
+        MsFlags::MS_RDONLY,
+        Some(options.as_str()),
+    ) {
+        skip("overlayfs merge check", &format!("mount failed: {e}"));
+        return;
+    }
+    let view = (|| {
+        let etc = entries(&merged.join("etc"));
+        let replaced = entries(&merged.join("opt/replaced"));
+        let top = entries(&merged);
+        (etc, replaced, top)
+    })();
+    umount2(&merged, MntFlags::MNT_DETACH).unwrap();
+    let (etc, replaced, top) = view;
+    assert_eq!(etc, vec!["added", "kept"], "whiteout hides etc/deleted");
+    assert_eq!(replaced, vec!["fresh"], "opaque dir hides the lower contents");
+    assert!(!top.contains(&"gone".to_owned()), "top-level whiteout: {top:?}");
+}
+
+#[tokio::test]
+async fn uncompressed_layers_work_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = resolve_layers(dir.path(), &[lower_layer()], false).await.unwrap();
+    assert_eq!(fs::read_to_string(layers[0].join("etc/kept")).unwrap(), "kept\n");
+}
+
+#[tokio::test]
+async fn a_parent_directory_entry_escaping_the_root_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = layer_tar(&[
+        Entry::File("ok", b"fine", 0o644),
+        Entry::RawFile(b"../../escaped", b"pwned"),
+    ]);
+    let err = resolve_layers(dir.path(), &[evil], true).await.unwrap_err();
+    assert!(matches!(err, ImageError::InvalidLayer { .. }), "{err}");
+    assert!(err.is_client_error());
+    assert!(err.to_string().contains("escapes"), "{err}");
+    assert!(!dir.path().join("escaped").exists());
+    assert!(!dir.path().join("store/escaped").exists());
+    assert!(entries(&dir.path().join("store/layers/sha256")).is_empty());
+    assert!(entries(&dir.path().join("store/tmp")).is_empty());
+}
+
+#[tokio::test]
+async fn an_entry_through_a_symlink_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    let evil = layer_tar(&[
+        Entry::Symlink("link", outside.to_str().unwrap()),
+        Entry::File("link/planted", b"pwned", 0o644),
+    ]);
+    let err = resolve_layers(dir.path(), &[evil], true).await.unwrap_err();
+    assert!(matches!(err, ImageError::InvalidLayer { .. }), "{err}");
+    assert!(err.to_string().contains("symlink"), "{err}");
+    assert!(!outside.join("planted").exists(), "nothing written through the link");
+}
+
+#[tokio::test]
+async fn a_hardlink_to_outside_the_layer_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = layer_tar(&[Entry::Hardlink("passwd", "../../../../etc/passwd")]);
+    let err = resolve_layers(dir.path(), &[evil], true).await.unwrap_err();
+    assert!(matches!(err, ImageError::InvalidLayer { .. }), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let dangling = layer_tar(&[Entry::Hardlink("a", "not/in/this/layer")]);
+    let err = resolve_layers(dir.path(), &[dangling], true).await.unwrap_err();
+    assert!(matches!(err, ImageError::InvalidLayer { .. }), "{err}");
+}
