@@ -16,7 +16,7 @@ use crate::query;
 use crate::readers::ReaderPool;
 use crate::schema::{migrate, open_connection, Role};
 use crate::watch::{watch_stream, WatchStart};
-use crate::writer::{self, WriteRequest};
+use crate::writer::{self, AutoCompact, WriteRequest};
 
 /// Tuning knobs for [`SqliteStore::open_with`].
 #[derive(Debug, Clone)]
@@ -24,12 +24,17 @@ pub struct SqliteStoreOptions {
     /// How many committed revisions a watcher may have queued before it is
     /// disconnected with [`StoreError::WatchLagged`] (default 1024).
     pub watch_buffer_revisions: usize,
+    /// Automatic compaction: keep at least this many revisions of history
+    /// (default 100 000; None keeps everything until [`Store::compact`]).
+    /// Checked after every `history_retention / 10` revisions (at least 1).
+    pub history_retention: Option<Revision>,
 }
 
 impl Default for SqliteStoreOptions {
     fn default() -> Self {
         Self {
             watch_buffer_revisions: 1024,
+            history_retention: Some(100_000),
         }
     }
 }
@@ -67,9 +72,13 @@ impl SqliteStore {
         let hub = Arc::new(WatchHub::default());
         let (sender, requests) = mpsc::channel();
         let thread_hub = hub.clone();
+        let auto_compact = options.history_retention.map(|retain| AutoCompact {
+            retain: retain.max(0),
+            every: (retain / 10).max(1),
+        });
         let writer_thread = std::thread::Builder::new()
             .name("hangar-store-writer".to_string())
-            .spawn(move || writer::run(conn, requests, thread_hub))
+            .spawn(move || writer::run(conn, requests, thread_hub, auto_compact))
             .map_err(|err| {
                 StoreError::Backend(format!("cannot start the store writer thread: {err}"))
             })?;

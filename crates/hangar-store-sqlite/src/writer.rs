@@ -56,9 +56,22 @@ impl Drop for CloseHubOnExit {
     }
 }
 
+/// Automatic history compaction: keep the last `retain` revisions, checked
+/// every `every` revisions.
+pub(crate) struct AutoCompact {
+    pub(crate) retain: Revision,
+    pub(crate) every: Revision,
+}
+
 /// Serves requests until every sender is gone, then closes the hub.
-pub(crate) fn run(mut conn: Connection, requests: Receiver<WriteRequest>, hub: Arc<WatchHub>) {
+pub(crate) fn run(
+    mut conn: Connection,
+    requests: Receiver<WriteRequest>,
+    hub: Arc<WatchHub>,
+    auto_compact: Option<AutoCompact>,
+) {
     let _close_hub = CloseHubOnExit(hub.clone());
+    let mut last_auto_compact: Revision = 0;
     while let Ok(first) = requests.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -67,11 +80,44 @@ pub(crate) fn run(mut conn: Connection, requests: Receiver<WriteRequest>, hub: A
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        commit_group(&mut conn, group, &hub);
+        let Some(revision) = commit_group(&mut conn, group, &hub) else {
+            continue;
+        };
+        if let Some(policy) = &auto_compact {
+            if revision - last_auto_compact >= policy.every {
+                last_auto_compact = revision;
+                compact_history(&mut conn, revision - policy.retain);
+            }
+        }
     }
 }
 
-fn commit_group(conn: &mut Connection, group: Vec<WriteRequest>, hub: &WatchHub) {
+/// Compacts to `revision` in its own transaction; failures are only logged
+/// because the next check retries.
+fn compact_history(conn: &mut Connection, revision: Revision) {
+    if revision <= 0 {
+        return;
+    }
+    let result = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|err| sqlite_error("starting automatic compaction", err))
+        .and_then(|tx| {
+            apply_compact(&tx, revision)?;
+            tx.commit()
+                .map_err(|err| sqlite_error("committing automatic compaction", err))
+        });
+    if let Err(err) = result {
+        tracing::warn!(revision, error = %err, "automatic history compaction failed");
+    }
+}
+
+/// Applies and commits one group; returns the store revision after it if the
+/// commit succeeded.
+fn commit_group(
+    conn: &mut Connection,
+    group: Vec<WriteRequest>,
+    hub: &WatchHub,
+) -> Option<Revision> {
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(err) => {
@@ -79,7 +125,7 @@ fn commit_group(conn: &mut Connection, group: Vec<WriteRequest>, hub: &WatchHub)
             for request in group {
                 fail(request, error.clone());
             }
-            return;
+            return None;
         }
     };
     let mut outcomes = Vec::with_capacity(group.len());
@@ -94,12 +140,14 @@ fn commit_group(conn: &mut Connection, group: Vec<WriteRequest>, hub: &WatchHub)
                 Outcome::Compact { reply, .. } => drop(reply.send(Err(error.clone()))),
             }
         }
-        return;
+        return None;
     }
+    let mut revision = None;
     for outcome in outcomes {
         match outcome {
             Outcome::Txn { reply, result } => {
                 let result = result.map(|(response, events)| {
+                    revision = revision.max(Some(response.revision));
                     if !events.is_empty() {
                         hub.publish(Arc::new(events));
                     }
@@ -111,6 +159,7 @@ fn commit_group(conn: &mut Connection, group: Vec<WriteRequest>, hub: &WatchHub)
             Outcome::Compact { reply, result } => drop(reply.send(result)),
         }
     }
+    revision
 }
 
 /// Applies one request under a savepoint so its failure leaves the rest of

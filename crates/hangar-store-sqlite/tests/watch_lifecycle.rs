@@ -23,6 +23,7 @@ async fn slow_watcher_is_dropped_without_blocking_writers() {
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteStoreOptions {
         watch_buffer_revisions: 4,
+        ..Default::default()
     };
     let store = SqliteStore::open_with(&dir.path().join("state.db"), options).unwrap();
     let mut slow = store.watch("/s/", 0).await.unwrap();
@@ -146,4 +147,41 @@ async fn compaction_during_replay_fails_the_watch_instead_of_skipping() {
         "the watcher could not have replayed compacted history"
     );
     assert!(next(&mut stream).await.is_none());
+}
+
+/// With a history retention set, old history is compacted automatically and
+/// watches from inside the retained window keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_retention_compacts_automatically() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteStoreOptions {
+        history_retention: Some(20),
+        ..Default::default()
+    };
+    let store = SqliteStore::open_with(&dir.path().join("state.db"), options).unwrap();
+    for i in 0..200 {
+        store
+            .put(&format!("/auto/{}", i % 3), vec![1])
+            .await
+            .unwrap();
+    }
+    let now = store.current_revision().await.unwrap();
+    match store.watch("/auto/", 1).await {
+        Err(StoreError::Compacted { compact_revision }) => {
+            assert!(
+                compact_revision > 1 && compact_revision <= now - 20,
+                "{compact_revision}"
+            );
+        }
+        other => panic!(
+            "expected old history to be compacted, got {:?}",
+            other.map(|_| ())
+        ),
+    }
+    let mut recent = store.watch("/auto/", now - 19).await.unwrap();
+    for expected in now - 19..=now {
+        let event = next(&mut recent).await.unwrap().unwrap();
+        assert_eq!(event.kv.mod_revision, expected);
+    }
+    assert_eq!(store.list("/auto/").await.unwrap().kvs.len(), 3);
 }
