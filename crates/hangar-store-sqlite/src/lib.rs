@@ -18,6 +18,7 @@
 mod apply;
 mod error;
 mod hub;
+mod lock;
 mod query;
 mod readers;
 mod schema;

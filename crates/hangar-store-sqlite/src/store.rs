@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 
 use crate::error::closed;
 use crate::hub::WatchHub;
+use crate::lock::DatabaseLock;
 use crate::query;
 use crate::readers::ReaderPool;
 use crate::schema::{migrate, open_connection, Role};
@@ -45,8 +46,8 @@ impl Default for SqliteStoreOptions {
 ///
 /// Writes are serialized through one connection on a dedicated thread (with
 /// group commit); reads run on pooled read-only connections. Only one
-/// `SqliteStore` should have a database open at a time: watchers only see
-/// writes made through their own `SqliteStore`.
+/// `SqliteStore` can have a database open at a time (an exclusive lock on
+/// `<path>.lock` enforces it), because watchers are fed in-process.
 ///
 /// Dropping the store finishes queued writes, closes the database and ends
 /// open watch streams with [`StoreError::Unavailable`].
@@ -57,6 +58,8 @@ pub struct SqliteStore {
     readers: Arc<ReaderPool>,
     hub: Arc<WatchHub>,
     options: SqliteStoreOptions,
+    /// Released last, after the writer has closed the database.
+    lock: Option<DatabaseLock>,
 }
 
 impl SqliteStore {
@@ -67,6 +70,7 @@ impl SqliteStore {
 
     /// Opens (creating if needed) the database at `path`.
     pub fn open_with(path: &Path, options: SqliteStoreOptions) -> Result<SqliteStore, StoreError> {
+        let lock = DatabaseLock::acquire(path)?;
         let conn: Connection = open_connection(path, Role::Writer)?;
         migrate(&conn)?;
         let hub = Arc::new(WatchHub::default());
@@ -89,6 +93,7 @@ impl SqliteStore {
             readers: Arc::new(ReaderPool::new(path.to_path_buf())),
             hub,
             options,
+            lock: Some(lock),
         })
     }
 
@@ -227,5 +232,6 @@ impl Drop for SqliteStore {
                 tracing::error!(path = %self.path.display(), "store writer thread panicked");
             }
         }
+        self.lock.take();
     }
 }

@@ -185,3 +185,21 @@ async fn history_retention_compacts_automatically() {
     }
     assert_eq!(store.list("/auto/").await.unwrap().kvs.len(), 3);
 }
+
+/// A second store on the same file is refused while the first is open, and
+/// allowed once it is closed.
+#[test]
+fn a_database_is_opened_by_one_store_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let first = SqliteStore::open(&path).unwrap();
+    match SqliteStore::open(&path) {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(message.contains("already open"), "{message}");
+        }
+        Err(other) => panic!("expected Unavailable, got {other}"),
+        Ok(_) => panic!("a second store on the same file must be refused"),
+    }
+    drop(first);
+    SqliteStore::open(&path).expect("reopening after the first store closed");
+}
