@@ -94,11 +94,12 @@ impl LoadedConfig {
     /// Load diagnostics plus full validation, positioned and in file order.
     pub fn check(&self) -> Vec<Diagnostic> {
         let mut all = self.diagnostics.clone();
-        all.extend(
-            validate::validate(&self.config)
-                .into_iter()
-                .map(|d| self.locations.locate(d)),
-        );
+        for diagnostic in validate::validate(&self.config) {
+            let duplicate = all.iter().any(|d| d.message == diagnostic.message);
+            if !duplicate {
+                all.push(self.locations.locate(diagnostic));
+            }
+        }
         all.sort_by_key(|d| d.position.map(|p| (p.line, p.column)).unwrap_or((usize::MAX, 0)));
         all
     }

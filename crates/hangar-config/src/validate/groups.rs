@@ -54,19 +54,34 @@ pub fn validate_groups(config: &Config, groups: &[&str]) -> Vec<Diagnostic> {
                 _ => {}
             }
         }
-        // Invalid sizes, policies and commands are reported by the section rules already.
-        if let Err(
-            err @ (ConvertError::CheckWithoutPort { .. }
-            | ConvertError::MachineConfig(_)
-            | ConvertError::LocalFile { .. }
-            | ConvertError::UnknownGroup { .. }),
-        ) = config.to_machine_config(group, None)
-        {
+        // Invalid sizes, policies, commands and local files are reported by the section rules.
+        let key = match config.to_machine_config(group, None) {
+            Err(ConvertError::CheckWithoutPort { check, .. }) => Some((format!("checks.{check}.port"), group_error(config, group))),
+            Err(err @ ConvertError::MachineConfig(_)) => Some((machine_config_key(config).to_string(), err.to_string())),
+            Err(err @ ConvertError::UnknownGroup { .. }) => Some(("processes".to_string(), err.to_string())),
+            _ => None,
+        };
+        if let Some((key, message)) = key {
             out.push(
-                Diagnostic::error(DiagnosticKind::Consistency, format!("processes.{}", flat.group), err.to_string())
-                    .with_help("fix the section named in the message"),
+                Diagnostic::error(DiagnosticKind::Consistency, key, message)
+                    .with_help("set the value named in the message, or limit the entry to groups that provide it"),
             );
         }
     }
     out
+}
+
+fn group_error(config: &Config, group: &str) -> String {
+    match config.to_machine_config(group, None) {
+        Err(err) => err.to_string(),
+        Ok(_) => String::new(),
+    }
+}
+
+fn machine_config_key(config: &Config) -> &'static str {
+    if config.experimental.as_ref().is_some_and(|e| e.machine_config.is_some()) {
+        "experimental.machine_config"
+    } else {
+        "machine_config"
+    }
 }

@@ -355,6 +355,21 @@ fn validate_files(config: &Config, out: &mut Vec<Diagnostic>) {
                 "keep exactly one source",
             ));
         }
+        if let Some(local) = file.local_path.as_deref().filter(|l| !l.is_empty()) {
+            let mut path = std::path::PathBuf::from(local);
+            if path.is_relative() {
+                if let Some(dir) = config.source.dir() {
+                    path = dir.join(path);
+                }
+            }
+            if !path.is_file() {
+                out.push(error(
+                    format!("{key}.local_path"),
+                    format!("local_path '{}' does not exist or is not a file", path.display()),
+                    "fix the path; relative paths are resolved from the fly.toml directory",
+                ));
+            }
+        }
         check_groups_exist(config, &key, &file.processes, out);
     }
 }

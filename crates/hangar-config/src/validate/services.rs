@@ -64,7 +64,7 @@ pub(super) fn validate_services(config: &Config, out: &mut Vec<Diagnostic>) {
                     .with_help("use \"tcp\" or \"udp\""),
             ),
             None => out.push(
-                Diagnostic::error(DiagnosticKind::Missing, format!("{key}.protocol"), "[[services]] has no protocol")
+                Diagnostic::warning(DiagnosticKind::Missing, key.clone(), "[[services]] has no protocol; tcp is assumed")
                     .with_help("add `protocol = \"tcp\"` or `protocol = \"udp\"`"),
             ),
         }
