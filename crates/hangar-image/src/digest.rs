@@ -15,7 +15,9 @@ impl Digest {
     /// Parses `sha256:<hex>`; the error names what is wrong with it.
     pub(crate) fn parse(text: &str) -> Result<Digest, String> {
         let Some((algorithm, hex)) = text.split_once(':') else {
-            return Err(format!("digest {text:?} has no algorithm prefix (expected sha256:<hex>)"));
+            return Err(format!(
+                "digest {text:?} has no algorithm prefix (expected sha256:<hex>)"
+            ));
         };
         if algorithm != "sha256" {
             return Err(format!(
@@ -33,7 +35,9 @@ impl Digest {
             && hex
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        well_formed.then(|| Digest { hex: hex.to_owned() })
+        well_formed.then(|| Digest {
+            hex: hex.to_owned(),
+        })
     }
 
     /// The digest of `bytes`.
@@ -140,7 +144,9 @@ mod tests {
     fn parses_and_rejects() {
         let d = Digest::of(b"hello");
         assert_eq!(Digest::parse(&d.to_string()).unwrap(), d);
-        assert!(Digest::parse("sha512:abc").unwrap_err().contains("not supported"));
+        assert!(Digest::parse("sha512:abc")
+            .unwrap_err()
+            .contains("not supported"));
         assert!(Digest::parse("sha256:ABC").is_err());
         assert!(Digest::parse("nocolon").is_err());
     }

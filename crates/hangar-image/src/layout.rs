@@ -94,13 +94,15 @@ impl LayoutWriter {
         let compressed = HashingWriter::new(io::BufWriter::new(file));
         let gzip = GzEncoder::new(compressed, Compression::default());
         let mut builder = tar::Builder::new(HashingWriter::new(gzip));
-        append_tree(&mut builder, rootfs).map_err(|e| {
-            ImageError::io(format!("archiving {}", rootfs.display()), e)
-        })?;
+        append_tree(&mut builder, rootfs)
+            .map_err(|e| ImageError::io(format!("archiving {}", rootfs.display()), e))?;
         let finish = || -> io::Result<(Digest, Digest, u64)> {
             let (gzip, diff_id, _) = builder.into_inner()?.finish();
             let (buffered, digest, size) = gzip.finish()?.finish();
-            buffered.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            buffered
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .sync_all()?;
             Ok((digest, diff_id, size))
         };
         let (digest, diff_id, size) =
@@ -187,9 +189,8 @@ impl LayoutWriter {
             .len();
         let index_path = self.dir.join("index.json");
         let mut index = match fs::read(&index_path) {
-            Ok(bytes) => serde_json::from_slice::<Index>(&bytes).map_err(|e| {
-                ImageError::io_at("cannot parse", &index_path, io::Error::other(e))
-            })?,
+            Ok(bytes) => serde_json::from_slice::<Index>(&bytes)
+                .map_err(|e| ImageError::io_at("cannot parse", &index_path, io::Error::other(e)))?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Index {
                 schema_version: 2,
                 media_type: Some(spec::OCI_INDEX.to_owned()),

@@ -13,8 +13,8 @@ use crate::source::local::LocalSource;
 use crate::source::registry::RegistrySession;
 use crate::source::{run_blocking, Origin};
 use crate::spec::{
-    host_architecture, ConfigFile, Descriptor, Index, Manifest, ManifestDocument,
-    MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES,
+    host_architecture, ConfigFile, Descriptor, Index, Manifest, ManifestDocument, MAX_CONFIG_BYTES,
+    MAX_MANIFEST_BYTES,
 };
 use crate::store::{describe, ResolvedImage, StoreInner};
 use crate::unpack::LayerSpec;
@@ -84,7 +84,15 @@ async fn open_origin(
             let mut origin = Origin::Local(source);
             let bytes = origin.manifest(&digest, MAX_MANIFEST_BYTES).await?;
             let content_type = Some(top.descriptor.media_type.clone()).filter(|m| !m.is_empty());
-            Ok((origin, Top { bytes, content_type }, digest, top.tag))
+            Ok((
+                origin,
+                Top {
+                    bytes,
+                    content_type,
+                },
+                digest,
+                top.tag,
+            ))
         }
         ParsedReference::Registry(target) => {
             let http = store.http().map_err(|detail| ImageError::Unreachable {
@@ -127,12 +135,13 @@ async fn select_manifest(
 ) -> Result<(Digest, Vec<u8>, Manifest), ImageError> {
     let (mut digest, mut bytes, mut content_type) = (top_digest, top.bytes, top.content_type);
     for _ in 0..=MAX_INDEX_DEPTH {
-        let document = ManifestDocument::parse(&bytes, content_type.as_deref()).map_err(|reason| {
-            ImageError::Unsupported {
-                reference: reference.to_owned(),
-                reason: format!("{digest}: {reason}"),
-            }
-        })?;
+        let document =
+            ManifestDocument::parse(&bytes, content_type.as_deref()).map_err(|reason| {
+                ImageError::Unsupported {
+                    reference: reference.to_owned(),
+                    reason: format!("{digest}: {reason}"),
+                }
+            })?;
         match document {
             ManifestDocument::Image(manifest) => return Ok((digest, bytes, manifest)),
             ManifestDocument::Index(index) => {
@@ -164,9 +173,7 @@ fn choose_platform<'a>(reference: &str, index: &'a Index) -> Result<&'a Descript
     let preferred_variant = (arch == "arm64").then_some("v8");
     let chosen = candidates
         .iter()
-        .find(|d| {
-            d.platform.as_ref().and_then(|p| p.variant.as_deref()) == preferred_variant
-        })
+        .find(|d| d.platform.as_ref().and_then(|p| p.variant.as_deref()) == preferred_variant)
         .or_else(|| candidates.first())
         .copied();
     if let Some(chosen) = chosen {
@@ -208,7 +215,9 @@ fn check_platform(reference: &str, config: &ConfigFile) -> Result<(), ImageError
     if os != "linux" || !(image_arch.is_empty() || image_arch == arch) {
         return Err(ImageError::Unsupported {
             reference: reference.to_owned(),
-            reason: format!("the image is built for {os}/{image_arch}, this host runs linux/{arch}"),
+            reason: format!(
+                "the image is built for {os}/{image_arch}, this host runs linux/{arch}"
+            ),
         });
     }
     Ok(())
@@ -235,7 +244,10 @@ pub(crate) fn layer_keys(
             ),
         });
     }
-    diff_ids.iter().map(|d| parse_digest(reference, d)).collect()
+    diff_ids
+        .iter()
+        .map(|d| parse_digest(reference, d))
+        .collect()
 }
 
 /// Unpacks one layer unless it already is, holding its lock while doing so.

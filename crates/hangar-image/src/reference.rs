@@ -161,9 +161,7 @@ fn allows_plain_http(registry: &str) -> bool {
 
 fn host_without_port(registry: &str) -> &str {
     if registry.starts_with('[') {
-        return registry
-            .find(']')
-            .map_or(registry, |end| &registry[..=end]);
+        return registry.find(']').map_or(registry, |end| &registry[..=end]);
     }
     registry.split(':').next().unwrap_or(registry)
 }
@@ -393,7 +391,10 @@ mod tests {
         assert_eq!(r.repository, "app");
         assert_eq!(r.tag.as_deref(), Some("v1"));
         assert_eq!(r.api_base(), "http://127.0.0.1:5000");
-        assert_eq!(registry("localhost:5000/a/b").api_base(), "http://localhost:5000");
+        assert_eq!(
+            registry("localhost:5000/a/b").api_base(),
+            "http://localhost:5000"
+        );
         assert_eq!(registry("[::1]:5000/a").api_base(), "http://[::1]:5000");
         assert_eq!(registry("ghcr.io/a/b").api_base(), "https://ghcr.io");
     }

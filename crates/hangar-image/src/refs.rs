@@ -47,8 +47,9 @@ impl RefIndex {
 
     /// Records (or replaces) what a reference resolved to.
     pub(crate) fn put(&self, record: &RefRecord) -> Result<(), ImageError> {
-        let bytes = serde_json::to_vec_pretty(record)
-            .map_err(|e| ImageError::io("serialising a reference record", std::io::Error::other(e)))?;
+        let bytes = serde_json::to_vec_pretty(record).map_err(|e| {
+            ImageError::io("serialising a reference record", std::io::Error::other(e))
+        })?;
         write_atomically(&self.tmp, &self.path(&record.reference), &bytes)
     }
 }

@@ -371,14 +371,20 @@ impl<'a> LayerWriter<'a> {
                     return Err(Failure::Invalid(format!(
                         "entry {} passes through symlink {}",
                         relative.display(),
-                        current.strip_prefix(self.root).unwrap_or(&current).display()
+                        current
+                            .strip_prefix(self.root)
+                            .unwrap_or(&current)
+                            .display()
                     )))
                 }
                 Ok(_) => {
                     return Err(Failure::Invalid(format!(
                         "entry {} passes through non-directory {}",
                         relative.display(),
-                        current.strip_prefix(self.root).unwrap_or(&current).display()
+                        current
+                            .strip_prefix(self.root)
+                            .unwrap_or(&current)
+                            .display()
                     )))
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -414,9 +420,7 @@ impl<'a> LayerWriter<'a> {
                 fs::remove_file(target).map_err(io_failure("cannot replace", target))?;
                 fs::create_dir(target).map_err(io_failure("cannot create directory", target))
             }
-            Err(_) => {
-                fs::create_dir(target).map_err(io_failure("cannot create directory", target))
-            }
+            Err(_) => fs::create_dir(target).map_err(io_failure("cannot create directory", target)),
         }
     }
 

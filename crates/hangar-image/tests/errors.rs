@@ -24,8 +24,14 @@ async fn a_tampered_layer_blob_is_a_digest_mismatch() {
     let err = store.resolve(&reference).await.unwrap_err();
     assert!(matches!(err, ImageError::DigestMismatch { .. }), "{err}");
     assert!(!err.is_client_error());
-    assert!(entries(&dir.path().join("store/layers/sha256")).is_empty(), "no layer kept");
-    assert!(entries(&dir.path().join("store/tmp")).is_empty(), "no scratch kept");
+    assert!(
+        entries(&dir.path().join("store/layers/sha256")).is_empty(),
+        "no layer kept"
+    );
+    assert!(
+        entries(&dir.path().join("store/tmp")).is_empty(),
+        "no scratch kept"
+    );
     assert!(store.cached(&reference).is_none());
 }
 
@@ -35,7 +41,9 @@ async fn a_tampered_config_blob_is_a_digest_mismatch() {
     let (layout, digest) = sample_layout(dir.path());
     let manifest = read_json(&layout, &digest);
     let config = blob_path(&layout, manifest["config"]["digest"].as_str().unwrap());
-    let text = fs::read_to_string(&config).unwrap().replace("hello", "HELLO");
+    let text = fs::read_to_string(&config)
+        .unwrap()
+        .replace("hello", "HELLO");
     fs::write(&config, text).unwrap();
 
     let store = ImageStore::open(&dir.path().join("store")).unwrap();
@@ -77,7 +85,10 @@ async fn missing_paths_are_not_found() {
         format!("docker-archive:{}", missing.display()),
     ] {
         let err = store.resolve(&reference).await.unwrap_err();
-        assert!(matches!(err, ImageError::NotFound { .. }), "{reference}: {err}");
+        assert!(
+            matches!(err, ImageError::NotFound { .. }),
+            "{reference}: {err}"
+        );
         assert!(err.is_client_error());
         assert!(err.to_string().contains("does not exist"), "{err}");
     }
@@ -110,7 +121,10 @@ async fn things_that_are_not_images_are_not_found() {
         .await
         .unwrap_err();
     assert!(matches!(err, ImageError::NotFound { .. }), "{err}");
-    assert!(err.to_string().contains("v1"), "names the tags there are: {err}");
+    assert!(
+        err.to_string().contains("v1"),
+        "names the tags there are: {err}"
+    );
 }
 
 #[tokio::test]

@@ -37,7 +37,11 @@ fn upper_layer() -> Vec<u8> {
     ])
 }
 
-async fn resolve_layers(dir: &Path, layers: &[Vec<u8>], compress: bool) -> Result<Vec<PathBuf>, ImageError> {
+async fn resolve_layers(
+    dir: &Path,
+    layers: &[Vec<u8>],
+    compress: bool,
+) -> Result<Vec<PathBuf>, ImageError> {
     let layout = dir.join("layout");
     layered_image(&layout, layers, compress, "t");
     let store = ImageStore::open(&dir.join("store")).unwrap();
@@ -58,14 +62,23 @@ async fn whiteouts_and_opaque_directories_take_overlayfs_form() {
     };
 
     // The lower layer is untouched by the upper one's deletions.
-    assert_eq!(fs::read_to_string(lower.join("etc/deleted")).unwrap(), "old\n");
+    assert_eq!(
+        fs::read_to_string(lower.join("etc/deleted")).unwrap(),
+        "old\n"
+    );
     assert!(lower.join("opt/replaced/stale").exists());
 
     // Upper: no .wh. entries remain; deletions are whiteouts, the replaced dir is opaque.
     assert!(!upper.join("etc/.wh.deleted").exists());
     assert!(!upper.join("opt/replaced/.wh..wh..opq").exists());
-    assert_eq!(fs::read_to_string(upper.join("opt/replaced/fresh")).unwrap(), "fresh\n");
-    assert_eq!(fs::read_to_string(upper.join("etc/added")).unwrap(), "added\n");
+    assert_eq!(
+        fs::read_to_string(upper.join("opt/replaced/fresh")).unwrap(),
+        "fresh\n"
+    );
+    assert_eq!(
+        fs::read_to_string(upper.join("etc/added")).unwrap(),
+        "added\n"
+    );
     assert_eq!(mode_of(&upper.join("etc/added")), 0o600);
     if is_root() {
         assert!(overlay::is_whiteout(&upper.join("etc/deleted")).unwrap());
@@ -77,7 +90,10 @@ async fn whiteouts_and_opaque_directories_take_overlayfs_form() {
         assert_eq!(owned.mode() & 0o7777, 0o4750, "set-uid kept after chown");
         let link = fs::metadata(lower.join("srv/owned-link")).unwrap();
         assert_eq!(link.ino(), owned.ino(), "hardlink kept");
-        assert_eq!(fs::read_link(lower.join("srv/abs-link")).unwrap(), Path::new("/etc/kept"));
+        assert_eq!(
+            fs::read_link(lower.join("srv/abs-link")).unwrap(),
+            Path::new("/etc/kept")
+        );
         stack_with_overlayfs(dir.path(), lower, upper);
     } else {
         skip(
@@ -104,24 +120,48 @@ fn stack_with_overlayfs(dir: &Path, lower: &Path, upper: &Path) {
         skip("overlayfs merge check", &format!("mount failed: {e}"));
         return;
     }
-    let view = (|| {
-        let etc = entries(&merged.join("etc"));
-        let replaced = entries(&merged.join("opt/replaced"));
-        let top = entries(&merged);
-        (etc, replaced, top)
-    })();
+    // Read everything before unmounting, and only then assert, so a failure never
+    // leaves the mount behind.
+    let list = |path: PathBuf| -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(path)
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let view = (
+        list(merged.join("etc")),
+        list(merged.join("opt/replaced")),
+        list(merged.clone()),
+    );
     umount2(&merged, MntFlags::MNT_DETACH).unwrap();
     let (etc, replaced, top) = view;
     assert_eq!(etc, vec!["added", "kept"], "whiteout hides etc/deleted");
-    assert_eq!(replaced, vec!["fresh"], "opaque dir hides the lower contents");
-    assert!(!top.contains(&"gone".to_owned()), "top-level whiteout: {top:?}");
+    assert_eq!(
+        replaced,
+        vec!["fresh"],
+        "opaque dir hides the lower contents"
+    );
+    assert!(
+        !top.contains(&"gone".to_owned()),
+        "top-level whiteout: {top:?}"
+    );
 }
 
 #[tokio::test]
 async fn uncompressed_layers_work_too() {
     let dir = tempfile::tempdir().unwrap();
-    let layers = resolve_layers(dir.path(), &[lower_layer()], false).await.unwrap();
-    assert_eq!(fs::read_to_string(layers[0].join("etc/kept")).unwrap(), "kept\n");
+    let layers = resolve_layers(dir.path(), &[lower_layer()], false)
+        .await
+        .unwrap();
+    assert_eq!(
+        fs::read_to_string(layers[0].join("etc/kept")).unwrap(),
+        "kept\n"
+    );
 }
 
 #[tokio::test]
@@ -153,7 +193,10 @@ async fn an_entry_through_a_symlink_is_rejected() {
     let err = resolve_layers(dir.path(), &[evil], true).await.unwrap_err();
     assert!(matches!(err, ImageError::InvalidLayer { .. }), "{err}");
     assert!(err.to_string().contains("symlink"), "{err}");
-    assert!(!outside.join("planted").exists(), "nothing written through the link");
+    assert!(
+        !outside.join("planted").exists(),
+        "nothing written through the link"
+    );
 }
 
 #[tokio::test]
@@ -165,6 +208,8 @@ async fn a_hardlink_to_outside_the_layer_is_rejected() {
 
     let dir = tempfile::tempdir().unwrap();
     let dangling = layer_tar(&[Entry::Hardlink("a", "not/in/this/layer")]);
-    let err = resolve_layers(dir.path(), &[dangling], true).await.unwrap_err();
+    let err = resolve_layers(dir.path(), &[dangling], true)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ImageError::InvalidLayer { .. }), "{err}");
 }

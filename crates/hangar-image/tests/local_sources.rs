@@ -15,12 +15,26 @@ fn assert_sample_layer(layer: &Path) {
         assert_eq!(fs::read(&program).unwrap(), fs::read(BUSYBOX).unwrap());
     }
     assert_eq!(mode_of(&program), 0o755);
-    assert_eq!(fs::read_link(layer.join("bin/sh")).unwrap(), Path::new("busybox"));
+    assert_eq!(
+        fs::read_link(layer.join("bin/sh")).unwrap(),
+        Path::new("busybox")
+    );
     let hardlink = fs::metadata(layer.join("bin/busybox-hardlink")).unwrap();
-    assert_eq!(hardlink.ino(), fs::metadata(&program).unwrap().ino(), "hardlink kept");
-    assert_eq!(fs::read_to_string(layer.join("etc/hostname")).unwrap(), "hangar\n");
+    assert_eq!(
+        hardlink.ino(),
+        fs::metadata(&program).unwrap().ino(),
+        "hardlink kept"
+    );
+    assert_eq!(
+        fs::read_to_string(layer.join("etc/hostname")).unwrap(),
+        "hangar\n"
+    );
     assert_eq!(mode_of(&layer.join("etc/secret")), 0o600);
-    assert_eq!(mode_of(&layer.join("usr/local/bin/suid")), 0o4755, "set-uid bit kept");
+    assert_eq!(
+        mode_of(&layer.join("usr/local/bin/suid")),
+        0o4755,
+        "set-uid bit kept"
+    );
     assert_eq!(mode_of(&layer.join("var/empty")), 0o700);
     if is_root() {
         let meta = fs::metadata(layer.join("etc/hostname")).unwrap();
@@ -40,7 +54,10 @@ async fn oci_layout_resolves_and_layers_are_unpacked_once() {
     assert_eq!(image.reference, reference);
     assert_eq!(image.digest, digest);
     assert_eq!(image.registry, "oci");
-    assert_eq!(image.repository, fs::canonicalize(&layout).unwrap().display().to_string());
+    assert_eq!(
+        image.repository,
+        fs::canonicalize(&layout).unwrap().display().to_string()
+    );
     assert_eq!(image.tag.as_deref(), Some("v1"));
     assert_eq!(image.config, sample_config());
     assert_eq!(image.layers.len(), 1);
@@ -49,12 +66,16 @@ async fn oci_layout_resolves_and_layers_are_unpacked_once() {
 
     // A second resolve reuses the unpacked directory instead of unpacking again.
     let layer_inode = fs::metadata(&image.layers[0]).unwrap().ino();
-    let file_inode = fs::metadata(image.layers[0].join("etc/hostname")).unwrap().ino();
+    let file_inode = fs::metadata(image.layers[0].join("etc/hostname"))
+        .unwrap()
+        .ino();
     let again = store.resolve(&reference).await.unwrap();
     assert_eq!(again, image);
     assert_eq!(fs::metadata(&again.layers[0]).unwrap().ino(), layer_inode);
     assert_eq!(
-        fs::metadata(again.layers[0].join("etc/hostname")).unwrap().ino(),
+        fs::metadata(again.layers[0].join("etc/hostname"))
+            .unwrap()
+            .ino(),
         file_inode
     );
     assert_eq!(store.cached(&reference), Some(image.clone()));
@@ -63,10 +84,16 @@ async fn oci_layout_resolves_and_layers_are_unpacked_once() {
     let reopened = ImageStore::open(&dir.path().join("store")).unwrap();
     fs::rename(&layout, dir.path().join("moved")).unwrap();
     let cached = reopened.cached(&reference);
-    assert!(cached.is_none(), "local references need their path to exist to parse");
+    assert!(
+        cached.is_none(),
+        "local references need their path to exist to parse"
+    );
     fs::rename(dir.path().join("moved"), &layout).unwrap();
     assert_eq!(reopened.cached(&reference), Some(image));
-    assert!(entries(&dir.path().join("store/tmp")).is_empty(), "no scratch left");
+    assert!(
+        entries(&dir.path().join("store/tmp")).is_empty(),
+        "no scratch left"
+    );
 }
 
 #[tokio::test]
@@ -191,8 +218,14 @@ async fn docker_archive_resolves() {
         .resolve(&format!("docker-archive:{}:v9", archive.display()))
         .await
         .unwrap_err();
-    assert!(matches!(err, hangar_image::ImageError::NotFound { .. }), "{err}");
-    assert!(err.to_string().contains("example/app:v1"), "lists tags: {err}");
+    assert!(
+        matches!(err, hangar_image::ImageError::NotFound { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("example/app:v1"),
+        "lists tags: {err}"
+    );
 }
 
 #[tokio::test]
@@ -220,7 +253,10 @@ async fn concurrent_resolves_unpack_each_layer_once() {
     }
     assert!(layers.windows(2).all(|w| w[0] == w[1]));
     assert_eq!(entries(&root.join("layers/sha256")).len(), 1);
-    assert!(entries(&root.join("tmp")).is_empty(), "no scratch left behind");
+    assert!(
+        entries(&root.join("tmp")).is_empty(),
+        "no scratch left behind"
+    );
     assert_sample_layer(&layers[0][0]);
 }
 
@@ -249,7 +285,11 @@ async fn an_index_resolves_to_the_host_platform() {
     });
     let index_digest = writer.add_blob(index.to_string().as_bytes()).unwrap();
     writer
-        .tag("multi", "application/vnd.oci.image.index.v1+json", &index_digest)
+        .tag(
+            "multi",
+            "application/vnd.oci.image.index.v1+json",
+            &index_digest,
+        )
         .unwrap();
     let only_foreign = serde_json::json!({
         "schemaVersion": 2,
@@ -259,9 +299,15 @@ async fn an_index_resolves_to_the_host_platform() {
              "size": 100, "platform": {"os": "linux", "architecture": foreign}},
         ]
     });
-    let foreign_digest = writer.add_blob(only_foreign.to_string().as_bytes()).unwrap();
+    let foreign_digest = writer
+        .add_blob(only_foreign.to_string().as_bytes())
+        .unwrap();
     writer
-        .tag("foreign", "application/vnd.oci.image.index.v1+json", &foreign_digest)
+        .tag(
+            "foreign",
+            "application/vnd.oci.image.index.v1+json",
+            &foreign_digest,
+        )
         .unwrap();
 
     let store = ImageStore::open(&dir.path().join("store")).unwrap();
@@ -276,7 +322,13 @@ async fn an_index_resolves_to_the_host_platform() {
         .resolve(&format!("oci:{}:foreign", layout.display()))
         .await
         .unwrap_err();
-    assert!(matches!(err, hangar_image::ImageError::Unsupported { .. }), "{err}");
+    assert!(
+        matches!(err, hangar_image::ImageError::Unsupported { .. }),
+        "{err}"
+    );
     assert!(err.is_client_error());
-    assert!(err.to_string().contains(&format!("linux/{foreign}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("linux/{foreign}")),
+        "{err}"
+    );
 }

@@ -69,7 +69,11 @@ fn registry_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-async fn handle(State(registry): State<Arc<TestRegistry>>, uri: Uri, headers: HeaderMap) -> Response {
+async fn handle(
+    State(registry): State<Arc<TestRegistry>>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     registry.requests.fetch_add(1, Ordering::SeqCst);
     let path = uri.path();
     if path == "/token" {
@@ -105,7 +109,11 @@ async fn handle(State(registry): State<Arc<TestRegistry>>, uri: Uri, headers: He
             .into_response();
     }
     if !matches!(repository, "team/app" | "team/corrupt") {
-        return registry_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "repository name not known to registry");
+        return registry_error(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            "repository name not known to registry",
+        );
     }
     match kind {
         "manifests" => {
@@ -114,18 +122,35 @@ async fn handle(State(registry): State<Arc<TestRegistry>>, uri: Uri, headers: He
             } else {
                 match registry.tagged(name) {
                     Some(digest) => digest,
-                    None => return registry_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown"),
+                    None => {
+                        return registry_error(
+                            StatusCode::NOT_FOUND,
+                            "MANIFEST_UNKNOWN",
+                            "manifest unknown",
+                        )
+                    }
                 }
             };
             let Some(bytes) = registry.blob(&digest) else {
-                return registry_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown");
+                return registry_error(
+                    StatusCode::NOT_FOUND,
+                    "MANIFEST_UNKNOWN",
+                    "manifest unknown",
+                );
             };
-            let media_type = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["mediaType"]
+            let media_type = serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
+                ["mediaType"]
                 .as_str()
                 .unwrap()
                 .to_owned();
             (
-                [(header::CONTENT_TYPE, media_type), (header::HeaderName::from_static("docker-content-digest"), digest)],
+                [
+                    (header::CONTENT_TYPE, media_type),
+                    (
+                        header::HeaderName::from_static("docker-content-digest"),
+                        digest,
+                    ),
+                ],
                 bytes,
             )
                 .into_response()
@@ -162,7 +187,11 @@ fn tag_index(layout: &Path, digest: &str) {
     });
     let index_digest = writer.add_blob(index.to_string().as_bytes()).unwrap();
     writer
-        .tag("multi", "application/vnd.oci.image.index.v1+json", &index_digest)
+        .tag(
+            "multi",
+            "application/vnd.oci.image.index.v1+json",
+            &index_digest,
+        )
         .unwrap();
 }
 
@@ -188,7 +217,11 @@ async fn pulls_through_a_token_challenge_and_caches() {
     let served = registry.requests();
     assert_eq!(store.resolve(&reference).await.unwrap(), image);
     assert_eq!(store.cached(&reference), Some(image.clone()));
-    assert_eq!(registry.requests(), served, "a cached image needs no request");
+    assert_eq!(
+        registry.requests(),
+        served,
+        "a cached image needs no request"
+    );
 
     // By digest and through an index: the layer directory is reused, not unpacked again.
     let inode = std::fs::metadata(&image.layers[0]).unwrap().ino();
@@ -202,7 +235,10 @@ async fn pulls_through_a_token_challenge_and_caches() {
         .resolve(&format!("{}/team/app:multi", registry.address))
         .await
         .unwrap();
-    assert_eq!(multi.digest, digest, "the platform manifest behind the index");
+    assert_eq!(
+        multi.digest, digest,
+        "the platform manifest behind the index"
+    );
     assert_eq!(pinned.layers, image.layers);
     assert_eq!(multi.layers, image.layers);
     assert_eq!(std::fs::metadata(&multi.layers[0]).unwrap().ino(), inode);
@@ -221,20 +257,35 @@ async fn registry_failures_map_to_client_and_server_errors() {
     let store = ImageStore::open(&dir.path().join("store")).unwrap();
     let at = registry.address;
 
-    let err = store.resolve(&format!("{at}/team/app:nosuchtag")).await.unwrap_err();
+    let err = store
+        .resolve(&format!("{at}/team/app:nosuchtag"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ImageError::NotFound { .. }), "{err}");
     assert!(err.is_client_error());
     assert!(err.to_string().contains("MANIFEST_UNKNOWN"), "{err}");
 
-    let err = store.resolve(&format!("{at}/nobody/here:v1")).await.unwrap_err();
+    let err = store
+        .resolve(&format!("{at}/nobody/here:v1"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ImageError::NotFound { .. }), "{err}");
 
-    let err = store.resolve(&format!("{at}/denied/app:v1")).await.unwrap_err();
+    let err = store
+        .resolve(&format!("{at}/denied/app:v1"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ImageError::Unauthorized { .. }), "{err}");
     assert!(err.is_client_error());
-    assert!(err.to_string().contains("HANGAR_REGISTRY_AUTH"), "says what to do: {err}");
+    assert!(
+        err.to_string().contains("HANGAR_REGISTRY_AUTH"),
+        "says what to do: {err}"
+    );
 
-    let err = store.resolve(&format!("{at}/team/corrupt:v1")).await.unwrap_err();
+    let err = store
+        .resolve(&format!("{at}/team/corrupt:v1"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ImageError::DigestMismatch { .. }), "{err}");
     assert!(!err.is_client_error());
     assert!(entries(&dir.path().join("store/layers/sha256")).is_empty());
@@ -244,7 +295,10 @@ async fn registry_failures_map_to_client_and_server_errors() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()
     };
-    let err = store.resolve(&format!("{closed}/team/app:v1")).await.unwrap_err();
+    let err = store
+        .resolve(&format!("{closed}/team/app:v1"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, ImageError::Unreachable { .. }), "{err}");
     assert!(!err.is_client_error());
 }
@@ -329,7 +383,10 @@ async fn push(base: &str, repository: &str, tag: &str, layout: &Path, digest: &s
             .await
             .unwrap();
         assert_eq!(started.status(), StatusCode::ACCEPTED);
-        let location = started.headers()[header::LOCATION].to_str().unwrap().to_owned();
+        let location = started.headers()[header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let location = if location.starts_with('/') {
             format!("{base}{location}")
         } else {
@@ -347,7 +404,10 @@ async fn push(base: &str, repository: &str, tag: &str, layout: &Path, digest: &s
     }
     let put = client
         .put(format!("{base}/v2/{repository}/manifests/{tag}"))
-        .header(header::CONTENT_TYPE, "application/vnd.oci.image.manifest.v1+json")
+        .header(
+            header::CONTENT_TYPE,
+            "application/vnd.oci.image.manifest.v1+json",
+        )
         .body(manifest_bytes)
         .send()
         .await

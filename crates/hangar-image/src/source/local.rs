@@ -82,7 +82,10 @@ impl LocalFiles {
                         continue;
                     };
                     let base = if kind == EntryType::Symlink {
-                        Path::new(&name).parent().unwrap_or(Path::new("")).join(target)
+                        Path::new(&name)
+                            .parent()
+                            .unwrap_or(Path::new(""))
+                            .join(target)
                     } else {
                         target.into_owned()
                     };
@@ -410,9 +413,8 @@ impl LocalSource {
             },
             layers,
         };
-        let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| {
-            ImageError::io("serialising a manifest", io::Error::other(e))
-        })?;
+        let manifest_bytes = serde_json::to_vec(&manifest)
+            .map_err(|e| ImageError::io("serialising a manifest", io::Error::other(e)))?;
         let manifest_digest = Digest::of(&manifest_bytes);
         let descriptor = Descriptor {
             media_type: spec::OCI_MANIFEST.to_owned(),

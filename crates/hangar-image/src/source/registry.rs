@@ -138,7 +138,10 @@ impl RegistrySession {
         let actual = Digest::of(&bytes);
         if &actual != digest {
             return Err(ImageError::DigestMismatch {
-                what: format!("blob served by {} for {}", self.target.registry, self.reference),
+                what: format!(
+                    "blob served by {} for {}",
+                    self.target.registry, self.reference
+                ),
                 expected: digest.to_string(),
                 actual: actual.to_string(),
             });
@@ -169,7 +172,10 @@ impl RegistrySession {
             received += chunk.len() as u64;
             if received > expected_size {
                 return Err(ImageError::DigestMismatch {
-                    what: format!("blob served by {} for {}", self.target.registry, self.reference),
+                    what: format!(
+                        "blob served by {} for {}",
+                        self.target.registry, self.reference
+                    ),
                     expected: format!("{digest} ({expected_size} bytes)"),
                     actual: format!("more than {expected_size} bytes"),
                 });
@@ -185,7 +191,10 @@ impl RegistrySession {
         let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
         if actual != digest.to_string() {
             return Err(ImageError::DigestMismatch {
-                what: format!("blob served by {} for {}", self.target.registry, self.reference),
+                what: format!(
+                    "blob served by {} for {}",
+                    self.target.registry, self.reference
+                ),
                 expected: digest.to_string(),
                 actual,
             });
@@ -240,11 +249,15 @@ impl RegistrySession {
     /// Answers a `WWW-Authenticate` challenge: fetches a bearer token, or uses basic auth.
     async fn authenticate(&mut self, challenge: Option<&str>) -> Result<(), ImageError> {
         let Some((scheme, params)) = challenge.and_then(parse_challenge) else {
-            return Err(self.unauthorized("the registry demands authentication without a usable challenge"));
+            return Err(
+                self.unauthorized("the registry demands authentication without a usable challenge")
+            );
         };
         if scheme.eq_ignore_ascii_case("basic") {
             let Some((user, password)) = self.login.clone() else {
-                return Err(self.unauthorized("the registry requires a login and none is configured"));
+                return Err(
+                    self.unauthorized("the registry requires a login and none is configured")
+                );
             };
             self.authorization = Some(Authorization::Basic { user, password });
             return Ok(());
@@ -269,9 +282,10 @@ impl RegistrySession {
         if let Some((user, password)) = &self.login {
             request = request.basic_auth(user, Some(password));
         }
-        let response = request.send().await.map_err(|e| {
-            self.unreachable(format!("token request to {realm} failed: {e}"))
-        })?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.unreachable(format!("token request to {realm} failed: {e}")))?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(self.unauthorized(&format!("the token service {realm} refused: {status}")));
@@ -287,7 +301,9 @@ impl RegistrySession {
             access_token: Option<String>,
         }
         let body: TokenResponse = response.json().await.map_err(|e| {
-            self.unreachable(format!("the token service {realm} sent an unreadable answer: {e}"))
+            self.unreachable(format!(
+                "the token service {realm} sent an unreadable answer: {e}"
+            ))
         })?;
         let token = body
             .token

@@ -64,9 +64,17 @@ pub fn mode_of(path: &Path) -> u32 {
 /// The config the sample image carries.
 pub fn sample_config() -> ImageConfig {
     ImageConfig {
-        env: vec!["PATH=/bin:/usr/local/bin".to_owned(), "GREETING=hello".to_owned()],
+        env: vec![
+            "PATH=/bin:/usr/local/bin".to_owned(),
+            "GREETING=hello".to_owned(),
+        ],
         entrypoint: vec!["/bin/busybox".to_owned()],
-        cmd: vec!["httpd".to_owned(), "-f".to_owned(), "-p".to_owned(), "8080".to_owned()],
+        cmd: vec![
+            "httpd".to_owned(),
+            "-f".to_owned(),
+            "-p".to_owned(),
+            "8080".to_owned(),
+        ],
         user: Some("0:0".to_owned()),
         working_dir: Some("/".to_owned()),
         exposed_ports: vec!["8080/tcp".to_owned()],
@@ -108,7 +116,9 @@ pub fn layer_tar(entries: &[Entry<'_>]) -> Vec<u8> {
                 header.set_entry_type(tar::EntryType::Directory);
                 header.set_mode(mode);
                 header.set_size(0);
-                builder.append_data(&mut header, path, std::io::empty()).unwrap();
+                builder
+                    .append_data(&mut header, path, std::io::empty())
+                    .unwrap();
             }
             Entry::File(path, data, mode) => {
                 header.set_entry_type(tar::EntryType::Regular);
@@ -182,7 +192,12 @@ pub fn tar_directory(dir: &Path, out: &Path) {
 
 /// Builds a `docker save` style archive from the image `tag` of an OCI layout:
 /// manifest.json, `<config hex>.json`, and `<id>/layer.tar` (uncompressed) per layer.
-pub fn docker_archive_from_layout(layout: &Path, manifest_digest: &str, repo_tag: &str, out: &Path) {
+pub fn docker_archive_from_layout(
+    layout: &Path,
+    manifest_digest: &str,
+    repo_tag: &str,
+    out: &Path,
+) {
     let manifest = read_json(layout, manifest_digest);
     let config_digest = manifest["config"]["digest"].as_str().unwrap();
     let config_hex = config_digest.strip_prefix("sha256:").unwrap();
@@ -205,7 +220,11 @@ pub fn docker_archive_from_layout(layout: &Path, manifest_digest: &str, repo_tag
         "RepoTags": [repo_tag],
         "Layers": layer_paths,
     }]);
-    append_bytes(&mut builder, "manifest.json", listing.to_string().as_bytes());
+    append_bytes(
+        &mut builder,
+        "manifest.json",
+        listing.to_string().as_bytes(),
+    );
     builder.into_inner().unwrap();
 }
 
