@@ -52,43 +52,63 @@ impl Credentials {
 
     /// Like [`Credentials::discover`], reading variables through `env`.
     pub fn discover_with(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ClientError> {
-        let env = |name: &str| env(name).filter(|value| !value.trim().is_empty());
-        let data_dir = dev_data_dir_with(&env);
-
-        let api_url = match env(API_URL_ENV) {
-            Some(url) => url.trim().to_string(),
-            None => match &data_dir {
-                Some(dir) => read_trimmed(&dir.join(API_URL_FILE_NAME))?,
-                None => None,
-            }
-            .unwrap_or_else(|| DEFAULT_API_URL.to_string()),
-        };
-
-        let token = match env(API_TOKEN_ENV) {
-            Some(token) => token.trim().to_string(),
-            None => {
-                let token_path = data_dir
-                    .map(|dir| dir.join(TOKEN_FILE_NAME))
-                    .unwrap_or_else(|| PathBuf::from("~/.local/share/hangar/dev/token"));
-                read_trimmed(&token_path)?.ok_or(ClientError::MissingToken { path: token_path })?
-            }
-        };
-
-        Ok(Credentials { api_url, token })
+        Ok(Credentials {
+            api_url: discover_api_url_with(env)?,
+            token: discover_token_with(env)?,
+        })
     }
+}
+
+/// The API URL alone: `HANGAR_API_URL`, else the `api-url` file of
+/// `hangar dev`'s data dir, else [`DEFAULT_API_URL`].
+pub fn discover_api_url() -> Result<String, ClientError> {
+    discover_api_url_with(&|name| std::env::var(name).ok())
+}
+
+/// The token alone: `HANGAR_API_TOKEN`, else the `token` file of
+/// `hangar dev`'s data dir.
+pub fn discover_token() -> Result<String, ClientError> {
+    discover_token_with(&|name| std::env::var(name).ok())
+}
+
+fn non_blank(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    env(name)
+        .map(|value| value.trim().to_string())
+        .filter(|value| !value.is_empty())
+}
+
+fn discover_api_url_with(env: &dyn Fn(&str) -> Option<String>) -> Result<String, ClientError> {
+    if let Some(url) = non_blank(env, API_URL_ENV) {
+        return Ok(url);
+    }
+    let from_file = match dev_data_dir_with(env) {
+        Some(dir) => read_trimmed(&dir.join(API_URL_FILE_NAME))?,
+        None => None,
+    };
+    Ok(from_file.unwrap_or_else(|| DEFAULT_API_URL.to_string()))
+}
+
+fn discover_token_with(env: &dyn Fn(&str) -> Option<String>) -> Result<String, ClientError> {
+    if let Some(token) = non_blank(env, API_TOKEN_ENV) {
+        return Ok(token);
+    }
+    let token_path = dev_data_dir_with(env)
+        .map(|dir| dir.join(TOKEN_FILE_NAME))
+        .unwrap_or_else(|| PathBuf::from("~/.local/share/hangar/dev/token"));
+    read_trimmed(&token_path)?.ok_or(ClientError::MissingToken { path: token_path })
 }
 
 /// `hangar dev`'s data dir: `$HANGAR_DATA_DIR`, else `~/.local/share/hangar/dev`.
 /// `None` only when neither `HANGAR_DATA_DIR` nor `HOME` is set.
 pub fn default_dev_data_dir() -> Option<PathBuf> {
-    dev_data_dir_with(&|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    dev_data_dir_with(&|name| std::env::var(name).ok())
 }
 
 fn dev_data_dir_with(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    if let Some(dir) = env(DATA_DIR_ENV) {
+    if let Some(dir) = non_blank(env, DATA_DIR_ENV) {
         return Some(PathBuf::from(dir));
     }
-    env("HOME").map(|home| Path::new(&home).join(".local/share/hangar/dev"))
+    non_blank(env, "HOME").map(|home| Path::new(&home).join(".local/share/hangar/dev"))
 }
 
 /// The trimmed content of a file, `None` when it does not exist or is blank.

@@ -1,0 +1,153 @@
+//! The command tree: `hangar <command> [flags]`, shaped like flyctl's.
+
+use clap::{Parser, Subcommand};
+
+use crate::apps::AppsCommand;
+use crate::config_cmd::ConfigCommand;
+use crate::dev::{DevArgs, MachineInitArgs};
+use crate::machine::MachineCommand;
+
+/// Run apps as fast-starting Machines on your own servers.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hangar",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Print results as JSON
+    #[arg(short = 'j', long, global = true)]
+    pub json: bool,
+
+    /// App to act on
+    #[arg(
+        short = 'a',
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "HANGAR_APP"
+    )]
+    pub app: Option<String>,
+
+    /// Machines API URL [default: $HANGAR_API_URL, else the one `hangar dev` saved]
+    #[arg(long, global = true, value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// API token [default: $HANGAR_API_TOKEN, else the one `hangar dev` saved]
+    #[arg(short = 't', long, global = true, value_name = "TOKEN")]
+    pub access_token: Option<String>,
+}
+
+/// Every `hangar` command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole platform on this machine: API, store and agent in one process
+    Dev(DevArgs),
+
+    /// Manage apps
+    #[command(subcommand, visible_alias = "app")]
+    Apps(AppsCommand),
+
+    /// Manage Machines
+    #[command(subcommand, visible_aliases = ["machines", "m"])]
+    Machine(MachineCommand),
+
+    /// Check and show fly.toml
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// Print hangar's version
+    Version,
+
+    /// Init process inside a Machine (internal)
+    #[command(hide = true)]
+    MachineInit(MachineInitArgs),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_tree_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli =
+            Cli::try_parse_from(["hangar", "machine", "list", "-a", "demo", "--json"]).unwrap();
+        assert_eq!(cli.app.as_deref(), Some("demo"));
+        assert!(cli.json);
+        assert!(matches!(
+            cli.command,
+            Command::Machine(MachineCommand::List(_))
+        ));
+    }
+
+    #[test]
+    fn dev_defaults() {
+        let cli = Cli::try_parse_from(["hangar", "dev"]).unwrap();
+        let Command::Dev(dev) = cli.command else {
+            panic!("not dev")
+        };
+        assert_eq!(dev.api_listen.to_string(), "127.0.0.1:4280");
+        assert_eq!(dev.region, "dev");
+        assert!(!dev.example);
+        assert_eq!(dev.driver, crate::DriverKind::Process);
+
+        let cli = Cli::try_parse_from([
+            "hangar",
+            "dev",
+            "--data-dir",
+            "/tmp/h",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--token",
+            "t0k",
+            "--region",
+            "ams",
+            "--example",
+            "--driver",
+            "process",
+        ])
+        .unwrap();
+        let Command::Dev(dev) = cli.command else {
+            panic!("not dev")
+        };
+        assert_eq!(dev.data_dir_or_default().unwrap().to_str(), Some("/tmp/h"));
+        assert_eq!(dev.api_listen.port(), 0);
+        assert_eq!(dev.token.as_deref(), Some("t0k"));
+        assert_eq!(dev.region, "ams");
+        assert!(dev.example);
+    }
+
+    #[test]
+    fn machine_init_takes_everything_after_it() {
+        let cli = Cli::try_parse_from(["hangar", "machine-init", "--", "/bin/sh", "-c", "echo hi"])
+            .unwrap();
+        let Command::MachineInit(init) = cli.command else {
+            panic!("not machine-init")
+        };
+        assert_eq!(init.args, ["/bin/sh", "-c", "echo hi"]);
+
+        let cli = Cli::try_parse_from(["hangar", "machine-init", "--config", "/x.json"]).unwrap();
+        let Command::MachineInit(init) = cli.command else {
+            panic!("not machine-init")
+        };
+        assert_eq!(init.args, ["--config", "/x.json"]);
+    }
+
+    #[test]
+    fn machine_init_is_hidden_from_help() {
+        let help = Cli::command().render_help().to_string();
+        assert!(!help.contains("machine-init"), "{help}");
+        assert!(help.contains("machine"), "{help}");
+    }
+}

@@ -1,0 +1,34 @@
+//! Errors of the CLI itself (the API's errors come from `hangar-client`).
+
+/// A command line that cannot be carried out as given.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("this command needs an app: pass --app NAME (or -a NAME), or set HANGAR_APP")]
+    MissingApp,
+
+    #[error("name the app to {action}: `hangar apps {action} NAME`")]
+    MissingAppName { action: &'static str },
+
+    #[error(
+        "invalid app name {name:?}: use lowercase letters, digits and dashes, starting with a \
+         letter and not ending with a dash, at most 63 characters"
+    )]
+    InvalidAppName { name: String },
+
+    #[error("not destroying app {app} without confirmation: pass --yes to confirm")]
+    ConfirmationRequired { app: String },
+
+    #[error(
+        "dev is handled by the binary: `hangar {command}` does not run through hangar_cli::run"
+    )]
+    HandledByBinary { command: &'static str },
+
+    #[error(
+        "`hangar config {subcommand}` is not available yet: the fly.toml commands are still being \
+         built into this version of hangar"
+    )]
+    ConfigNotAvailable { subcommand: &'static str },
+
+    #[error("{0}")]
+    InvalidArguments(String),
+}

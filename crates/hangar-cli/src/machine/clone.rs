@@ -1,0 +1,114 @@
+//! `hangar machine clone ID`: a new Machine with the same config. A machine
+//! mounts a volume alone, so each mount gets a fresh, empty volume of the
+//! same name and size.
+
+use hangar_client::Client;
+use hangar_types::{CreateMachineRequest, CreateVolumeRequest, Machine, MachineState};
+
+use super::run::{print_machine, wait_until_started};
+use super::CloneArgs;
+use crate::context::Context;
+
+/// The create request for a copy of `source`.
+pub(crate) fn clone_request(
+    source: &Machine,
+    name: Option<String>,
+    region: Option<String>,
+) -> CreateMachineRequest {
+    CreateMachineRequest {
+        config: source.config.clone(),
+        name,
+        region: Some(region.unwrap_or_else(|| source.region.clone())),
+        skip_launch: (source.state != MachineState::Started).then_some(true),
+        ..CreateMachineRequest::default()
+    }
+}
+
+/// Gives every mount of `request` a new volume shaped like the source's.
+async fn fresh_volumes(
+    ctx: &Context,
+    client: &Client,
+    app: &str,
+    request: &mut CreateMachineRequest,
+) -> anyhow::Result<()> {
+    let region = request.region.clone();
+    for mount in &mut request.config.mounts {
+        let source = client.get_volume(app, &mount.volume).await?;
+        let volume = client
+            .create_volume(
+                app,
+                &CreateVolumeRequest {
+                    name: source.name.clone(),
+                    region: region.clone(),
+                    size_gb: Some(source.size_gb),
+                    encrypted: Some(source.encrypted),
+                    fstype: Some(source.fstype.clone()),
+                    ..CreateVolumeRequest::default()
+                },
+            )
+            .await?;
+        if !ctx.output.is_json() {
+            ctx.output.note(format_args!(
+                "Created volume {} ({}, {} GB) for the clone's mount at {}",
+                volume.id, volume.name, volume.size_gb, mount.path
+            ));
+        }
+        mount.volume = volume.id;
+        mount.name = Some(volume.name);
+    }
+    Ok(())
+}
+
+pub(crate) async fn clone(ctx: &Context, app: &str, args: CloneArgs) -> anyhow::Result<i32> {
+    let client = ctx.client()?;
+    let source = client.get_machine(app, &args.id).await?;
+    let mut request = clone_request(&source, args.name, args.region);
+    fresh_volumes(ctx, &client, app, &mut request).await?;
+    if !ctx.output.is_json() {
+        ctx.output.note(format_args!(
+            "Cloning machine {} into region {}",
+            source.id,
+            request.region.as_deref().unwrap_or_default()
+        ));
+    }
+    let machine = client.create_machine(app, &request).await?;
+    let machine = if args.detach || request.skip_launch == Some(true) {
+        machine
+    } else {
+        wait_until_started(ctx, &client, app, &machine, args.wait_timeout).await?
+    };
+    print_machine(ctx, &machine)?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(state: &str) -> Machine {
+        serde_json::from_value(serde_json::json!({
+            "id": "3d8d413b29d089", "name": "web-1", "state": state, "region": "dev",
+            "instance_id": "01J", "private_ip": "172.30.0.2",
+            "config": {"image": "busybox", "env": {"A": "1"}, "init": {"cmd": ["httpd", "-f"]}},
+            "created_at": "", "updated_at": "", "events": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_clone_keeps_the_config_and_region_but_not_the_name() {
+        let request = clone_request(&source("started"), None, None);
+        assert_eq!(request.config, source("started").config);
+        assert_eq!(request.region.as_deref(), Some("dev"));
+        assert_eq!(request.name, None);
+        assert_eq!(request.skip_launch, None);
+    }
+
+    #[test]
+    fn overrides_and_stopped_sources() {
+        let request = clone_request(&source("stopped"), Some("copy".into()), Some("ams".into()));
+        assert_eq!(request.name.as_deref(), Some("copy"));
+        assert_eq!(request.region.as_deref(), Some("ams"));
+        assert_eq!(request.skip_launch, Some(true));
+    }
+}
