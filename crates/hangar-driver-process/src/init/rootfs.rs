@@ -1,18 +1,17 @@
 //! Building a Machine's root inside its fresh mount namespace: overlay, pivot_root,
 //! `/proc`, `/sys`, a minimal `/dev`, volumes, `/etc/hosts`, hostname.
 //!
-//! Everything after `pivot_root` resolves paths inside the new root, so
-//! symlinks in the image cannot point mounts or writes at the host.
+//! Everything after `pivot_root` resolves paths inside the new root, and volume
+//! mount points (made before it) refuse symlinks, so an image cannot point
+//! mounts or writes at the host.
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
-use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, umask, Mode, SFlag};
 use nix::unistd::{pivot_root, sethostname};
 
-use crate::protocol::GuestConfig;
+use crate::protocol::{GuestConfig, GuestMount};
 
 /// A failed setup step and why.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +51,9 @@ pub(super) fn build_root(config: &GuestConfig) -> Result<(), SetupError> {
     )
     .map_err(fail("making the machine's mounts private"))?;
     mount_overlay(config)?;
-    let volumes = open_volume_sources(config)?;
+    for volume in &config.mounts {
+        bind_volume(&config.rootfs, volume)?;
+    }
 
     std::env::set_current_dir(&config.rootfs).map_err(fail_io("entering the root filesystem"))?;
     pivot_root(".", ".").map_err(fail("pivot_root into the root filesystem"))?;
@@ -61,9 +62,6 @@ pub(super) fn build_root(config: &GuestConfig) -> Result<(), SetupError> {
 
     mount_proc_and_sys()?;
     populate_dev()?;
-    for (source, guest_path) in &volumes {
-        bind_volume(source, guest_path)?;
-    }
     write_etc(config)?;
     sethostname(&config.hostname).map_err(fail("setting the hostname"))?;
     Ok(())
@@ -151,38 +149,50 @@ fn common_ancestor(paths: &[PathBuf]) -> PathBuf {
     common
 }
 
-/// Opens each volume's host directory so it can be mounted after the host root is gone.
-fn open_volume_sources(config: &GuestConfig) -> Result<Vec<(OwnedFd, String)>, SetupError> {
-    config
-        .mounts
-        .iter()
-        .map(|m| {
-            let fd = open(
-                &m.host_path,
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(fail(format!(
-                "opening volume directory {}",
-                m.host_path.display()
-            )))?;
-            Ok((fd, m.guest_path.clone()))
-        })
-        .collect()
+/// Creates `guest_path` below `rootfs`, refusing to follow symlinks (an image
+/// could otherwise point a mount point at the host's own directories).
+fn mount_point_inside(rootfs: &Path, guest_path: &str) -> Result<PathBuf, SetupError> {
+    let mut path = rootfs.to_path_buf();
+    for component in Path::new(guest_path).components() {
+        match component {
+            Component::Normal(name) => path.push(name),
+            Component::RootDir | Component::CurDir => continue,
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(SetupError {
+                    step: format!("mounting a volume at {guest_path}"),
+                    detail: "the path must not contain '..'".into(),
+                })
+            }
+        }
+        match path.symlink_metadata() {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(SetupError {
+                    step: format!("mounting a volume at {guest_path}"),
+                    detail: format!("{} is a symlink in the image", path.display()),
+                })
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir(&path)
+                .map_err(fail_io(format!("creating mount point {guest_path}")))?,
+        }
+    }
+    Ok(path)
 }
 
-fn bind_volume(source: &OwnedFd, guest_path: &str) -> Result<(), SetupError> {
-    std::fs::create_dir_all(guest_path)
-        .map_err(fail_io(format!("creating volume mount point {guest_path}")))?;
-    let source_path = format!("/proc/self/fd/{}", source.as_raw_fd());
+fn bind_volume(rootfs: &Path, volume: &GuestMount) -> Result<(), SetupError> {
+    let target = mount_point_inside(rootfs, &volume.guest_path)?;
     mount(
-        Some(source_path.as_str()),
-        guest_path,
+        Some(&volume.host_path),
+        &target,
         None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(fail(format!("mounting a volume at {guest_path}")))
+    .map_err(fail(format!(
+        "mounting volume {} at {}",
+        volume.host_path.display(),
+        volume.guest_path
+    )))
 }
 
 fn mount_proc_and_sys() -> Result<(), SetupError> {

@@ -10,9 +10,9 @@ use hangar_driver_process::{ProcessDriver, ProcessDriverConfig};
 
 /// Busybox applets the test image links.
 const APPLETS: &[&str] = &[
-    "sh", "sleep", "cat", "echo", "id", "pwd", "hostname", "httpd", "ls", "ps", "wget", "seq",
-    "awk", "head", "tail", "grep", "find", "wc", "true", "false", "mkdir", "touch", "env", "dd",
-    "tr", "yes", "kill", "test",
+    "sh", "sleep", "cat", "echo", "id", "pwd", "hostname", "httpd", "ls", "ps", "nc", "printf",
+    "ip", "netstat", "seq", "awk", "head", "tail", "grep", "find", "wc", "true", "false", "mkdir",
+    "touch", "env", "dd", "tr", "yes", "kill", "test",
 ];
 
 /// Bridge and subnets of these tests (distinct from the default `hangar0` so that
@@ -106,4 +106,133 @@ pub fn network(host: u8) -> NetworkSpec {
         ipv6_prefix: 64,
         gateway6: GATEWAY6,
     }
+}
+
+/// A started machine whose stdout is being collected.
+pub struct Running {
+    pub handle: hangar_driver::TaskHandle,
+    pub lines: tokio::sync::watch::Receiver<Vec<String>>,
+    pub stderr: tokio::sync::watch::Receiver<Vec<String>>,
+    pub exit: tokio::sync::oneshot::Receiver<hangar_driver::ExitInfo>,
+}
+
+/// A failed test must not leave its machine running: kill its monitor (the
+/// whole machine dies with it).
+impl Drop for Running {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.handle.pid > 0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.handle.pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+fn collect_lines(
+    reader: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+) -> tokio::sync::watch::Receiver<Vec<String>> {
+    use tokio::io::AsyncBufReadExt;
+    let (tx, rx) = tokio::sync::watch::channel(Vec::new());
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(reader).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tx.send_modify(|seen| seen.push(line));
+        }
+    });
+    rx
+}
+
+/// Bound for anything that should happen promptly in these tests.
+pub const PROMPT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Starts `spec` and collects its output in the background.
+pub async fn start(driver: &ProcessDriver, spec: &hangar_driver::MachineSpec) -> Running {
+    use hangar_driver::Driver;
+    let task = driver.start(spec).await.expect("start");
+    let (tx, exit) = tokio::sync::oneshot::channel();
+    let exit_future = task.exit;
+    tokio::spawn(async move {
+        let _ = tx.send(exit_future.await);
+    });
+    Running {
+        handle: task.handle,
+        lines: collect_lines(task.stdout),
+        stderr: collect_lines(task.stderr),
+        exit,
+    }
+}
+
+impl Running {
+    /// Waits (bounded) until a stdout line equals `line`.
+    pub async fn wait_line(&mut self, line: &str) {
+        let found = matches!(
+            tokio::time::timeout(
+                PROMPT,
+                self.lines.wait_for(|seen| seen.iter().any(|l| l == line))
+            )
+            .await,
+            Ok(Ok(_))
+        );
+        assert!(
+            found,
+            "machine {} never printed {line:?}; stdout {:?}, stderr {:?}",
+            self.handle.machine_id,
+            self.lines.borrow(),
+            self.stderr.borrow()
+        );
+    }
+
+    /// Waits (bounded) for the machine to exit.
+    pub async fn wait_exit(&mut self) -> hangar_driver::ExitInfo {
+        tokio::time::timeout(PROMPT, &mut self.exit)
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "machine {} did not exit within {PROMPT:?}",
+                    self.handle.machine_id
+                )
+            })
+            .expect("exit reported")
+    }
+
+    /// Kills the machine, waits for its exit and cleans up.
+    pub async fn destroy(mut self, driver: &ProcessDriver) {
+        use hangar_driver::Driver;
+        driver.kill(&self.handle).await.expect("kill");
+        self.wait_exit().await;
+        driver.cleanup(&self.handle).await.expect("cleanup");
+        for path in driver.host_resources(&self.handle).expect("handle") {
+            assert!(!path.exists(), "{} survived cleanup", path.display());
+        }
+    }
+}
+
+/// Runs `argv` in the machine and returns its stdout, asserting success.
+pub async fn exec_ok(
+    driver: &ProcessDriver,
+    handle: &hangar_driver::TaskHandle,
+    argv: &[&str],
+) -> String {
+    use hangar_driver::Driver;
+    let out = driver
+        .exec(
+            handle,
+            hangar_driver::ExecRequest {
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+                timeout: PROMPT,
+                stdin: None,
+                env: vec![("PATH".into(), "/bin".into())],
+            },
+        )
+        .await
+        .expect("exec");
+    assert_eq!(
+        out.exit_code,
+        0,
+        "{argv:?} failed: stdout {:?} stderr {:?}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -1,6 +1,6 @@
 //! The process spec is applied: env, working directory, user, hostname.
 
-use super::harness::{base_spec, collect_output};
+use super::harness::{base_spec, collect_output, KillOnPanic};
 use super::TestImage;
 use crate::Driver;
 
@@ -23,6 +23,7 @@ pub async fn check_env_workdir_user(driver: &dyn Driver, image: &TestImage) {
     }
     let task = driver.start(&spec).await.expect("start");
     let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
     let output = collect_output(task).await;
     let lines: Vec<&str> = output.stdout.lines().collect();
     assert_eq!(
@@ -44,6 +45,7 @@ pub async fn check_env_workdir_user(driver: &dyn Driver, image: &TestImage) {
     spec.process.user = Some("nobody".into());
     let task = driver.start(&spec).await.expect("start");
     let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
     let output = collect_output(task).await;
     assert_eq!(
         output.stdout, "65534\n65534\n",
@@ -64,6 +66,7 @@ pub async fn check_hostname_is_machine_id(driver: &dyn Driver, image: &TestImage
     let spec = base_spec(image, &["hostname"]);
     let task = driver.start(&spec).await.expect("start");
     let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
     let output = collect_output(task).await;
     assert_eq!(
         output.stdout.trim(),

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::harness::{
-    base_spec, poll_until, spawn_line_collector, wait_exit, wait_for_line, PROMPT,
+    base_spec, poll_until, spawn_line_collector, wait_exit, wait_for_line, KillOnPanic, PROMPT,
 };
 use super::TestImage;
 use crate::{Driver, DriverError, ExecRequest, MachineSpec, StartedTask};
@@ -19,9 +19,11 @@ fn exec_request(argv: &[&str]) -> ExecRequest {
 
 async fn start_idle(driver: &dyn Driver, spec: &MachineSpec) -> StartedTask {
     let mut task = driver.start(spec).await.expect("start");
+    let guard = KillOnPanic(task.handle.pid);
     let stdout = std::mem::replace(&mut task.stdout, Box::pin(tokio::io::empty()));
     let mut lines = spawn_line_collector(stdout);
     wait_for_line(&mut lines, "`ready`", |l| l == "ready").await;
+    std::mem::forget(guard);
     task
 }
 
@@ -42,6 +44,7 @@ pub async fn check_exec(driver: &dyn Driver, image: &TestImage) {
         ],
     );
     let task = start_idle(driver, &spec).await;
+    let _guard = KillOnPanic(task.handle.pid);
     let handle = &task.handle;
 
     let out = driver
@@ -92,6 +95,7 @@ pub async fn check_exec(driver: &dyn Driver, image: &TestImage) {
 pub async fn check_exec_timeout(driver: &dyn Driver, image: &TestImage) {
     let spec = base_spec(image, &["/bin/sh", "-c", "echo ready; exec sleep 1000"]);
     let task = start_idle(driver, &spec).await;
+    let _guard = KillOnPanic(task.handle.pid);
     let mut req = exec_request(&["sleep", "60"]);
     req.timeout = Duration::from_millis(300);
     let started = std::time::Instant::now();
@@ -121,6 +125,7 @@ pub async fn check_ps(driver: &dyn Driver, image: &TestImage) {
     let script = format!("httpd -f -p 127.0.0.1:{port} & sleep 1000 & echo ready; exec sleep 999");
     let spec = base_spec(image, &["/bin/sh", "-c", &script]);
     let task = start_idle(driver, &spec).await;
+    let _guard = KillOnPanic(task.handle.pid);
     let listening = poll_until(PROMPT, || async {
         let ps = driver.ps(&task.handle).await.expect("ps");
         ps.iter().any(|p| {

@@ -154,3 +154,18 @@ pub(crate) async fn wait_for_line(
         );
     }
 }
+
+/// Kills a task's top process if the check panics, so a failed check leaves
+/// no machine running. (Drivers are expected to take down the whole machine
+/// with that process; a passing check cleans up through the driver.)
+pub(crate) struct KillOnPanic(pub u32);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.0 > 0 {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &self.0.to_string()])
+                .status();
+        }
+    }
+}

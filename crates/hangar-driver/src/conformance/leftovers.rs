@@ -1,7 +1,7 @@
 //! After cleanup or recovery nothing of a machine remains on the host.
 
 use super::harness::{
-    base_spec, poll_until, spawn_line_collector, wait_exit, wait_for_line, PROMPT,
+    base_spec, poll_until, spawn_line_collector, wait_exit, wait_for_line, KillOnPanic, PROMPT,
 };
 use super::TestImage;
 use crate::{Driver, MachineSpec, TaskHandle};
@@ -72,6 +72,7 @@ pub async fn check_cleanup_leaves_nothing(driver: &dyn Driver, image: &TestImage
     let (spec, token) = tagged_spec(image);
     let task = driver.start(&spec).await.expect("start");
     let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
     let mut lines = spawn_line_collector(task.stdout);
     wait_for_line(&mut lines, "`ready`", |l| l == "ready").await;
     assert!(
@@ -89,6 +90,7 @@ pub async fn check_recover_kills_survivors(driver: &dyn Driver, image: &TestImag
     let (spec, token) = tagged_spec(image);
     let task = driver.start(&spec).await.expect("start");
     let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
     let mut lines = spawn_line_collector(task.stdout);
     wait_for_line(&mut lines, "`ready`", |l| l == "ready").await;
     // The agent persisted the handle as JSON and lost everything else.

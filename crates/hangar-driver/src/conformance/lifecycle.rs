@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use super::harness::{
-    base_spec, collect_output, poll_until, spawn_line_collector, wait_exit, wait_for_line, PROMPT,
+    base_spec, collect_output, poll_until, spawn_line_collector, wait_exit, wait_for_line,
+    KillOnPanic, PROMPT,
 };
 use super::TestImage;
 use crate::Driver;
@@ -20,6 +21,7 @@ pub async fn check_output_and_exit_code(driver: &dyn Driver, image: &TestImage) 
     );
     let task = driver.start(&spec).await.expect("start");
     let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
     assert_eq!(
         handle.machine_id, spec.machine_id,
         "handle names the machine"
@@ -49,6 +51,7 @@ pub async fn check_signal_trap(driver: &dyn Driver, image: &TestImage) {
     let spec = base_spec(image, &["/bin/sh", "-c", script]);
     let task = driver.start(&spec).await.expect("start");
     let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
     let mut lines = spawn_line_collector(task.stdout);
     wait_for_line(&mut lines, "`ready`", |l| l == "ready").await;
     driver.signal(&handle, 15).await.expect("signal SIGTERM");
@@ -68,6 +71,7 @@ pub async fn check_kill(driver: &dyn Driver, image: &TestImage) {
     let spec = base_spec(image, &["/bin/sh", "-c", script]);
     let task = driver.start(&spec).await.expect("start");
     let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
     let mut lines = spawn_line_collector(task.stdout);
     wait_for_line(&mut lines, "`ready`", |l| l == "ready").await;
     driver.kill(&handle).await.expect("kill");
@@ -86,6 +90,7 @@ pub async fn check_freeze_thaw(driver: &dyn Driver, image: &TestImage) {
     let spec = base_spec(image, &["/bin/sh", "-c", script]);
     let task = driver.start(&spec).await.expect("start");
     let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
     let mut lines = spawn_line_collector(task.stdout);
     wait_for_line(&mut lines, "a counter line", |l| l == "3").await;
 
