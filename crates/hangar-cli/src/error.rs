@@ -23,12 +23,6 @@ pub enum CliError {
     )]
     HandledByBinary { command: &'static str },
 
-    #[error(
-        "`hangar config {subcommand}` is not available yet: the fly.toml commands are still being \
-         built into this version of hangar"
-    )]
-    ConfigNotAvailable { subcommand: &'static str },
-
     #[error("{0}")]
     InvalidArguments(String),
 }

@@ -131,10 +131,12 @@ pub(crate) fn build_request(args: &RunArgs) -> Result<CreateMachineRequest, CliE
 
     let policy = match (args.restart, args.rm) {
         (Some(RestartPolicy::No) | None, true) => Some(RestartPolicy::No),
-        (Some(other), true) => return Err(invalid(format!(
+        (Some(other), true) => {
+            return Err(invalid(format!(
             "--rm destroys the Machine when it exits, which only works with --restart no, not {}",
             restart_policy_name(other)
-        ))),
+        )))
+        }
         (Some(policy), false) => Some(policy),
         // flyctl's `machine run` default; scheduled machines keep the API default.
         (None, false) if args.schedule.is_none() => Some(RestartPolicy::Always),
