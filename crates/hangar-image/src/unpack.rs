@@ -347,9 +347,13 @@ impl<'a> LayerWriter<'a> {
         Ok(())
     }
 
-    /// Applies deferred directory modes and mtimes, deepest first.
+    /// Applies deferred directory modes and mtimes, deepest first. A directory that a
+    /// later entry replaced (possibly by a symlink) is skipped: chmod follows symlinks.
     fn finish(&mut self) -> Result<(), Failure> {
         for dir in self.deferred.drain(..).rev() {
+            if !fs::symlink_metadata(&dir.path).is_ok_and(|m| m.is_dir()) {
+                continue;
+            }
             set_mode(&dir.path, dir.mode)?;
             set_mtime(&dir.path, dir.mtime)?;
         }

@@ -213,3 +213,22 @@ async fn a_hardlink_to_outside_the_layer_is_rejected() {
         .unwrap_err();
     assert!(matches!(err, ImageError::InvalidLayer { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_directory_replaced_by_a_symlink_does_not_leak_its_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    set_mode(&outside, 0o755);
+    let tricky = layer_tar(&[
+        Entry::Dir("d", 0o700),
+        Entry::Symlink("d", outside.to_str().unwrap()),
+    ]);
+    let layers = resolve_layers(dir.path(), &[tricky], true).await.unwrap();
+    assert_eq!(fs::read_link(layers[0].join("d")).unwrap(), outside);
+    assert_eq!(
+        mode_of(&outside),
+        0o755,
+        "the symlink's target was not chmod-ed"
+    );
+}

@@ -301,6 +301,10 @@ async fn registry_failures_map_to_client_and_server_errors() {
         .unwrap_err();
     assert!(matches!(err, ImageError::Unreachable { .. }), "{err}");
     assert!(!err.is_client_error());
+    assert!(
+        err.to_string().contains("refused"),
+        "names the cause: {err}"
+    );
 }
 
 /// A `docker-registry` process, killed when dropped.

@@ -164,11 +164,9 @@ impl RegistrySession {
             .map_err(|e| ImageError::io_at("cannot create", path, e))?;
         let mut hasher = Sha256::new();
         let mut received: u64 = 0;
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.unreachable(format!("download of {what} broke off: {e}")))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            self.unreachable(format!("download of {what} broke off: {}", causes(&e)))
+        })? {
             received += chunk.len() as u64;
             if received > expected_size {
                 return Err(ImageError::DigestMismatch {
@@ -228,10 +226,9 @@ impl RegistrySession {
                 }
                 None => {}
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| self.unreachable(format!("request for {what} failed: {e}")))?;
+            let response = request.send().await.map_err(|e| {
+                self.unreachable(format!("request for {what} failed: {}", causes(&e)))
+            })?;
             if response.status() == StatusCode::UNAUTHORIZED && !authenticated {
                 authenticated = true;
                 let challenge = response
@@ -282,10 +279,9 @@ impl RegistrySession {
         if let Some((user, password)) = &self.login {
             request = request.basic_auth(user, Some(password));
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.unreachable(format!("token request to {realm} failed: {e}")))?;
+        let response = request.send().await.map_err(|e| {
+            self.unreachable(format!("token request to {realm} failed: {}", causes(&e)))
+        })?;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
             return Err(self.unauthorized(&format!("the token service {realm} refused: {status}")));
@@ -302,7 +298,8 @@ impl RegistrySession {
         }
         let body: TokenResponse = response.json().await.map_err(|e| {
             self.unreachable(format!(
-                "the token service {realm} sent an unreadable answer: {e}"
+                "the token service {realm} sent an unreadable answer: {}",
+                causes(&e)
             ))
         })?;
         let token = body
@@ -349,11 +346,9 @@ impl RegistrySession {
         what: &str,
     ) -> Result<Vec<u8>, ImageError> {
         let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| self.unreachable(format!("download of {what} broke off: {e}")))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            self.unreachable(format!("download of {what} broke off: {}", causes(&e)))
+        })? {
             bytes.extend_from_slice(&chunk);
             if bytes.len() as u64 > max {
                 return Err(ImageError::Unsupported {
@@ -380,6 +375,21 @@ impl RegistrySession {
             detail: detail.to_owned(),
         }
     }
+}
+
+/// An error with its sources, outermost first ("error sending request: connection refused").
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The first error message of a registry's JSON error body, as ": message".
