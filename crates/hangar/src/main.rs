@@ -1,1 +1,112 @@
-fn main() {}
+//! `hangar`: the CLI and every server role in one binary.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use hangar::example;
+use hangar::platform::{Platform, PlatformOptions};
+use hangar_agent::Subnets;
+use hangar_cli::DevArgs;
+use hangar_cli::{Cli, Command};
+use hangar_driver::Isolation;
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // The Machine init must run before any thread exists.
+    if args.get(1).is_some_and(|a| a == "machine-init") {
+        hangar_driver_process::machine_init_main(args[2..].to_vec());
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.get(1).is_some_and(|a| a == "example-hello") {
+        return match runtime.block_on(example::serve()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("hello: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let cli = Cli::parse();
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Dev(args) => run_dev(args).await.map(|()| 0),
+            _ => hangar_cli::run(cli).await,
+        }
+    });
+    match result {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HANGAR_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .init();
+    let data_dir = args
+        .data_dir_or_default()
+        .context("no data directory: pass --data-dir or set HOME")?;
+    let platform = Platform::start(PlatformOptions {
+        data_dir: data_dir.clone(),
+        api_listen: args.api_listen,
+        token: args.token.clone(),
+        region: args.region.clone(),
+        init_exe: std::env::current_exe().context("cannot locate the hangar binary")?,
+        init_args: vec!["machine-init".into()],
+        bridge: "hangar0".into(),
+        subnets: Subnets::default(),
+    })
+    .await?;
+    println!("Hangar is running (region {}).", args.region);
+    println!("  API:    {}", platform.url);
+    println!("  token:  {} (HANGAR_API_TOKEN)", data_dir.join("token").display());
+    println!("  data:   {}", data_dir.display());
+    match &platform.isolation {
+        Isolation::Full => println!("  machines: isolated (namespaces, cgroups, private network)"),
+        other => {
+            println!();
+            println!("  WARNING: {other}");
+            println!("  WARNING: machines are NOT fully isolated from this host; run as root for isolation.");
+            println!();
+        }
+    }
+    if args.example {
+        let image = example::prepare_image(&data_dir.join("example"))?;
+        let client = hangar_client::Client::new(&platform.url, platform.token.clone())?;
+        let machine = example::deploy(&client, &image, &args.region).await?;
+        let address = machine.private_ipv4.clone().unwrap_or_else(|| "127.0.0.1".into());
+        println!();
+        println!("The example app `{}` runs on machine {} ({}).", example::APP, machine.id, machine.state);
+        println!("  curl http://{address}:{}/", example::PORT);
+        println!("  hangar machine list -a {}", example::APP);
+    }
+    println!();
+    println!("Press Ctrl-C to stop (machines keep their state and come back on the next start).");
+    wait_for_shutdown().await;
+    println!("stopping…");
+    platform.stop().await;
+    Ok(())
+}
+
+async fn wait_for_shutdown() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}

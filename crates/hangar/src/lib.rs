@@ -1,0 +1,5 @@
+//! The `hangar` binary's library half: how the roles are assembled into a
+//! running platform ([`platform`]) and the bundled example app ([`example`]).
+
+pub mod example;
+pub mod platform;

@@ -1,0 +1,153 @@
+//! Assembles a single-host platform — store, image store, driver, agent and
+//! API — as `hangar dev` runs it and as the test harness boots it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use hangar_agent::{Agent, AgentConfig, Rotation, Subnets};
+use hangar_driver::{Driver, Isolation};
+use hangar_driver_process::{ProcessDriver, ProcessDriverConfig};
+use hangar_image::ImageStore;
+use hangar_server::ControlPlane;
+use hangar_store::Store;
+use hangar_store_sqlite::SqliteStore;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// How to start a platform.
+#[derive(Debug, Clone)]
+pub struct PlatformOptions {
+    /// Everything persistent lives under here.
+    pub data_dir: PathBuf,
+    pub api_listen: SocketAddr,
+    /// The API token; default: the one saved in the data dir, else a new one.
+    pub token: Option<String>,
+    pub region: String,
+    /// The program the process driver runs as each Machine's init.
+    pub init_exe: PathBuf,
+    /// Arguments before the init's own (`["machine-init"]` for `hangar`).
+    pub init_args: Vec<String>,
+    /// The host bridge and Machine subnets.
+    pub bridge: String,
+    pub subnets: Subnets,
+}
+
+/// A running platform.
+pub struct Platform {
+    /// Base URL of the API (`http://127.0.0.1:PORT`).
+    pub url: String,
+    pub token: String,
+    pub data_dir: PathBuf,
+    pub agent: Arc<Agent>,
+    pub isolation: Isolation,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Reads the saved token or makes (and saves, mode 0600) a new one.
+fn load_or_create_token(data_dir: &Path, given: Option<String>) -> anyhow::Result<String> {
+    let path = data_dir.join("token");
+    let token = match given {
+        Some(t) if !t.trim().is_empty() => t.trim().to_string(),
+        _ => match std::fs::read_to_string(&path) {
+            Ok(t) if !t.trim().is_empty() => t.trim().to_string(),
+            _ => {
+                let bytes: [u8; 24] = rand::random();
+                format!("hgr_{}", hex::encode(bytes))
+            }
+        },
+    };
+    write_private(&path, &token)?;
+    Ok(token)
+}
+
+fn write_private(path: &Path, content: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(content.as_bytes())?;
+    Ok(())
+}
+
+impl Platform {
+    /// Opens the stores, probes the driver, recovers the agent's Machines and
+    /// starts serving the API.
+    pub async fn start(options: PlatformOptions) -> anyhow::Result<Platform> {
+        let data_dir = &options.data_dir;
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        let token = load_or_create_token(data_dir, options.token.clone())?;
+        let control_store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&data_dir.join("control-plane.db")).context("cannot open the control plane store")?,
+        );
+        let ledger: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&data_dir.join("agent-ledger.db")).context("cannot open the agent ledger")?);
+        let images = Arc::new(ImageStore::open(&data_dir.join("images")).context("cannot open the image store")?);
+        let mut driver_config = ProcessDriverConfig::new(data_dir.join("machines"), &options.init_exe);
+        driver_config.init_args = options.init_args.clone();
+        driver_config.bridge = options.bridge.clone();
+        driver_config.gateway4 = options.subnets.gateway4();
+        driver_config.subnet4_prefix = options.subnets.ipv4_prefix;
+        driver_config.gateway6 = options.subnets.gateway6();
+        driver_config.subnet6_prefix = options.subnets.ipv6_prefix;
+        let driver: Arc<dyn Driver> =
+            Arc::new(ProcessDriver::new(driver_config).context("cannot set up the process driver")?);
+        let isolation = driver.isolation();
+        let agent = Agent::open(
+            AgentConfig {
+                data_dir: data_dir.join("agent"),
+                region: options.region.clone(),
+                subnets: options.subnets,
+                log_rotation: Rotation::default(),
+            },
+            driver,
+            images,
+            ledger,
+        )
+        .await
+        .context("cannot open the agent")?;
+        let control_plane = ControlPlane::new(control_store, agent.clone(), token.clone());
+        let listener = TcpListener::bind(options.api_listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (is another `hangar dev` running? pass --api-listen)", options.api_listen))?;
+        let addr = listener.local_addr()?;
+        let url = format!("http://{addr}");
+        std::fs::write(data_dir.join("api-url"), &url)?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = hangar_server::router(control_plane);
+        let server = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            });
+            if let Err(err) = serve.await {
+                tracing::error!(%err, "API server failed");
+            }
+        });
+        Ok(Platform {
+            url,
+            token,
+            data_dir: options.data_dir,
+            agent,
+            isolation,
+            stop: Some(stop),
+            server,
+        })
+    }
+
+    /// Stops serving the API (Machines keep their persisted state).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.server).await;
+        self.agent.shutdown().await;
+    }
+}
