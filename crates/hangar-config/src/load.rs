@@ -94,15 +94,31 @@ impl LoadedConfig {
     /// Load diagnostics plus full validation, positioned and in file order.
     pub fn check(&self) -> Vec<Diagnostic> {
         let mut all = self.diagnostics.clone();
+        let load_errors: Vec<&str> = self
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.key.as_str())
+            .collect();
         for diagnostic in validate::validate(&self.config) {
             let duplicate = all.iter().any(|d| d.message == diagnostic.message);
-            if !duplicate {
+            // A value that failed to load is unset in the model; rules about it (or about its
+            // table) would only repeat the load error.
+            let follows_load_error = load_errors
+                .iter()
+                .any(|key| *key == diagnostic.key || parent_key(key) == Some(diagnostic.key.as_str()));
+            if !duplicate && !follows_load_error {
                 all.push(self.locations.locate(diagnostic));
             }
         }
         all.sort_by_key(|d| d.position.map(|p| (p.line, p.column)).unwrap_or((usize::MAX, 0)));
         all
     }
+}
+
+/// `a.b[0].c` → `a.b[0]`; `a.b[0]` → `a.b`.
+fn parent_key(key: &str) -> Option<&str> {
+    key.rfind(['.', '[']).map(|cut| &key[..cut])
 }
 
 /// Reads and loads a config file; the format comes from the suffix.
@@ -149,6 +165,16 @@ pub fn load_str(text: &str, format: Format, file: Option<&Path>) -> Result<Loade
     let source = SourcePath(file.map(Path::to_path_buf));
     let mut decoder = Decoder::new(&lines, file.map(Path::to_path_buf));
     let config = match root.as_table_mut().map(patches::apply) {
+        Some(Ok(warnings)) => {
+            for warning in warnings {
+                let mut diagnostic = Diagnostic::warning(DiagnosticKind::Legacy, warning.key, warning.message)
+                    .at(warning.offset.map(|o| lines.position(o)))
+                    .with_help(warning.help);
+                diagnostic.file = file.map(Path::to_path_buf);
+                decoder.diagnostics.push(diagnostic);
+            }
+            decode_config(&mut decoder, &root)
+        }
         Some(Err(patch_error)) => {
             let app = root
                 .as_table()
@@ -173,7 +199,7 @@ pub fn load_str(text: &str, format: Format, file: Option<&Path>) -> Result<Loade
                 ..Config::default()
             }
         }
-        _ => decode_config(&mut decoder, &root),
+        None => decode_config(&mut decoder, &root),
     };
     Ok(LoadedConfig {
         config: Config { source, ..config },

@@ -14,18 +14,28 @@ pub(crate) struct PatchError {
     pub offset: Option<usize>,
 }
 
-/// Applies every patch to the document root.
-pub(crate) fn apply(root: &mut Table) -> Result<(), PatchError> {
+/// A legacy value that was dropped because a modern key already says otherwise.
+#[derive(Debug, Clone)]
+pub(crate) struct PatchWarning {
+    pub message: String,
+    pub help: String,
+    pub key: String,
+    pub offset: Option<usize>,
+}
+
+/// Applies every patch to the document root; returns what was dropped on the way.
+pub(crate) fn apply(root: &mut Table) -> Result<Vec<PatchWarning>, PatchError> {
+    let mut warnings = Vec::new();
     patch_env(root);
     patch_services(root)?;
     patch_processes(root);
-    patch_experimental(root);
+    patch_experimental(root, &mut warnings);
     patch_checks(root);
     merge_aliases(root, &["vm", "compute", "computes"], "vm");
     merge_aliases(root, &["mounts", "mount"], "mounts");
     merge_aliases(root, &["metrics", "metric"], "metrics");
     patch_build(root);
-    Ok(())
+    Ok(warnings)
 }
 
 /// `[[env]]` (array of tables) → one merged table.
@@ -180,7 +190,7 @@ fn patch_processes(root: &mut Table) {
 }
 
 /// Hoists `experimental.kill_timeout` and `metrics_port`/`metrics_path`; removes an empty table.
-fn patch_experimental(root: &mut Table) {
+fn patch_experimental(root: &mut Table, warnings: &mut Vec<PatchWarning>) {
     let Some(experimental) = root.get_mut("experimental").and_then(Node::as_table_mut) else {
         return;
     };
@@ -192,12 +202,29 @@ fn patch_experimental(root: &mut Table) {
         root.remove("experimental");
     }
     if let Some(kill_timeout) = kill_timeout {
-        if !root.contains("kill_timeout") {
+        if root.contains("kill_timeout") {
+            warnings.push(PatchWarning {
+                message: "legacy `experimental.kill_timeout` is ignored because the top-level `kill_timeout` is set".into(),
+                help: "remove `kill_timeout` from [experimental]".into(),
+                key: "experimental.kill_timeout".into(),
+                offset: kill_timeout.offset,
+            });
+        } else {
             root.insert("kill_timeout", kill_timeout);
         }
     }
     if metrics_port.is_some() || metrics_path.is_some() {
         if root.contains("metrics") || root.contains("metric") {
+            for (key, node) in [("metrics_port", &metrics_port), ("metrics_path", &metrics_path)] {
+                if let Some(node) = node {
+                    warnings.push(PatchWarning {
+                        message: format!("legacy `experimental.{key}` is ignored because [[metrics]] is set"),
+                        help: format!("remove `{key}` from [experimental]"),
+                        key: format!("experimental.{key}"),
+                        offset: node.offset,
+                    });
+                }
+            }
             return;
         }
         let offset = metrics_port

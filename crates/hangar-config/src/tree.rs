@@ -244,7 +244,11 @@ fn toml_value(value: &toml_edit::Value, offset: Option<usize>) -> Node {
 /// Parses JSON (no per-key positions; syntax errors carry line and column).
 pub(crate) fn from_json(text: &str) -> Result<Node, SyntaxError> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|err| SyntaxError {
-        message: err.to_string(),
+        message: {
+            let text = err.to_string();
+            let suffix = format!(" at line {} column {}", err.line(), err.column());
+            text.strip_suffix(&suffix).map(str::to_string).unwrap_or(text)
+        },
         offset: None,
         line_column: Some((err.line(), err.column())),
     })?;

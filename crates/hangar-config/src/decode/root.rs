@@ -67,6 +67,18 @@ fn decode_experimental(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<E
     let mut t = d.table(node, path)?;
     let take_command = |t: &mut Fields<'_>, d: &mut Decoder<'_>, key| {
         let (node, path) = t.take(d, key)?;
+        if let Value::Str(text) = &node.value {
+            if text.trim().contains(char::is_whitespace) {
+                let words: Vec<String> = text.split_whitespace().map(|w| format!("{w:?}")).collect();
+                d.warn(
+                    node,
+                    &path,
+                    DiagnosticKind::Legacy,
+                    format!("`{key}` is a single string, so it is passed as ONE argument {text:?} (it is not split on spaces)"),
+                    format!("write it as an array: {key} = [{}]", words.join(", ")),
+                );
+            }
+        }
         d.string_or_strings(node, &path)
     };
     let cmd = take_command(&mut t, d, "cmd");

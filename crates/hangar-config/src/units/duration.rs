@@ -16,7 +16,7 @@ pub struct GoDuration {
 
 /// Why a duration string could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {input:?}: {reason}; write a number followed by a unit (ns, us, ms, s, m, h), e.g. \"10s\" or \"1m30s\"")]
+#[error("invalid duration {input:?}: {reason} (units are ns, us, ms, s, m, h)")]
 pub struct DurationParseError {
     input: String,
     reason: &'static str,
@@ -124,7 +124,9 @@ impl GoDuration {
                 divisor *= 10;
             }
             value += fraction_value * scale as i128 / divisor;
-            total += value;
+            total = total
+                .checked_add(value)
+                .ok_or_else(|| fail("number too large"))?;
             if total > i64::MAX as i128 {
                 return Err(fail("number too large"));
             }

@@ -62,6 +62,13 @@ fn validate_top_level(config: &Config, out: &mut Vec<Diagnostic>) {
             ));
         }
     }
+    if config.env.contains_key("PRIMARY_REGION") && config.primary_region.is_some() {
+        out.push(warning(
+            "env.PRIMARY_REGION",
+            "[env] PRIMARY_REGION is replaced by the top-level primary_region in every Machine",
+            "remove PRIMARY_REGION from [env]; set primary_region instead",
+        ));
+    }
     for name in config.env.keys().filter(|n| n.starts_with("FLY_")) {
         out.push(warning(
             format!("env.{name}"),
