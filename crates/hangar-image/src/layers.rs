@@ -25,7 +25,9 @@ pub(crate) struct LayerDir {
 }
 
 /// Held while a layer is being unpacked; released on drop.
-pub(crate) struct LayerLock(#[allow(dead_code)] Flock<File>);
+pub(crate) struct LayerLock {
+    _held: Flock<File>,
+}
 
 impl LayerDir {
     pub(crate) fn new(dir: PathBuf, locks: PathBuf, tmp: PathBuf) -> LayerDir {
@@ -47,7 +49,7 @@ impl LayerDir {
             .open(&path)
             .map_err(|e| ImageError::io_at("cannot open lock file", &path, e))?;
         Flock::lock(file, FlockArg::LockExclusive)
-            .map(LayerLock)
+            .map(|held| LayerLock { _held: held })
             .map_err(|(_, errno)| ImageError::io_at("cannot lock", &path, errno.into()))
     }
 

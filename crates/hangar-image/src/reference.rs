@@ -252,12 +252,12 @@ fn parse_registry(reference: &str) -> Result<RegistryReference, String> {
         "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_owned(),
         _ => registry,
     };
+    validate_repository(&repository)?;
     let repository = if registry == DOCKER_HUB && !repository.contains('/') {
         format!("library/{repository}")
     } else {
         repository
     };
-    validate_repository(&repository)?;
     let tag = match (tag, &digest) {
         (Some(tag), _) => Some(tag.to_owned()),
         (None, Some(_)) => None,

@@ -38,9 +38,11 @@ enum Failure {
     Io(String, io::Error),
 }
 
+/// Errors while reading the archive mean the layer is not a well-formed tar stream
+/// (write errors are mapped where they happen, with the path).
 impl From<io::Error> for Failure {
     fn from(e: io::Error) -> Self {
-        Failure::Io("reading the layer archive".to_owned(), e)
+        Failure::Invalid(format!("it is not a readable tar stream: {e}"))
     }
 }
 
@@ -264,7 +266,7 @@ impl<'a> LayerWriter<'a> {
                     .mode(0o600)
                     .open(&target)
                     .map_err(io_failure("cannot create", &target))?;
-                io::copy(&mut entry, &mut file)?;
+                copy_contents(&mut entry, &mut file, &target)?;
                 drop(file);
                 self.chown(&target, owner)?;
                 set_mode(&target, mode)?;
@@ -529,6 +531,20 @@ fn pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Vec<(String, Vec
         xattrs.push((name.to_owned(), extension.value_bytes().to_vec()));
     }
     Ok(xattrs)
+}
+
+/// Copies an entry's contents, telling archive read errors from local write errors.
+fn copy_contents(entry: &mut impl Read, file: &mut File, target: &Path) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut buffer = vec![0u8; 128 << 10];
+    loop {
+        let n = entry.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(());
+        }
+        file.write_all(&buffer[..n])
+            .map_err(io_failure("cannot write", target))?;
+    }
 }
 
 fn remove_existing(target: &Path) -> Result<(), Failure> {

@@ -150,3 +150,19 @@ async fn bad_syntax_is_an_invalid_reference() {
         assert!(store.cached(reference).is_none());
     }
 }
+
+#[tokio::test]
+async fn a_layer_that_is_not_a_tar_is_an_invalid_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    let garbage = vec![0x5au8; 4096];
+    layered_image(&layout, &[garbage], true, "t");
+    let store = ImageStore::open(&dir.path().join("store")).unwrap();
+    let err = store
+        .resolve(&format!("oci:{}:t", layout.display()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ImageError::InvalidLayer { .. }), "{err}");
+    assert!(err.is_client_error());
+    assert!(entries(&dir.path().join("store/layers/sha256")).is_empty());
+}
