@@ -244,6 +244,8 @@ impl MachineCgroups {
             return write(&dir.join("pids.max"), &pids);
         }
         if let Some(dir) = self.v1.get("memory") {
+            // memory+swap must stay >= memory: lift it first in case the cgroup is reused.
+            let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), "-1");
             write(&dir.join("memory.limit_in_bytes"), &memory)?;
             // Without swap accounting this file is absent; the memory limit alone applies.
             let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), &memory);

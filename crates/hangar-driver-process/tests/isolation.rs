@@ -333,7 +333,7 @@ async fn two_machines_reach_each_other() {
     http_get_eventually((network(31).ipv4, 8080).into()).await;
 
     // (busybox-static's wget crashes in network namespaces; nc speaks HTTP just as well.)
-    for server in ["172.30.250.31", "fdaa:0:48:fa::1f"] {
+    for server in ["172.29.250.31", "fdaa:0:48:fa::1f"] {
         let request =
             format!("printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {server} 8080");
         let response = exec_ok(&driver, &client.handle, &["/bin/sh", "-c", &request]).await;
@@ -401,4 +401,49 @@ async fn a_missing_program_fails_the_start_clearly() {
         .unwrap()
         .count();
     assert_eq!(leftovers, 0, "a failed start leaves no task directory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_in_a_machine_cannot_reach_the_host_kernel() {
+    require_root!("root_in_a_machine_cannot_reach_the_host_kernel");
+    let fixture = common::busybox_image();
+    let driver = common::driver(&fixture);
+    let mut spec = base_spec(
+        &fixture.image,
+        &["/bin/sh", "-c", "echo ready; exec sleep 1000"],
+    );
+    spec.network = Some(network(41));
+    let mut machine = start(&driver, &spec).await;
+    machine.wait_line("ready").await;
+    for (what, attempt) in [
+        ("mount a filesystem", "mount -t tmpfs tmpfs /mnt"),
+        ("remount /sys read-write", "mount -o remount,rw /sys"),
+        (
+            "write a kernel setting",
+            "echo 1 > /proc/sys/vm/drop_caches",
+        ),
+        ("create a device node", "mknod /tmp/disk b 8 0"),
+        (
+            "change its own address",
+            "ip addr add 172.29.250.99/24 dev eth0",
+        ),
+        ("read kernel memory", "head -c 1 /proc/kcore | grep -q ."),
+    ] {
+        let script = format!("{attempt} 2>/dev/null && echo ALLOWED || echo denied");
+        let verdict = exec_ok(&driver, &machine.handle, &["/bin/sh", "-c", &script]).await;
+        assert_eq!(verdict.trim(), "denied", "root in a machine may {what}");
+    }
+    // Ordinary root work still functions.
+    let owned = exec_ok(
+        &driver,
+        &machine.handle,
+        &[
+            "/bin/sh",
+            "-c",
+            "touch /tmp/f && chown 65534 /tmp/f && echo ok",
+        ],
+    )
+    .await;
+    assert_eq!(owned.trim(), "ok");
+    machine.destroy(&driver).await;
 }

@@ -17,6 +17,7 @@
 //! The init must be entered before any thread is started: joining a mount
 //! namespace is only allowed to single-threaded processes.
 
+mod capabilities;
 mod join;
 mod monitor;
 mod rootfs;

@@ -62,6 +62,7 @@ pub(super) fn build_root(config: &GuestConfig) -> Result<(), SetupError> {
 
     mount_proc_and_sys()?;
     populate_dev()?;
+    harden_proc()?;
     write_etc(config)?;
     sethostname(&config.hostname).map_err(fail("setting the hostname"))?;
     Ok(())
@@ -209,6 +210,74 @@ fn mount_proc_and_sys() -> Result<(), SetupError> {
         None::<&str>,
     )
     .map_err(fail("mounting /sys read-only"))
+}
+
+/// Kernel interfaces under /proc a Machine may read but not change.
+const READ_ONLY_PROC: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+/// Kernel interfaces under /proc a Machine must not see at all.
+const MASKED_PROC: [&str; 7] = [
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/acpi",
+    "/proc/scsi",
+    "/proc/latency_stats",
+];
+
+/// Makes host-wide kernel knobs under /proc read-only and hides sensitive files.
+fn harden_proc() -> Result<(), SetupError> {
+    for path in READ_ONLY_PROC {
+        if !Path::new(path).exists() {
+            continue;
+        }
+        mount(
+            Some(path),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(fail(format!("binding {path}")))?;
+        let flags = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+            .map_err(fail(format!("making {path} read-only")))?;
+    }
+    for path in MASKED_PROC {
+        let Ok(meta) = Path::new(path).metadata() else {
+            continue;
+        };
+        let masked = if meta.is_dir() {
+            mount(
+                Some("tmpfs"),
+                path,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+        } else {
+            mount(
+                Some("/dev/null"),
+                path,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        };
+        masked.map_err(fail(format!("masking {path}")))?;
+    }
+    Ok(())
 }
 
 /// Character devices every Machine gets: (name, major, minor).

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use nix::unistd::{execve, setgid, setgroups, setsid, setuid, Gid, Uid};
 
-use super::{signals, user};
+use super::{capabilities, signals, user};
 use crate::protocol::Workload;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -62,6 +62,7 @@ fn try_become_workload(
     std::fs::create_dir_all(workdir)
         .map_err(|e| format!("creating working directory {workdir}: {e}"))?;
 
+    capabilities::restrict_bounding_set()?;
     let groups: Vec<Gid> = identity
         .supplementary
         .iter()

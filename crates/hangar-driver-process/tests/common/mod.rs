@@ -15,10 +15,11 @@ const APPLETS: &[&str] = &[
     "touch", "env", "dd", "tr", "yes", "kill", "test",
 ];
 
-/// Bridge and subnets of these tests (distinct from the default `hangar0` so that
-/// tests of other crates can run at the same time).
+/// Bridge and subnets of these tests: distinct from the default `hangar0`
+/// (172.30.0.1/16, fdaa:0:48::1/64) so that tests of other crates, which use the
+/// default, can run at the same time.
 pub const TEST_BRIDGE: &str = "hgdrvtest0";
-pub const GATEWAY4: Ipv4Addr = Ipv4Addr::new(172, 30, 250, 1);
+pub const GATEWAY4: Ipv4Addr = Ipv4Addr::new(172, 29, 250, 1);
 pub const GATEWAY6: Ipv6Addr = Ipv6Addr::new(0xfdaa, 0, 0x48, 0xfa, 0, 0, 0, 1);
 
 pub struct Fixture {
@@ -99,7 +100,7 @@ pub fn unisolated_driver(fixture: &Fixture) -> ProcessDriver {
 /// A network spec for host number `host` (2..=254) on the test bridge.
 pub fn network(host: u8) -> NetworkSpec {
     NetworkSpec {
-        ipv4: Ipv4Addr::new(172, 30, 250, host),
+        ipv4: Ipv4Addr::new(172, 29, 250, host),
         ipv4_prefix: 24,
         gateway4: GATEWAY4,
         ipv6: Ipv6Addr::new(0xfdaa, 0, 0x48, 0xfa, 0, 0, 0, u16::from(host)),
