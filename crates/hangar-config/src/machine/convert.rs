@@ -212,7 +212,7 @@ impl Config {
                         path = dir.join(path);
                     }
                 }
-                let bytes = std::fs::read(&path).map_err(|source| ConvertError::LocalFile { path, source })?;
+                let bytes = read_bounded(&path).map_err(|source| ConvertError::LocalFile { path, source })?;
                 machine_file.raw_value = Some(base64_encode(&bytes));
             }
             match out.iter_mut().find(|f| f.guest_path == guest_path) {
@@ -244,7 +244,8 @@ impl Config {
                     path = dir.join(path);
                 }
             }
-            std::fs::read_to_string(&path)
+            read_bounded(&path)
+                .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other))
                 .map_err(|err| ConvertError::MachineConfig(format!("cannot read {}: {err}", path.display())))?
         };
         let overlay: serde_json::Value =
@@ -301,6 +302,25 @@ impl Config {
         }
         Ok(checks)
     }
+}
+
+/// Largest local file read for `[[files]]` or `machine_config`.
+pub const MAX_LOCAL_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Reads a regular file of at most [`MAX_LOCAL_FILE_BYTES`] (devices and pipes are refused, so a
+/// config cannot make conversion read forever).
+fn read_bounded(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let metadata = std::fs::metadata(path)?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if metadata.len() > MAX_LOCAL_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} bytes is more than the {MAX_LOCAL_FILE_BYTES}-byte limit",
+            metadata.len()
+        )));
+    }
+    std::fs::read(path)
 }
 
 /// Deep-merges `overlay` into `base` (objects key by key; other values replaced).
