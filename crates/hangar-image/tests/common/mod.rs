@@ -17,9 +17,11 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// Prints a loud note that a check is skipped.
+/// Prints a loud note that a check is skipped, straight to stderr so that the test
+/// harness's output capture does not swallow it.
 pub fn skip(what: &str, why: &str) {
-    eprintln!("\n*** SKIPPED: {what}: {why} ***\n");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED: {what}: {why} ***\n");
 }
 
 /// A small root filesystem: a static busybox (or a script when busybox-static is not
