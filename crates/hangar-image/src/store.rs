@@ -37,6 +37,29 @@ pub struct ResolvedImage {
     pub layers: Vec<PathBuf>,
 }
 
+impl ResolvedImage {
+    /// The layers as an overlayfs `lowerdir=` value: top layer first, `:`-separated, with
+    /// `:`, `,` and `\` in paths escaped. The mount option must fit in one page (4 KiB);
+    /// for images with very many layers, mount from a short relative path instead.
+    pub fn overlay_lowerdir(&self) -> String {
+        self.layers
+            .iter()
+            .rev()
+            .map(|layer| {
+                let mut escaped = String::new();
+                for c in layer.to_string_lossy().chars() {
+                    if matches!(c, ':' | ',' | '\\') {
+                        escaped.push('\\');
+                    }
+                    escaped.push(c);
+                }
+                escaped
+            })
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
 /// A content-addressed image store rooted at one directory:
 ///
 /// - `blobs/sha256/<hex>`: manifests and configs of resolved images;
@@ -180,5 +203,24 @@ pub(crate) fn describe(
         digest: record.digest.clone(),
         config: config.config.map(ImageConfig::from).unwrap_or_default(),
         layers: keys.iter().map(|k| store.layers.path(k)).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowerdir_lists_the_top_layer_first_and_escapes() {
+        let image = ResolvedImage {
+            reference: "x".to_owned(),
+            registry: "oci".to_owned(),
+            repository: "/x".to_owned(),
+            tag: None,
+            digest: String::new(),
+            config: ImageConfig::default(),
+            layers: vec![PathBuf::from("/s/bottom"), PathBuf::from("/s/to:p,x")],
+        };
+        assert_eq!(image.overlay_lowerdir(), r"/s/to\:p\,x:/s/bottom");
     }
 }

@@ -37,16 +37,23 @@ fn upper_layer() -> Vec<u8> {
     ])
 }
 
+async fn resolve_image(
+    dir: &Path,
+    layers: &[Vec<u8>],
+    compress: bool,
+) -> Result<hangar_image::ResolvedImage, ImageError> {
+    let layout = dir.join("layout");
+    layered_image(&layout, layers, compress, "t");
+    let store = ImageStore::open(&dir.join("store")).unwrap();
+    store.resolve(&format!("oci:{}:t", layout.display())).await
+}
+
 async fn resolve_layers(
     dir: &Path,
     layers: &[Vec<u8>],
     compress: bool,
 ) -> Result<Vec<PathBuf>, ImageError> {
-    let layout = dir.join("layout");
-    layered_image(&layout, layers, compress, "t");
-    let store = ImageStore::open(&dir.join("store")).unwrap();
-    store
-        .resolve(&format!("oci:{}:t", layout.display()))
+    resolve_image(dir, layers, compress)
         .await
         .map(|image| image.layers)
 }
@@ -54,11 +61,11 @@ async fn resolve_layers(
 #[tokio::test]
 async fn whiteouts_and_opaque_directories_take_overlayfs_form() {
     let dir = tempfile::tempdir().unwrap();
-    let layers = resolve_layers(dir.path(), &[lower_layer(), upper_layer()], true)
+    let image = resolve_image(dir.path(), &[lower_layer(), upper_layer()], true)
         .await
         .unwrap();
-    let [lower, upper] = layers.as_slice() else {
-        panic!("two layers expected, got {layers:?}")
+    let [lower, upper] = image.layers.as_slice() else {
+        panic!("two layers expected, got {:?}", image.layers)
     };
 
     // The lower layer is untouched by the upper one's deletions.
@@ -94,7 +101,7 @@ async fn whiteouts_and_opaque_directories_take_overlayfs_form() {
             fs::read_link(lower.join("srv/abs-link")).unwrap(),
             Path::new("/etc/kept")
         );
-        stack_with_overlayfs(dir.path(), lower, upper);
+        stack_with_overlayfs(dir.path(), &image);
     } else {
         skip(
             "whiteout device nodes, ownership and the overlayfs mount",
@@ -106,11 +113,11 @@ async fn whiteouts_and_opaque_directories_take_overlayfs_form() {
 }
 
 /// Mounts the two layers with overlayfs and checks the merged view a Machine would see.
-fn stack_with_overlayfs(dir: &Path, lower: &Path, upper: &Path) {
+fn stack_with_overlayfs(dir: &Path, image: &hangar_image::ResolvedImage) {
     use nix::mount::{mount, umount2, MntFlags, MsFlags};
     let merged = dir.join("merged");
     fs::create_dir(&merged).unwrap();
-    let options = format!("lowerdir={}:{}", upper.display(), lower.display());
+    let options = format!("lowerdir={}", image.overlay_lowerdir());
     if let Err(e) = mount(
         Some("overlay"),
         &merged,
