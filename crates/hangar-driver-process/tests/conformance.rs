@@ -52,6 +52,8 @@ conformance_tests!(
     check_ps,
     check_env_workdir_user,
     check_hostname_is_machine_id,
+    check_volume_mount,
+    check_missing_program,
     check_cleanup_leaves_nothing,
     check_recover_kills_survivors,
 );

@@ -61,8 +61,7 @@ fn take_report_fd() -> Option<OwnedFd> {
 /// Tells the driver (and the Machine's stderr) why the Machine could not start.
 fn report_failure(report: Option<&OwnedFd>, message: &str) {
     eprintln!("hangar-machine-init: {message}");
-    if let Some(fd) = report {
-        let mut file = std::fs::File::from(fd.try_clone().expect("duplicating the report pipe"));
-        let _ = file.write_all(message.as_bytes());
+    if let Some(Ok(fd)) = report.map(OwnedFd::try_clone) {
+        let _ = std::fs::File::from(fd).write_all(message.as_bytes());
     }
 }

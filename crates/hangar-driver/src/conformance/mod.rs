@@ -17,7 +17,9 @@ use std::path::PathBuf;
 
 use crate::Driver;
 
-pub use config::{check_env_workdir_user, check_hostname_is_machine_id};
+pub use config::{
+    check_env_workdir_user, check_hostname_is_machine_id, check_missing_program, check_volume_mount,
+};
 pub use exec::{check_exec, check_exec_timeout, check_ps};
 pub use harness::{base_spec, collect_output, unique_machine_id, wait_exit, TaskOutput};
 pub use leftovers::{check_cleanup_leaves_nothing, check_recover_kills_survivors};
@@ -50,6 +52,8 @@ pub async fn run_all(driver: &dyn Driver, image: &TestImage) {
     check_ps(driver, image).await;
     check_env_workdir_user(driver, image).await;
     check_hostname_is_machine_id(driver, image).await;
+    check_volume_mount(driver, image).await;
+    check_missing_program(driver, image).await;
     check_cleanup_leaves_nothing(driver, image).await;
     check_recover_kills_survivors(driver, image).await;
 }
