@@ -39,6 +39,9 @@ impl Client {
     /// a trailing `/v1` is accepted) authenticating with `token`.
     pub fn new(base_url: &str, token: impl Into<String>) -> Result<Self, ClientError> {
         let api_root = api_root(base_url)?;
+        // reqwest's rustls backend is built without a default crypto
+        // provider (to keep aws-lc out); install ring's once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!("hangar-client/", env!("CARGO_PKG_VERSION")))
@@ -193,7 +196,7 @@ impl Client {
         if source.is_connect() {
             ClientError::Unreachable {
                 url: self.base_url.clone(),
-                source,
+                cause: source,
             }
         } else {
             ClientError::Transport {

@@ -13,18 +13,15 @@ pub enum ClientError {
 
     /// The API answered 401: the token is missing, wrong or expired.
     #[error(
-        "the Hangar API at {url} rejected the token ({message}): set HANGAR_API_TOKEN to the \
-         token `hangar dev` printed (it is also in the `token` file of its data dir)"
+        "the Hangar API at {url} rejected the token: {}",
+        unauthorized_advice(message)
     )]
     Unauthorized { url: String, message: String },
 
-    /// Nothing listens at the API URL.
+    /// Nothing listens at the API URL. The connection error is kept in
+    /// `cause` but not chained into the message, which says all there is.
     #[error("cannot reach the Hangar API at {url}: is `hangar dev` running? set HANGAR_API_URL")]
-    Unreachable {
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    Unreachable { url: String, cause: reqwest::Error },
 
     /// `wait` answered 408: the machine did not reach the state in time.
     #[error("machine {machine} did not become {state} within {seconds}s")]
@@ -95,6 +92,18 @@ impl ClientError {
     }
 }
 
+/// The server's 401 message, with advice unless it already gives some.
+fn unauthorized_advice(message: &str) -> String {
+    if message.contains("HANGAR_API_TOKEN") {
+        message.to_string()
+    } else {
+        format!(
+            "{message}; set HANGAR_API_TOKEN to the token `hangar dev` printed (it is also in \
+             the `token` file of its data dir)"
+        )
+    }
+}
+
 /// The message of an error answer: the `error` field of a JSON body, else
 /// the body text, else the status's reason phrase.
 pub(crate) fn error_message(status: reqwest::StatusCode, body: &[u8]) -> String {
@@ -136,6 +145,27 @@ mod tests {
             "upstream went away"
         );
         assert_eq!(error_message(StatusCode::NOT_FOUND, b""), "not found");
+    }
+
+    #[test]
+    fn unauthorized_advice_is_added_once() {
+        let bare = ClientError::Unauthorized {
+            url: "http://h:1".into(),
+            message: "unauthorized".into(),
+        };
+        assert_eq!(
+            bare.to_string(),
+            "the Hangar API at http://h:1 rejected the token: unauthorized; set HANGAR_API_TOKEN \
+             to the token `hangar dev` printed (it is also in the `token` file of its data dir)"
+        );
+        let advised = ClientError::Unauthorized {
+            url: "http://h:1".into(),
+            message: "bad token: set HANGAR_API_TOKEN".into(),
+        };
+        assert_eq!(
+            advised.to_string(),
+            "the Hangar API at http://h:1 rejected the token: bad token: set HANGAR_API_TOKEN"
+        );
     }
 
     #[test]

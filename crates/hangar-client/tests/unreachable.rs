@@ -13,10 +13,23 @@ async fn closed_port_is_reported_as_unreachable_with_advice() {
     let client = Client::new(&url, "token").unwrap();
     let err = client.list_apps("personal").await.unwrap_err();
     assert!(matches!(err, ClientError::Unreachable { .. }), "{err:?}");
+    // Nothing is chained below the message: `{:#}` prints the same text.
+    assert_eq!(anyhow_like(&err), err.to_string());
     assert_eq!(
         err.to_string(),
         format!(
             "cannot reach the Hangar API at {url}: is `hangar dev` running? set HANGAR_API_URL"
         )
     );
+}
+
+/// The error and its source chain, joined as anyhow's `{:#}` does.
+fn anyhow_like(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    text
 }

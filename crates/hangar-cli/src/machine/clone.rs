@@ -3,7 +3,7 @@
 //! same name and size.
 
 use hangar_client::Client;
-use hangar_types::{CreateMachineRequest, CreateVolumeRequest, Machine, MachineState};
+use hangar_types::{CreateMachineRequest, CreateVolumeRequest, Machine};
 
 use super::run::{print_machine, wait_until_started};
 use super::CloneArgs;
@@ -19,7 +19,6 @@ pub(crate) fn clone_request(
         config: source.config.clone(),
         name,
         region: Some(region.unwrap_or_else(|| source.region.clone())),
-        skip_launch: (source.state != MachineState::Started).then_some(true),
         ..CreateMachineRequest::default()
     }
 }
@@ -72,7 +71,7 @@ pub(crate) async fn clone(ctx: &Context, app: &str, args: CloneArgs) -> anyhow::
         ));
     }
     let machine = client.create_machine(app, &request).await?;
-    let machine = if args.detach || request.skip_launch == Some(true) {
+    let machine = if args.detach {
         machine
     } else {
         wait_until_started(ctx, &client, app, &machine, args.wait_timeout).await?
@@ -105,10 +104,10 @@ mod tests {
     }
 
     #[test]
-    fn overrides_and_stopped_sources() {
+    fn overrides_apply_and_a_clone_of_a_stopped_machine_still_starts() {
         let request = clone_request(&source("stopped"), Some("copy".into()), Some("ams".into()));
         assert_eq!(request.name.as_deref(), Some("copy"));
         assert_eq!(request.region.as_deref(), Some("ams"));
-        assert_eq!(request.skip_launch, Some(true));
+        assert_eq!(request.skip_launch, None);
     }
 }
