@@ -89,14 +89,11 @@ impl TomlEditor {
         Ok(table)
     }
 
-    /// Sets `key` in the table at `path` (created when missing), keeping the key's decoration.
+    /// Sets `key` in the table at `path` (created when missing). An existing key keeps its
+    /// comments and position; a new key is indented like its siblings.
     pub fn set(&mut self, path: &[&str], key: &str, new_value: impl Into<toml_edit::Value>) -> Result<(), EditError> {
         let table = self.table_mut(path)?;
-        let mut new_value = new_value.into();
-        if let Some(existing) = table.get(key).and_then(Item::as_value) {
-            *new_value.decor_mut() = existing.decor().clone();
-        }
-        table.insert(key, Item::Value(new_value));
+        set_in(table, key, new_value.into());
         Ok(())
     }
 
@@ -156,7 +153,7 @@ impl TomlEditor {
         }
         match self.first_service_mut() {
             Some(service) => {
-                service.insert("internal_port", value(port));
+                set_in(service, "internal_port", port.into());
                 Ok(true)
             }
             None => Ok(false),
@@ -220,11 +217,9 @@ impl TomlEditor {
                 })?
             }
         };
-        entry.insert("size", value(size));
+        set_in(entry, "size", size.into());
         match memory {
-            Some(memory) => {
-                entry.insert("memory", value(memory));
-            }
+            Some(memory) => set_in(entry, "memory", memory.into()),
             None => {
                 entry.remove("memory");
             }
@@ -234,6 +229,31 @@ impl TomlEditor {
         entry.remove("cpu_kind");
         Ok(())
     }
+}
+
+/// Sets `key` in `table`: an existing key keeps its comments and position; a new key is indented
+/// like its siblings.
+fn set_in(table: &mut Table, key: &str, mut new_value: toml_edit::Value) {
+    if let Some(existing) = table.get_mut(key) {
+        if let Some(old) = existing.as_value() {
+            *new_value.decor_mut() = old.decor().clone();
+        }
+        *existing = Item::Value(new_value);
+        return;
+    }
+    let indent = sibling_indent(table);
+    table.insert(key, Item::Value(new_value));
+    if let (Some(indent), Some(mut inserted)) = (indent, table.key_mut(key)) {
+        inserted.leaf_decor_mut().set_prefix(indent);
+    }
+}
+
+/// The indentation (whitespace after the last newline) before the first key of `table`.
+fn sibling_indent(table: &Table) -> Option<String> {
+    let (first, _) = table.iter().next()?;
+    let prefix = table.key(first)?.leaf_decor().prefix()?.as_str()?.to_string();
+    let indent = prefix.rsplit('\n').next().unwrap_or_default().to_string();
+    (!indent.is_empty() && indent.chars().all(|c| c == ' ' || c == '\t')).then_some(indent)
 }
 
 fn string_array(items: &[String]) -> Array {
