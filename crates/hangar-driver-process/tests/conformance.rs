@@ -45,6 +45,7 @@ macro_rules! conformance_tests {
 conformance_tests!(
     check_output_and_exit_code,
     check_signal_trap,
+    check_signal_terminates,
     check_kill,
     check_freeze_thaw,
     check_exec,

@@ -447,3 +447,35 @@ async fn root_in_a_machine_cannot_reach_the_host_kernel() {
     assert_eq!(owned.trim(), "ok");
     machine.destroy(&driver).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_reaps_orphaned_zombies() {
+    require_root!("init_reaps_orphaned_zombies");
+    let fixture = common::busybox_image();
+    let driver = common::driver(&fixture);
+    // Each subshell exits at once, orphaning a short sleep that PID 1 must reap.
+    let script = "for i in 1 2 3 4 5; do (sleep 0.01 &); done; echo ready; exec sleep 1000";
+    let spec = base_spec(&fixture.image, &["/bin/sh", "-c", script]);
+    let mut machine = start(&driver, &spec).await;
+    machine.wait_line("ready").await;
+    let deadline = Instant::now() + PROMPT;
+    loop {
+        let states = exec_ok(
+            &driver,
+            &machine.handle,
+            &["/bin/sh", "-c", "cat /proc/[0-9]*/stat 2>/dev/null; true"],
+        )
+        .await;
+        let zombies = states.lines().filter(|l| l.contains(") Z ")).count();
+        let sleepers = states.lines().filter(|l| l.contains("(sleep)")).count();
+        if zombies == 0 && sleepers == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "orphans were not reaped: {states}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    machine.destroy(&driver).await;
+}

@@ -37,6 +37,9 @@ async fn start_to_running_latency() {
         samples.sort();
         let (p50, p90) = (percentile(&samples, 0.5), percentile(&samples, 0.9));
         eprintln!("start → first output (network: {with_network}): p50 {p50:?}, p90 {p90:?}");
-        assert!(p50 < Duration::from_secs(2), "starting a machine takes {p50:?} (p50)");
+        assert!(
+            p50 < Duration::from_secs(2),
+            "starting a machine takes {p50:?} (p50)"
+        );
     }
 }

@@ -129,3 +129,25 @@ pub async fn check_freeze_thaw(driver: &dyn Driver, image: &TestImage) {
     wait_exit(&spec.machine_id, task.exit).await;
     driver.cleanup(&handle).await.expect("cleanup");
 }
+
+/// A main process killed by an unhandled signal is reported with that signal.
+pub async fn check_signal_terminates(driver: &dyn Driver, image: &TestImage) {
+    let spec = base_spec(image, &["/bin/sh", "-c", "echo ready; exec sleep 1000"]);
+    let task = driver.start(&spec).await.expect("start");
+    let handle = task.handle.clone();
+    let _guard = KillOnPanic(handle.pid);
+    let mut lines = spawn_line_collector(task.stdout);
+    wait_for_line(&mut lines, "`ready`", |l| l == "ready").await;
+    driver.signal(&handle, 15).await.expect("signal SIGTERM");
+    let exit = wait_exit(&spec.machine_id, task.exit).await;
+    assert!(
+        exit.signal == Some(15) || exit.exit_code == Some(143),
+        "a process killed by SIGTERM reports it: {exit:?}"
+    );
+    driver.cleanup(&handle).await.expect("cleanup");
+    let after = driver.signal(&handle, 15).await;
+    assert!(
+        after.is_err(),
+        "signalling an exited machine is an error, got {after:?}"
+    );
+}

@@ -23,7 +23,10 @@ pub use config::{
 pub use exec::{check_exec, check_exec_timeout, check_ps};
 pub use harness::{base_spec, collect_output, unique_machine_id, wait_exit, TaskOutput};
 pub use leftovers::{check_cleanup_leaves_nothing, check_recover_kills_survivors};
-pub use lifecycle::{check_freeze_thaw, check_kill, check_output_and_exit_code, check_signal_trap};
+pub use lifecycle::{
+    check_freeze_thaw, check_kill, check_output_and_exit_code, check_signal_terminates,
+    check_signal_trap,
+};
 
 /// An image prepared for the suite: unpacked layers, bottom first.
 ///
@@ -45,6 +48,7 @@ pub async fn run_all(driver: &dyn Driver, image: &TestImage) {
     );
     check_output_and_exit_code(driver, image).await;
     check_signal_trap(driver, image).await;
+    check_signal_terminates(driver, image).await;
     check_kill(driver, image).await;
     check_freeze_thaw(driver, image).await;
     check_exec(driver, image).await;
