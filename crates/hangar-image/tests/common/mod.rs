@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod distribution;
+
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
