@@ -7,6 +7,9 @@ use crate::config_cmd::ConfigCommand;
 use crate::dev::{DevArgs, MachineInitArgs};
 use crate::machine::MachineCommand;
 
+/// Heading of the flags every command takes.
+const GLOBAL: &str = "Global options";
+
 /// Run apps as fast-starting Machines on your own servers.
 #[derive(Debug, Parser)]
 #[command(
@@ -20,7 +23,7 @@ pub struct Cli {
     pub command: Command,
 
     /// Print results as JSON
-    #[arg(short = 'j', long, global = true)]
+    #[arg(short = 'j', long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
     /// App to act on
@@ -34,11 +37,11 @@ pub struct Cli {
     pub app: Option<String>,
 
     /// Machines API URL [default: $HANGAR_API_URL, else the one `hangar dev` saved]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
     pub api_url: Option<String>,
 
     /// API token [default: $HANGAR_API_TOKEN, else the one `hangar dev` saved]
-    #[arg(short = 't', long, global = true, value_name = "TOKEN")]
+    #[arg(short = 't', long, global = true, value_name = "TOKEN", help_heading = GLOBAL)]
     pub access_token: Option<String>,
 }
 

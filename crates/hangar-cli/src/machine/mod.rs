@@ -21,6 +21,10 @@ pub use run::RunArgs;
 #[derive(Debug, Subcommand)]
 pub enum MachineCommand {
     /// Create and start a Machine from an image
+    #[command(after_help = "Examples:\n  \
+        hangar machine run busybox -a demo -p 80:8080/tcp:http -- httpd -f -p 8080\n  \
+        hangar machine run oci:./layout:web -a demo -e MODE=prod --memory 512 --restart on-fail\n  \
+        hangar machine run busybox -a demo --rm --cmd 'echo hello'")]
     Run(RunArgs),
     /// List the app's Machines
     #[command(visible_alias = "ls")]
@@ -39,6 +43,9 @@ pub enum MachineCommand {
     #[command(visible_aliases = ["remove", "rm"])]
     Destroy(DestroyArgs),
     /// Run a command in a Machine and print its output; exits with its exit code
+    #[command(after_help = "Examples:\n  \
+        hangar machine exec 3d8d413b29d089 -a demo 'ls -la /'\n  \
+        hangar machine exec 3d8d413b29d089 -a demo -- sh -c 'echo $HOSTNAME'")]
     Exec(ExecArgs),
     /// Create a copy of a Machine (with new volumes for its mounts)
     Clone(CloneArgs),
