@@ -57,7 +57,10 @@ pub fn validate_command(path: &Path, strict: bool, out: &mut dyn Write) -> anyho
     for diagnostic in &diagnostics {
         writeln!(out, "{diagnostic}")?;
     }
-    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diagnostics.len() - errors;
     if errors > 0 {
         writeln!(
@@ -108,7 +111,12 @@ pub fn env_command(path: &Path, out: &mut dyn Write) -> anyhow::Result<i32> {
         Err(code) => return Ok(code),
     };
     let mut env = loaded.config.env.clone();
-    if let Some(region) = loaded.config.primary_region.as_ref().filter(|r| !r.is_empty()) {
+    if let Some(region) = loaded
+        .config
+        .primary_region
+        .as_ref()
+        .filter(|r| !r.is_empty())
+    {
         env.insert("PRIMARY_REGION".into(), region.clone());
     }
     for (name, value) in env {

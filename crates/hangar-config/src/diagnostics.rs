@@ -93,7 +93,11 @@ impl Diagnostic {
     }
 
     /// A warning diagnostic.
-    pub fn warning(kind: DiagnosticKind, key: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn warning(
+        kind: DiagnosticKind,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Self::new(Severity::Warning, kind, key, message)
     }
 

@@ -91,7 +91,12 @@ impl TomlEditor {
 
     /// Sets `key` in the table at `path` (created when missing). An existing key keeps its
     /// comments and position; a new key is indented like its siblings.
-    pub fn set(&mut self, path: &[&str], key: &str, new_value: impl Into<toml_edit::Value>) -> Result<(), EditError> {
+    pub fn set(
+        &mut self,
+        path: &[&str],
+        key: &str,
+        new_value: impl Into<toml_edit::Value>,
+    ) -> Result<(), EditError> {
         let table = self.table_mut(path)?;
         set_in(table, key, new_value.into());
         Ok(())
@@ -169,7 +174,12 @@ impl TomlEditor {
 
     /// Sets the size (and optionally memory) of the `[[vm]]` of `group` (`None` = the generic
     /// entry without `processes`), adding a `[[vm]]` when there is none — what `scale vm` does.
-    pub fn set_vm(&mut self, group: Option<&str>, size: &str, memory: Option<&str>) -> Result<(), EditError> {
+    pub fn set_vm(
+        &mut self,
+        group: Option<&str>,
+        size: &str,
+        memory: Option<&str>,
+    ) -> Result<(), EditError> {
         let root = self.document.as_table_mut();
         if root.get("vm").is_some_and(|item| item.is_table()) {
             if let Some(Item::Table(single)) = root.remove("vm") {
@@ -251,7 +261,12 @@ fn set_in(table: &mut Table, key: &str, mut new_value: toml_edit::Value) {
 /// The indentation (whitespace after the last newline) before the first key of `table`.
 fn sibling_indent(table: &Table) -> Option<String> {
     let (first, _) = table.iter().next()?;
-    let prefix = table.key(first)?.leaf_decor().prefix()?.as_str()?.to_string();
+    let prefix = table
+        .key(first)?
+        .leaf_decor()
+        .prefix()?
+        .as_str()?
+        .to_string();
     let indent = prefix.rsplit('\n').next().unwrap_or_default().to_string();
     (!indent.is_empty() && indent.chars().all(|c| c == ' ' || c == '\t')).then_some(indent)
 }

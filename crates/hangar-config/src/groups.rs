@@ -5,7 +5,9 @@
 //! only, except `[[vm]]`, `[[files]]` and `[[statics]]`, which apply to every group. For `[[vm]]` the
 //! first entry naming the group wins over a generic one, and the two are never merged.
 
-use crate::model::{Compute, Config, File, HttpService, Metrics, Mount, Restart, Service, TopLevelCheck};
+use crate::model::{
+    Compute, Config, File, HttpService, Metrics, Mount, Restart, Service, TopLevelCheck,
+};
 
 /// Group used when there is no `[processes]` section.
 pub const DEFAULT_GROUP: &str = "app";
@@ -33,7 +35,11 @@ impl Config {
 
     /// Group names formatted for messages: `['web', 'worker']`.
     pub fn format_process_names(&self) -> String {
-        let quoted: Vec<String> = self.process_names().iter().map(|n| format!("'{n}'")).collect();
+        let quoted: Vec<String> = self
+            .process_names()
+            .iter()
+            .map(|n| format!("'{n}'"))
+            .collect();
         format!("[{}]", quoted.join(", "))
     }
 
@@ -55,15 +61,20 @@ impl Config {
             if processes.is_empty() {
                 is_default
             } else {
-                processes.iter().any(|p| *p == group)
+                processes.contains(&group)
             }
         };
         let vm = self
             .vm
             .iter()
             .enumerate()
-            .find(|(_, c)| c.processes.iter().any(|p| *p == group))
-            .or_else(|| self.vm.iter().enumerate().find(|(_, c)| c.processes.is_empty()));
+            .find(|(_, c)| c.processes.contains(&group))
+            .or_else(|| {
+                self.vm
+                    .iter()
+                    .enumerate()
+                    .find(|(_, c)| c.processes.is_empty())
+            });
         let host_dedication_id = vm
             .and_then(|(_, c)| c.host_dedication_id.as_deref())
             .or(self.host_dedication_id.as_deref())
@@ -92,7 +103,7 @@ impl Config {
                 .files
                 .iter()
                 .enumerate()
-                .filter(|(_, f)| f.processes.is_empty() || f.processes.iter().any(|p| *p == group))
+                .filter(|(_, f)| f.processes.is_empty() || f.processes.contains(&group))
                 .collect(),
             metrics: self
                 .metrics
@@ -103,8 +114,7 @@ impl Config {
                 .restart
                 .iter()
                 .enumerate()
-                .filter(|(_, r)| targets(&r.processes))
-                .last(),
+                .rfind(|(_, r)| targets(&r.processes)),
             vm,
             host_dedication_id,
             is_default,

@@ -104,14 +104,18 @@ impl LoadedConfig {
             let duplicate = all.iter().any(|d| d.message == diagnostic.message);
             // A value that failed to load is unset in the model; rules about it (or about its
             // table) would only repeat the load error.
-            let follows_load_error = load_errors
-                .iter()
-                .any(|key| *key == diagnostic.key || parent_key(key) == Some(diagnostic.key.as_str()));
+            let follows_load_error = load_errors.iter().any(|key| {
+                *key == diagnostic.key || parent_key(key) == Some(diagnostic.key.as_str())
+            });
             if !duplicate && !follows_load_error {
                 all.push(self.locations.locate(diagnostic));
             }
         }
-        all.sort_by_key(|d| d.position.map(|p| (p.line, p.column)).unwrap_or((usize::MAX, 0)));
+        all.sort_by_key(|d| {
+            d.position
+                .map(|p| (p.line, p.column))
+                .unwrap_or((usize::MAX, 0))
+        });
         all
     }
 }
@@ -139,7 +143,11 @@ pub fn load_file(path: &Path) -> Result<LoadedConfig, LoadError> {
 }
 
 /// Loads config text of a known format; `file` is used in diagnostics and to resolve relative paths.
-pub fn load_str(text: &str, format: Format, file: Option<&Path>) -> Result<LoadedConfig, LoadError> {
+pub fn load_str(
+    text: &str,
+    format: Format,
+    file: Option<&Path>,
+) -> Result<LoadedConfig, LoadError> {
     let lines = LineIndex::new(text);
     let parsed = match format {
         Format::Toml => tree::from_toml(text),
@@ -167,9 +175,10 @@ pub fn load_str(text: &str, format: Format, file: Option<&Path>) -> Result<Loade
     let config = match root.as_table_mut().map(patches::apply) {
         Some(Ok(warnings)) => {
             for warning in warnings {
-                let mut diagnostic = Diagnostic::warning(DiagnosticKind::Legacy, warning.key, warning.message)
-                    .at(warning.offset.map(|o| lines.position(o)))
-                    .with_help(warning.help);
+                let mut diagnostic =
+                    Diagnostic::warning(DiagnosticKind::Legacy, warning.key, warning.message)
+                        .at(warning.offset.map(|o| lines.position(o)))
+                        .with_help(warning.help);
                 diagnostic.file = file.map(Path::to_path_buf);
                 decoder.diagnostics.push(diagnostic);
             }

@@ -96,7 +96,10 @@ fn patch_concurrency(node: &mut Node, index: usize) -> Result<(), PatchError> {
         Value::Table(_) => Ok(()),
         Value::Str(text) => {
             let mut limits = Table::default();
-            limits.insert("type", Node::new(Value::Str("requests".into()), node.offset));
+            limits.insert(
+                "type",
+                Node::new(Value::Str("requests".into()), node.offset),
+            );
             let parts: Vec<&str> = text.split(',').map(str::trim).collect();
             if let [soft, hard] = parts.as_slice() {
                 for (key, part) in [("soft_limit", soft), ("hard_limit", hard)] {
@@ -215,10 +218,15 @@ fn patch_experimental(root: &mut Table, warnings: &mut Vec<PatchWarning>) {
     }
     if metrics_port.is_some() || metrics_path.is_some() {
         if root.contains("metrics") || root.contains("metric") {
-            for (key, node) in [("metrics_port", &metrics_port), ("metrics_path", &metrics_path)] {
+            for (key, node) in [
+                ("metrics_port", &metrics_port),
+                ("metrics_path", &metrics_path),
+            ] {
                 if let Some(node) = node {
                     warnings.push(PatchWarning {
-                        message: format!("legacy `experimental.{key}` is ignored because [[metrics]] is set"),
+                        message: format!(
+                            "legacy `experimental.{key}` is ignored because [[metrics]] is set"
+                        ),
                         help: format!("remove `{key}` from [experimental]"),
                         key: format!("experimental.{key}"),
                         offset: node.offset,
@@ -301,7 +309,9 @@ fn merge_aliases(root: &mut Table, aliases: &[&str], target: &str) {
         }
     }
     let node = Node::new(Value::Array(merged), offset);
-    let at = position.unwrap_or(root.entries.len()).min(root.entries.len());
+    let at = position
+        .unwrap_or(root.entries.len())
+        .min(root.entries.len());
     root.entries.insert(at, (target.to_string(), node));
 }
 

@@ -41,12 +41,20 @@ pub fn render(config: &Config, format: Format, header: bool) -> Result<String, R
         Format::Yaml => {
             let text = serde_yaml::to_string(config)?;
             let body = blank_line_before_sections(&text, "", |line| line.ends_with(':'));
-            let prefix = if header { header_line("yaml") } else { String::new() };
+            let prefix = if header {
+                header_line("yaml")
+            } else {
+                String::new()
+            };
             format!("{prefix}\n{body}")
         }
         Format::Toml => {
             let text = toml::to_string_pretty(config)?;
-            let prefix = if header { format!("{}\n", header_line("toml")) } else { String::new() };
+            let prefix = if header {
+                format!("{}\n", header_line("toml"))
+            } else {
+                String::new()
+            };
             format!("{prefix}{text}")
         }
     })

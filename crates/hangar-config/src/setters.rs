@@ -53,12 +53,16 @@ impl Config {
 
     /// Sets `[deploy] release_command`, keeping the rest of `[deploy]`.
     pub fn set_release_command(&mut self, command: &str) {
-        self.deploy.get_or_insert_with(Deploy::default).release_command = Some(command.into());
+        self.deploy
+            .get_or_insert_with(Deploy::default)
+            .release_command = Some(command.into());
     }
 
     /// Sets `[experimental] cmd`, keeping the rest of `[experimental]`.
     pub fn set_docker_command(&mut self, command: Vec<String>) {
-        self.experimental.get_or_insert_with(Experimental::default).cmd = Some(command);
+        self.experimental
+            .get_or_insert_with(Experimental::default)
+            .cmd = Some(command);
     }
 
     /// Sets `[experimental] entrypoint`, keeping the rest of `[experimental]`.

@@ -175,9 +175,7 @@ pub(crate) fn from_toml(text: &str) -> Result<Node, SyntaxError> {
         offset: err.span().map(|s| s.start),
         line_column: None,
     })?;
-    let root = document
-        .as_table()
-        .clone();
+    let root = document.as_table().clone();
     Ok(Node::new(
         Value::Table(toml_table(&root as &dyn toml_edit::TableLike)),
         Some(0),
@@ -187,10 +185,7 @@ pub(crate) fn from_toml(text: &str) -> Result<Node, SyntaxError> {
 fn toml_table(table: &dyn toml_edit::TableLike) -> Table {
     let mut entries = Vec::new();
     for (key, item) in table.iter() {
-        let key_offset = table
-            .key(key)
-            .and_then(|k| k.span())
-            .map(|span| span.start);
+        let key_offset = table.key(key).and_then(|k| k.span()).map(|span| span.start);
         if let Some(node) = toml_item(item, key_offset) {
             entries.push((key.to_string(), node));
         }
@@ -247,7 +242,9 @@ pub(crate) fn from_json(text: &str) -> Result<Node, SyntaxError> {
         message: {
             let text = err.to_string();
             let suffix = format!(" at line {} column {}", err.line(), err.column());
-            text.strip_suffix(&suffix).map(str::to_string).unwrap_or(text)
+            text.strip_suffix(&suffix)
+                .map(str::to_string)
+                .unwrap_or(text)
         },
         offset: None,
         line_column: Some((err.line(), err.column())),

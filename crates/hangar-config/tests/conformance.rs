@@ -12,15 +12,22 @@ use hangar_config::machine::{
     RELEASE_COMMAND_GROUP,
 };
 use hangar_config::model::{
-    AutoStop, Concurrency, HeaderValue, HttpOptions, HttpResponseOptions, Metrics, Mount, Port, ProxyProtoOptions,
-    Service, ServiceHttpCheck, ServiceTcpCheck, TlsOptions, TopLevelCheck,
+    AutoStop, Concurrency, HeaderValue, HttpOptions, HttpResponseOptions, Metrics, Mount, Port,
+    ProxyProtoOptions, Service, ServiceHttpCheck, ServiceTcpCheck, TlsOptions, TopLevelCheck,
 };
 use hangar_config::units::GoDuration;
 use hangar_config::{
-    load_file, load_str, render, validate, validate_groups, Config, DiagnosticKind, Format, LoadedConfig, TomlEditor,
+    load_file, load_str, render, validate, validate_groups, Config, DiagnosticKind, Format,
+    LoadedConfig, TomlEditor,
 };
 
 type Outcome = Result<(), String>;
+
+/// A check for one EXPECTATIONS.md row.
+type RowCheck = (&'static str, fn() -> Outcome);
+
+/// A check for one bullet; `None` when the bullet is outside the config layer.
+type BulletCheck = (&'static str, Option<fn() -> Outcome>);
 
 fn conformance_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/flyctl-appconfig")
@@ -43,7 +50,10 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn error_messages(diagnostics: &[hangar_config::Diagnostic]) -> String {
@@ -98,26 +108,49 @@ fn build_dockerfile() -> Outcome {
 
 fn build_args() -> Outcome {
     let config = load("build-with-args.toml")?.config;
-    expect_eq!(config.build.map(|b| b.args).unwrap_or_default(), map(&[("A", "B"), ("C", "D")]));
+    expect_eq!(
+        config.build.map(|b| b.args).unwrap_or_default(),
+        map(&[("A", "B"), ("C", "D")])
+    );
     Ok(())
 }
 
 fn compose_explicit() -> Outcome {
     let loaded = load("compose.toml")?;
     let build = loaded.config.build.clone().ok_or("no [build]")?;
-    expect_eq!(build.compose.as_ref().and_then(|c| c.file.clone()), s("docker-compose.yml"));
-    expect_eq!(build.detect_compose_file(&conformance_dir()), Some(PathBuf::from("docker-compose.yml")));
+    expect_eq!(
+        build.compose.as_ref().and_then(|c| c.file.clone()),
+        s("docker-compose.yml")
+    );
+    expect_eq!(
+        build.detect_compose_file(&conformance_dir()),
+        Some(PathBuf::from("docker-compose.yml"))
+    );
     Ok(())
 }
 
 fn compose_autodetect() -> Outcome {
-    let build = load("compose-autodetect.toml")?.config.build.ok_or("no [build]")?;
-    let compose = build.compose.clone().ok_or("[build.compose] should be present")?;
+    let build = load("compose-autodetect.toml")?
+        .config
+        .build
+        .ok_or("no [build]")?;
+    let compose = build
+        .compose
+        .clone()
+        .ok_or("[build.compose] should be present")?;
     expect_eq!(compose.file, None);
-    for name in ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"] {
+    for name in [
+        "compose.yaml",
+        "compose.yml",
+        "docker-compose.yaml",
+        "docker-compose.yml",
+    ] {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         std::fs::write(dir.path().join(name), "services: {}\n").map_err(|e| e.to_string())?;
-        expect_eq!(build.detect_compose_file(dir.path()), Some(PathBuf::from(name)));
+        expect_eq!(
+            build.detect_compose_file(dir.path()),
+            Some(PathBuf::from(name))
+        );
     }
     let empty = tempfile::tempdir().map_err(|e| e.to_string())?;
     expect_eq!(build.detect_compose_file(empty.path()), None);
@@ -125,7 +158,13 @@ fn compose_autodetect() -> Outcome {
 }
 
 fn services_empty_section() -> Outcome {
-    expect!(load("services-emptysection.toml")?.config.services.is_empty(), "bare [[services]] should be dropped");
+    expect!(
+        load("services-emptysection.toml")?
+            .config
+            .services
+            .is_empty(),
+        "bare [[services]] should be dropped"
+    );
     Ok(())
 }
 
@@ -147,8 +186,14 @@ fn services_ports() -> Outcome {
                     response: Some(HttpResponseOptions {
                         headers: BTreeMap::from([
                             ("fly-request-id".to_string(), HeaderValue::Flag(false)),
-                            ("fly-wasnt-here".to_string(), HeaderValue::Text("yes, it was".into())),
-                            ("multi-valued".to_string(), HeaderValue::List(strings(&["value1", "value2"]))),
+                            (
+                                "fly-wasnt-here".to_string(),
+                                HeaderValue::Text("yes, it was".into()),
+                            ),
+                            (
+                                "multi-valued".to_string(),
+                                HeaderValue::List(strings(&["value1", "value2"])),
+                            ),
                         ]),
                         pristine: None,
                     }),
@@ -181,7 +226,13 @@ fn services_multi() -> Outcome {
         }),
         ..Service::default()
     };
-    expect_eq!(config.services, vec![service(8081, "requests", 22, 13), service(9999, "connections", 10, 8)]);
+    expect_eq!(
+        config.services,
+        vec![
+            service(8081, "requests", 22, 13),
+            service(9999, "connections", 10, 8)
+        ]
+    );
     Ok(())
 }
 
@@ -195,8 +246,14 @@ fn always_invalid() -> Outcome {
     expect_eq!(config, expected);
     expect_eq!(config.default_process_group(), String::new());
     let errors = error_messages(&validate(&config));
-    expect!(errors.contains("Unknown type for service concurrency: int64"), "validation must surface the stored error, got {errors}");
-    expect!(config.to_machine_config("", None).is_err(), "conversion must surface the stored error");
+    expect!(
+        errors.contains("Unknown type for service concurrency: int64"),
+        "validation must surface the stored error, got {errors}"
+    );
+    expect!(
+        config.to_machine_config("", None).is_err(),
+        "conversion must surface the stored error"
+    );
     Ok(())
 }
 
@@ -250,7 +307,10 @@ fn format_quirks() -> Outcome {
 
 fn env_list() -> Outcome {
     let config = load("env-list.toml")?.config;
-    expect_eq!(config.env, map(&[("FOO", "BAR"), ("TWO", "2"), ("TRUE", "true")]));
+    expect_eq!(
+        config.env,
+        map(&[("FOO", "BAR"), ("TWO", "2"), ("TRUE", "true")])
+    );
     Ok(())
 }
 
@@ -296,7 +356,15 @@ fn old_format() -> Outcome {
             ],
             http_checks: vec![
                 http_check(30, 4, map(&[("origin", "http://localhost:8000")])),
-                http_check(20, 3, map(&[("fly-healthcheck", "1"), ("metoo", "true"), ("astring", "string")])),
+                http_check(
+                    20,
+                    3,
+                    map(&[
+                        ("fly-healthcheck", "1"),
+                        ("metoo", "true"),
+                        ("astring", "string"),
+                    ]),
+                ),
             ],
             ..Service::default()
         }],
@@ -318,7 +386,10 @@ fn old_format() -> Outcome {
 
 fn old_processes() -> Outcome {
     let config = load("old-processes.toml")?.config;
-    expect_eq!(config.processes, map(&[("web", "./web"), ("worker", "./worker")]));
+    expect_eq!(
+        config.processes,
+        map(&[("web", "./web"), ("worker", "./worker")])
+    );
     expect_eq!(config.app, None);
     Ok(())
 }
@@ -331,7 +402,10 @@ fn old_pg_checks() -> Outcome {
         path: s("/flycheck/pg"),
         ..TopLevelCheck::default()
     };
-    expect_eq!(config.checks, BTreeMap::from([("pg".to_string(), expected)]));
+    expect_eq!(
+        config.checks,
+        BTreeMap::from([("pg".to_string(), expected)])
+    );
     Ok(())
 }
 
@@ -349,9 +423,18 @@ fn full_reference() -> Outcome {
     expect_eq!(deploy.strategy, s("rolling-eyes"));
     expect_eq!(deploy.max_unavailable, Some(0.2));
     expect_eq!(deploy.release_command_timeout, secs(180));
-    let release_vm = deploy.release_command_vm.clone().ok_or("no release_command_vm")?;
-    expect_eq!((release_vm.size, release_vm.memory), (s("performance-2x"), s("8g")));
-    expect_eq!(http.http_options.as_ref().and_then(|o| o.idle_timeout), Some(600));
+    let release_vm = deploy
+        .release_command_vm
+        .clone()
+        .ok_or("no release_command_vm")?;
+    expect_eq!(
+        (release_vm.size, release_vm.memory),
+        (s("performance-2x"), s("8g"))
+    );
+    expect_eq!(
+        http.http_options.as_ref().and_then(|o| o.idle_timeout),
+        Some(600)
+    );
     expect_eq!(config.metrics.len(), 2);
     expect_eq!(config.metrics[1].processes, strings(&["web"]));
     expect_eq!(config.files.len(), 3);
@@ -364,29 +447,58 @@ fn full_reference() -> Outcome {
     expect_eq!(config.services[0].machine_checks.len(), 1);
     expect_eq!(config.machine_checks.len(), 1);
     expect_eq!(config.machine_checks[0].kill_timeout, secs(5));
-    expect_eq!(http.concurrency.as_ref().and_then(|c| c.kind.clone()), s("donuts"));
+    expect_eq!(
+        http.concurrency.as_ref().and_then(|c| c.kind.clone()),
+        s("donuts")
+    );
     expect_eq!(config.services[0].http_checks.len(), 2);
     expect_eq!(config.checks["status"].headers.len(), 2);
-    expect!(!loaded.diagnostics.iter().any(|d| d.is_unknown_key()), "full-reference has no unknown keys: {:?}", loaded.diagnostics);
+    expect!(
+        !loaded.diagnostics.iter().any(|d| d.is_unknown_key()),
+        "full-reference has no unknown keys: {:?}",
+        loaded.diagnostics
+    );
 
     for format in [Format::Toml, Format::Json, Format::Yaml] {
         let text = render(config, format, true).map_err(|e| e.to_string())?;
-        let reloaded = load_str(&text, format, None).map_err(|e| format!("{format:?} reload: {e}"))?;
+        let reloaded =
+            load_str(&text, format, None).map_err(|e| format!("{format:?} reload: {e}"))?;
         expect_eq!(reloaded.config, *config);
     }
     let json = render(config, Format::Json, false).map_err(|e| e.to_string())?;
-    expect!(json.starts_with("{\n  \"app\": \"foo\",\n"), "JSON starts with app: {json:.40}");
-    expect!(json.contains("\n\n  \"experimental\": {"), "JSON has a blank line before experimental");
+    expect!(
+        json.starts_with("{\n  \"app\": \"foo\",\n"),
+        "JSON starts with app: {json:.40}"
+    );
+    expect!(
+        json.contains("\n\n  \"experimental\": {"),
+        "JSON has a blank line before experimental"
+    );
     let yaml = render(config, Format::Yaml, true).map_err(|e| e.to_string())?;
     expect!(yaml.contains("\napp: foo\n"), "YAML has app: foo");
-    expect!(yaml.contains("\n\nexperimental:"), "YAML has a blank line before experimental");
+    expect!(
+        yaml.contains("\n\nexperimental:"),
+        "YAML has a blank line before experimental"
+    );
 
     let definition = config.to_definition();
     expect_eq!(definition["kill_timeout"], serde_json::json!("3s"));
-    expect_eq!(definition["deploy"]["release_command_timeout"], serde_json::json!("3m0s"));
-    expect_eq!(definition["http_service"]["auto_stop_machines"], serde_json::json!("off"));
-    expect!(definition["swap_size_mb"].is_i64(), "integers stay integers");
-    expect!(definition["services"][0]["internal_port"].is_i64(), "integers stay integers");
+    expect_eq!(
+        definition["deploy"]["release_command_timeout"],
+        serde_json::json!("3m0s")
+    );
+    expect_eq!(
+        definition["http_service"]["auto_stop_machines"],
+        serde_json::json!("off")
+    );
+    expect!(
+        definition["swap_size_mb"].is_i64(),
+        "integers stay integers"
+    );
+    expect!(
+        definition["services"][0]["internal_port"].is_i64(),
+        "integers stay integers"
+    );
     Ok(())
 }
 
@@ -399,7 +511,10 @@ fn process_names(file: &str, default_group: &str, names: &[&str]) -> Outcome {
 
 fn processes_one() -> Outcome {
     process_names("processes-one.toml", "web", &["web"])?;
-    expect_eq!(load("processes-one.toml")?.config.format_process_names(), "['web']".to_string());
+    expect_eq!(
+        load("processes-one.toml")?.config.format_process_names(),
+        "['web']".to_string()
+    );
     Ok(())
 }
 
@@ -408,7 +523,11 @@ fn processes_multi() -> Outcome {
 }
 
 fn processes_multi_with_app() -> Outcome {
-    process_names("processes-multiwithapp.toml", "app", &["aaa", "abc", "app", "ass", "bbb"])?;
+    process_names(
+        "processes-multiwithapp.toml",
+        "app",
+        &["aaa", "abc", "app", "ass", "bbb"],
+    )?;
     expect_eq!(Config::default().default_process_group(), "app".to_string());
     Ok(())
 }
@@ -446,12 +565,21 @@ fn setters_service() -> Outcome {
         }]
     );
     // The in-place editor targets the same service and keeps the file's comment.
-    let text = std::fs::read_to_string(conformance_dir().join("setters-service.toml")).map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(conformance_dir().join("setters-service.toml"))
+        .map_err(|e| e.to_string())?;
     let mut editor = TomlEditor::parse(&text).map_err(|e| e.to_string())?;
-    expect!(editor.set_internal_port(1234).map_err(|e| e.to_string())?, "editor found services[0]");
+    expect!(
+        editor.set_internal_port(1234).map_err(|e| e.to_string())?,
+        "editor found services[0]"
+    );
     let edited = editor.text();
-    expect!(edited.starts_with("# Use this file to test setters.go"), "comment kept");
-    let reloaded = load_str(&edited, Format::Toml, None).map_err(|e| e.to_string())?.config;
+    expect!(
+        edited.starts_with("# Use this file to test setters.go"),
+        "comment kept"
+    );
+    let reloaded = load_str(&edited, Format::Toml, None)
+        .map_err(|e| e.to_string())?
+        .config;
     expect_eq!(reloaded.services[0].internal_port, Some(1234));
     Ok(())
 }
@@ -503,17 +631,44 @@ fn setters_processes() -> Outcome {
 fn tomachine() -> Outcome {
     let config = load("tomachine.toml")?.config;
     let got = machine(&config, "")?;
-    expect_eq!(got.env, map(&[("FOO", "BAR"), ("PRIMARY_REGION", "mia"), ("FLY_PROCESS_GROUP", "app")]));
+    expect_eq!(
+        got.env,
+        map(&[
+            ("FOO", "BAR"),
+            ("PRIMARY_REGION", "mia"),
+            ("FLY_PROCESS_GROUP", "app")
+        ])
+    );
     expect_eq!(got.services.len(), 1);
     let ports = &got.services[0].ports;
     expect_eq!(ports.len(), 2);
-    expect_eq!((ports[0].port, ports[0].handlers.clone(), ports[0].force_https), (Some(80), strings(&["http"]), Some(true)));
-    expect_eq!((ports[1].port, ports[1].handlers.clone(), ports[1].force_https), (Some(443), strings(&["http", "tls"]), None));
+    expect_eq!(
+        (
+            ports[0].port,
+            ports[0].handlers.clone(),
+            ports[0].force_https
+        ),
+        (Some(80), strings(&["http"]), Some(true))
+    );
+    expect_eq!(
+        (
+            ports[1].port,
+            ports[1].handlers.clone(),
+            ports[1].force_https
+        ),
+        (Some(443), strings(&["http", "tls"]), None)
+    );
     expect_eq!(got.metadata.len(), 3);
     expect_eq!(got.metadata["fly_process_group"], "app".to_string());
     expect_eq!(got.metadata["fly_platform_version"], "v2".to_string());
-    expect!(got.metadata.contains_key("fly_flyctl_version"), "tool version recorded");
-    expect_eq!(got.metrics.as_ref().map(|m| (m.port, m.path.clone())), Some((9999, "/metrics".to_string())));
+    expect!(
+        got.metadata.contains_key("fly_flyctl_version"),
+        "tool version recorded"
+    );
+    expect_eq!(
+        got.metrics.as_ref().map(|m| (m.port, m.path.clone())),
+        Some((9999, "/metrics".to_string()))
+    );
     expect_eq!(got.statics.len(), 1);
     expect_eq!(
         got.mounts,
@@ -524,10 +679,19 @@ fn tomachine() -> Outcome {
         }]
     );
     let listening = &got.checks["listening"].check;
-    expect_eq!((listening.kind.as_str(), listening.port), ("tcp", Some(8080)));
+    expect_eq!(
+        (listening.kind.as_str(), listening.port),
+        ("tcp", Some(8080))
+    );
     let status = &got.checks["status"].check;
     expect_eq!(
-        (status.kind.as_str(), status.port, status.interval, status.timeout, status.path.clone()),
+        (
+            status.kind.as_str(),
+            status.port,
+            status.interval,
+            status.timeout,
+            status.path.clone()
+        ),
         ("http", Some(8080), secs(10), secs(1), s("/status"))
     );
     expect_eq!(
@@ -538,8 +702,14 @@ fn tomachine() -> Outcome {
         })
     );
     expect_eq!(got.init.swap_size_mb, Some(512));
-    expect_eq!(got.restart.as_ref().map(|r| r.policy.as_str()), Some("always"));
-    expect_eq!(got.dns.as_ref().map(|d| d.nameservers.clone()), Some(strings(&["1.2.3.4"])));
+    expect_eq!(
+        got.restart.as_ref().map(|r| r.policy.as_str()),
+        Some("always")
+    );
+    expect_eq!(
+        got.dns.as_ref().map(|d| d.nameservers.clone()),
+        Some(strings(&["1.2.3.4"]))
+    );
 
     // Update: keeps guest, schedule, auto_destroy, DNS (merged), extra metadata; replaces env
     // and mounts; clears init.cmd.
@@ -562,32 +732,59 @@ fn tomachine() -> Outcome {
     };
     existing.metadata.insert("keep_me".into(), "yes".into());
     existing.init.cmd = Some(strings(&["old", "cmd"]));
-    let updated = config.to_machine_config("", Some(&existing)).map_err(|e| e.to_string())?;
+    let updated = config
+        .to_machine_config("", Some(&existing))
+        .map_err(|e| e.to_string())?;
     expect_eq!(updated.guest, existing.guest);
     expect_eq!(updated.schedule, s("daily"));
     expect!(updated.auto_destroy, "auto_destroy kept");
     let dns = updated.dns.clone().ok_or("dns kept")?;
-    expect!(dns.skip_registration && dns.nameservers == strings(&["1.2.3.4"]), "dns merged: {dns:?}");
+    expect!(
+        dns.skip_registration && dns.nameservers == strings(&["1.2.3.4"]),
+        "dns merged: {dns:?}"
+    );
     expect_eq!(updated.metadata.get("keep_me"), Some(&"yes".to_string()));
     expect!(!updated.env.contains_key("OLD"), "env replaced");
     expect_eq!(updated.mounts, got.mounts);
     expect_eq!(updated.init.cmd, None);
 
-    let release = config.to_release_machine_config().map_err(|e| e.to_string())?;
+    let release = config
+        .to_release_machine_config()
+        .map_err(|e| e.to_string())?;
     expect_eq!(release.init.cmd, Some(strings(&["migrate-db"])));
     expect_eq!(release.env.get("RELEASE_COMMAND"), Some(&"1".to_string()));
     expect_eq!(release.env.get("FOO"), Some(&"BAR".to_string()));
-    expect_eq!(release.metadata["fly_process_group"], RELEASE_COMMAND_GROUP.to_string());
+    expect_eq!(
+        release.metadata["fly_process_group"],
+        RELEASE_COMMAND_GROUP.to_string()
+    );
     expect!(release.auto_destroy, "release machine auto-destroys");
-    expect_eq!(release.restart.as_ref().map(|r| r.policy.as_str()), Some("no"));
-    expect!(release.dns.as_ref().is_some_and(|d| d.skip_registration), "dns skip");
+    expect_eq!(
+        release.restart.as_ref().map(|r| r.policy.as_str()),
+        Some("no")
+    );
+    expect!(
+        release.dns.as_ref().is_some_and(|d| d.skip_registration),
+        "dns skip"
+    );
     expect_eq!(release.stop_config, got.stop_config);
     expect_eq!(release.guest, Some(guest("performance", 2, 4096)));
-    expect!(release.services.is_empty() && release.mounts.is_empty() && release.checks.is_empty() && release.metrics.is_none(), "no services/mounts/checks/metrics");
+    expect!(
+        release.services.is_empty()
+            && release.mounts.is_empty()
+            && release.checks.is_empty()
+            && release.metrics.is_none(),
+        "no services/mounts/checks/metrics"
+    );
 
-    let console = config.to_console_machine_config().map_err(|e| e.to_string())?;
+    let console = config
+        .to_console_machine_config()
+        .map_err(|e| e.to_string())?;
     expect_eq!(console.init.exec, Some(strings(&["/bin/sleep", "inf"])));
-    expect_eq!(console.metadata["fly_process_group"], CONSOLE_GROUP.to_string());
+    expect_eq!(
+        console.metadata["fly_process_group"],
+        CONSOLE_GROUP.to_string()
+    );
     expect_eq!(console.stop_config, None);
     expect!(console.auto_destroy, "console auto-destroys");
 
@@ -599,11 +796,20 @@ fn tomachine() -> Outcome {
         },
         private_ip: "1.2.3.4".into(),
     };
-    let check = &config.http_service.as_ref().ok_or("no http_service")?.machine_checks[0];
-    let test = config.to_test_machine_config(check, Some(&origin)).map_err(|e| e.to_string())?;
+    let check = &config
+        .http_service
+        .as_ref()
+        .ok_or("no http_service")?
+        .machine_checks[0];
+    let test = config
+        .to_test_machine_config(check, Some(&origin))
+        .map_err(|e| e.to_string())?;
     expect_eq!(test.env.get("FOO"), Some(&"BAR".to_string()));
     expect_eq!(test.env.get("BAR"), Some(&"baz".to_string()));
-    expect_eq!(test.env.get("FLY_TEST_MACHINE_IP"), Some(&"1.2.3.4".to_string()));
+    expect_eq!(
+        test.env.get("FLY_TEST_MACHINE_IP"),
+        Some(&"1.2.3.4".to_string())
+    );
     expect_eq!(test.image, "curlimages/curl".to_string());
     expect_eq!(test.stop_config, Some(StopConfig::default()));
     Ok(())
@@ -635,15 +841,21 @@ fn tomachine_process_groups() -> Outcome {
     let app = machine(&config, "app")?;
     expect_eq!(app.init.cmd, Some(strings(&["run-nginx"])));
     expect_eq!(summary(&app), vec![tcp(8080), tcp(1111)]);
-    expect_eq!(app.checks.keys().cloned().collect::<Vec<_>>(), strings(&["listening"]));
+    expect_eq!(
+        app.checks.keys().cloned().collect::<Vec<_>>(),
+        strings(&["listening"])
+    );
     let vpn = machine(&config, "vpn")?;
     expect_eq!(vpn.init.cmd, Some(strings(&["run-tailscale"])));
     expect_eq!(summary(&vpn), vec![("udp".to_string(), 9999), tcp(1111)]);
     expect!(vpn.checks.is_empty(), "vpn has no checks");
-    let foo = machine(&config, "foo")?;
-    expect_eq!(foo.init.cmd, Some(strings(&["keep", "me", "alive"])));
-    expect_eq!(summary(&foo), vec![tcp(1111)]);
-    expect_eq!(foo.checks.keys().cloned().collect::<Vec<_>>(), strings(&["listening"]));
+    let foo_group = machine(&config, "foo")?;
+    expect_eq!(foo_group.init.cmd, Some(strings(&["keep", "me", "alive"])));
+    expect_eq!(summary(&foo_group), vec![tcp(1111)]);
+    expect_eq!(
+        foo_group.checks.keys().cloned().collect::<Vec<_>>(),
+        strings(&["listening"])
+    );
     Ok(())
 }
 
@@ -653,7 +865,10 @@ fn tomachine_default_for_new_apps() -> Outcome {
     expect_eq!(got.checks["alive"].check.port, Some(8080));
     config.http_service = None;
     match config.to_machine_config("", None) {
-        Err(err) => expect!(err.to_string().contains("has no port set"), "message: {err}"),
+        Err(err) => expect!(
+            err.to_string().contains("has no port set"),
+            "message: {err}"
+        ),
         Ok(_) => return Err("a check without port and without http_service must fail".into()),
     }
     Ok(())
@@ -662,7 +877,11 @@ fn tomachine_default_for_new_apps() -> Outcome {
 fn tomachine_mounts() -> Outcome {
     let config = load("tomachine-mounts.toml")?.config;
     let names = |group: &str| -> Result<Vec<String>, String> {
-        Ok(machine(&config, group)?.mounts.into_iter().map(|m| m.name).collect())
+        Ok(machine(&config, group)?
+            .mounts
+            .into_iter()
+            .map(|m| m.name)
+            .collect())
     };
     expect_eq!(names("")?, strings(&["data"]));
     expect_eq!(names("app")?, strings(&["data"]));
@@ -674,7 +893,11 @@ fn tomachine_mounts() -> Outcome {
 fn tomachine_services() -> Outcome {
     let config = load("tomachine-services.toml")?.config;
     let got = machine(&config, "")?;
-    let pairs: Vec<(Option<bool>, Option<AutoStop>)> = got.services.iter().map(|s| (s.autostart, s.autostop)).collect();
+    let pairs: Vec<(Option<bool>, Option<AutoStop>)> = got
+        .services
+        .iter()
+        .map(|s| (s.autostart, s.autostop))
+        .collect();
     expect_eq!(
         pairs,
         vec![
@@ -694,8 +917,14 @@ fn tomachine_services() -> Outcome {
 
 fn tomachine_compute() -> Outcome {
     let config = load("tomachine-compute.toml")?.config;
-    expect_eq!(machine(&config, "app")?.guest, Some(guest("shared", 2, 512)));
-    expect_eq!(machine(&config, "worker")?.guest, Some(guest("shared", 2, 512)));
+    expect_eq!(
+        machine(&config, "app")?.guest,
+        Some(guest("shared", 2, 512))
+    );
+    expect_eq!(
+        machine(&config, "worker")?.guest,
+        Some(guest("shared", 2, 512))
+    );
     expect_eq!(
         machine(&config, "whisper")?.guest,
         Some(MachineGuest {
@@ -715,7 +944,10 @@ fn tomachine_compute() -> Outcome {
 
 fn tomachine_compute_nodefault() -> Outcome {
     let config = load("tomachine-compute-nodefault.toml")?.config;
-    expect_eq!(machine(&config, "bar")?.guest, Some(guest("performance", 4, 8192)));
+    expect_eq!(
+        machine(&config, "bar")?.guest,
+        Some(guest("performance", 4, 8192))
+    );
     expect_eq!(machine(&config, "app")?.guest, None);
     expect_eq!(machine(&config, "woo")?.guest, None);
     Ok(())
@@ -745,7 +977,12 @@ fn tomachine_host_dedication_id() -> Outcome {
 
 fn tomachine_machine_checks() -> Outcome {
     let mut config = load("tomachine-machinechecks.toml")?.config;
-    let check = config.http_service.as_ref().ok_or("no http_service")?.machine_checks[0].clone();
+    let check = config
+        .http_service
+        .as_ref()
+        .ok_or("no http_service")?
+        .machine_checks[0]
+        .clone();
     let origin = OriginMachine {
         config: MachineConfig {
             image: "nginx".into(),
@@ -756,29 +993,66 @@ fn tomachine_machine_checks() -> Outcome {
     // Custom image: only the check's kill settings.
     config.kill_timeout = secs(9);
     config.kill_signal = s("SIGQUIT");
-    let custom = config.to_test_machine_config(&check, Some(&origin)).map_err(|e| e.to_string())?;
+    let custom = config
+        .to_test_machine_config(&check, Some(&origin))
+        .map_err(|e| e.to_string())?;
     expect_eq!(custom.image, "curlimages/curl".to_string());
     expect_eq!(custom.stop_config, Some(StopConfig::default()));
     let mut with_kill = check.clone();
     with_kill.kill_signal = s("SIGKILL");
     with_kill.kill_timeout = secs(5);
-    let custom = config.to_test_machine_config(&with_kill, Some(&origin)).map_err(|e| e.to_string())?;
-    expect_eq!(custom.stop_config, Some(StopConfig { timeout: secs(5), signal: s("SIGKILL") }));
+    let custom = config
+        .to_test_machine_config(&with_kill, Some(&origin))
+        .map_err(|e| e.to_string())?;
+    expect_eq!(
+        custom.stop_config,
+        Some(StopConfig {
+            timeout: secs(5),
+            signal: s("SIGKILL")
+        })
+    );
     // No image: image from the tested Machine; kill settings from the check, else the app.
     let mut no_image = check.clone();
     no_image.image = None;
-    let inherited = config.to_test_machine_config(&no_image, Some(&origin)).map_err(|e| e.to_string())?;
+    let inherited = config
+        .to_test_machine_config(&no_image, Some(&origin))
+        .map_err(|e| e.to_string())?;
     expect_eq!(inherited.image, "nginx".to_string());
-    expect_eq!(inherited.stop_config, Some(StopConfig { timeout: secs(9), signal: s("SIGQUIT") }));
+    expect_eq!(
+        inherited.stop_config,
+        Some(StopConfig {
+            timeout: secs(9),
+            signal: s("SIGQUIT")
+        })
+    );
     no_image.kill_signal = s("SIGUSR1");
-    let inherited = config.to_test_machine_config(&no_image, Some(&origin)).map_err(|e| e.to_string())?;
-    expect_eq!(inherited.stop_config, Some(StopConfig { timeout: secs(9), signal: s("SIGUSR1") }));
-    expect_eq!(inherited.env.get("FLY_TEST_MACHINE_IP"), Some(&"fdaa::1".to_string()));
-    expect_eq!(inherited.env.get("FLY_TEST_COMMAND"), Some(&"1".to_string()));
-    expect_eq!(inherited.env.get("PRIMARY_REGION"), Some(&"mia".to_string()));
+    let inherited = config
+        .to_test_machine_config(&no_image, Some(&origin))
+        .map_err(|e| e.to_string())?;
+    expect_eq!(
+        inherited.stop_config,
+        Some(StopConfig {
+            timeout: secs(9),
+            signal: s("SIGUSR1")
+        })
+    );
+    expect_eq!(
+        inherited.env.get("FLY_TEST_MACHINE_IP"),
+        Some(&"fdaa::1".to_string())
+    );
+    expect_eq!(
+        inherited.env.get("FLY_TEST_COMMAND"),
+        Some(&"1".to_string())
+    );
+    expect_eq!(
+        inherited.env.get("PRIMARY_REGION"),
+        Some(&"mia".to_string())
+    );
     expect_eq!(inherited.init.entrypoint, Some(strings(&["/bin/sh"])));
     // Missing origin: empty FLY_TEST_MACHINE_IP; without an image it is an error.
-    let orphan = config.to_test_machine_config(&check, None).map_err(|e| e.to_string())?;
+    let orphan = config
+        .to_test_machine_config(&check, None)
+        .map_err(|e| e.to_string())?;
     expect_eq!(orphan.env.get("FLY_TEST_MACHINE_IP"), Some(&String::new()));
     match config.to_test_machine_config(&no_image, None) {
         Err(err) => expect!(err.to_string().contains("missing image"), "{err}"),
@@ -791,19 +1065,34 @@ fn validate_groups_row() -> Outcome {
     let mut config = load("validate-groups.toml")?.config;
     config.deploy.get_or_insert_with(Default::default).strategy = s("canary");
     let errors = error_messages(&validate(&config));
-    expect!(errors.contains("canary deployment strategy is not supported when using mounted volumes"), "{errors}");
-    expect!(hangar_config::has_errors(&validate_groups(&config, &["app"])), "app group has the mount");
-    let foo = validate_groups(&config, &["foo"]);
-    expect!(!hangar_config::has_errors(&foo), "foo passes: {foo:?}");
+    expect!(
+        errors.contains("canary deployment strategy is not supported when using mounted volumes"),
+        "{errors}"
+    );
+    expect!(
+        hangar_config::has_errors(&validate_groups(&config, &["app"])),
+        "app group has the mount"
+    );
+    let foo_group = validate_groups(&config, &["foo"]);
+    expect!(
+        !hangar_config::has_errors(&foo_group),
+        "foo passes: {foo_group:?}"
+    );
     Ok(())
 }
 
 fn validate_mounts_row() -> Outcome {
     let config = load("validate-mounts.toml")?.config;
     let errors = error_messages(&validate(&config));
-    expect!(errors.contains("has an initial_size '15Mb' value which is smaller than 1GB"), "{errors}");
+    expect!(
+        errors.contains("has an initial_size '15Mb' value which is smaller than 1GB"),
+        "{errors}"
+    );
     let group_errors = error_messages(&validate_groups(&config, &["app"]));
-    expect!(group_errors.contains("group 'app' has more than one [[mounts]] section defined"), "{group_errors}");
+    expect!(
+        group_errors.contains("group 'app' has more than one [[mounts]] section defined"),
+        "{group_errors}"
+    );
     Ok(())
 }
 
@@ -811,7 +1100,10 @@ fn validate_services_row() -> Outcome {
     let config = load("validate-services.toml")?.config;
     let errors = error_messages(&validate(&config));
     expect!(errors.contains("Service has no processes set"), "{errors}");
-    expect!(errors.contains("Service must expose at least one port"), "{errors}");
+    expect!(
+        errors.contains("Service must expose at least one port"),
+        "{errors}"
+    );
     let success = validate_groups(&config, &["success"]);
     expect!(!hangar_config::has_errors(&success), "{success:?}");
     Ok(())
@@ -824,20 +1116,53 @@ fn config_test_bullet() -> Outcome {
     let mut config = Config::default();
     config.set_env("KEY", "value");
     let text = render(&config, Format::Toml, true).map_err(|e| e.to_string())?;
-    expect_eq!(load_str(&text, Format::Toml, None).map_err(|e| e.to_string())?.config, config);
+    expect_eq!(
+        load_str(&text, Format::Toml, None)
+            .map_err(|e| e.to_string())?
+            .config,
+        config
+    );
     let empty = Config::default();
     expect_eq!(empty.image(), None);
     let build = |text: &str| -> Result<usize, String> {
-        Ok(load_str(text, Format::Toml, None).map_err(|e| e.to_string())?.config.build.map(|b| b.strategy_count()).unwrap_or(0))
+        Ok(load_str(text, Format::Toml, None)
+            .map_err(|e| e.to_string())?
+            .config
+            .build
+            .map(|b| b.strategy_count())
+            .unwrap_or(0))
     };
     expect_eq!(build("app = \"x\"")?, 0);
     expect_eq!(build("[build]\nimage = \"i\"")?, 1);
-    expect_eq!(build("[build]\nimage = \"i\"\nbuilder = \"b\"\nbuiltin = \"n\"\ndockerfile = \"D\"")?, 4);
-    let warned = common::toml("[build]\nimage = \"i\"\ndockerfile = \"https://user:pw@example.com/Dockerfile?token=1\"").check();
-    let text = warned.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n");
-    expect!(text.contains("the \"https://example.com/Dockerfile\" dockerfile"), "{text}");
-    expect_eq!(common::toml("[http_service]\ninternal_port = 1\n[[services]]\ninternal_port = 2").config.internal_port(), 1);
-    expect_eq!(common::toml("[[services]]\ninternal_port = 2").config.internal_port(), 2);
+    expect_eq!(
+        build("[build]\nimage = \"i\"\nbuilder = \"b\"\nbuiltin = \"n\"\ndockerfile = \"D\"")?,
+        4
+    );
+    let warned = common::toml(
+        "[build]\nimage = \"i\"\ndockerfile = \"https://user:pw@example.com/Dockerfile?token=1\"",
+    )
+    .check();
+    let text = warned
+        .iter()
+        .map(|d| d.message.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
+    expect!(
+        text.contains("the \"https://example.com/Dockerfile\" dockerfile"),
+        "{text}"
+    );
+    expect_eq!(
+        common::toml("[http_service]\ninternal_port = 1\n[[services]]\ninternal_port = 2")
+            .config
+            .internal_port(),
+        1
+    );
+    expect_eq!(
+        common::toml("[[services]]\ninternal_port = 2")
+            .config
+            .internal_port(),
+        2
+    );
     expect_eq!(Config::default().internal_port(), 0);
     let original = common::toml("[env]\nA = \"1\"").config;
     let mut copy = original.clone();
@@ -860,10 +1185,18 @@ fn definition_test_bullet() -> Outcome {
     expect_eq!(config.checks["alive"].port, Some(80));
     expect_eq!(config.services[0].tcp_checks[0].interval, secs(15));
     let dropped: Vec<&str> = loaded.diagnostics.iter().map(|d| d.key.as_str()).collect();
-    expect!(dropped.contains(&"script_checks") && dropped.contains(&"restart_limit"), "obsolete keys reported: {dropped:?}");
-    let empty_checks = load_str(r#"{"checks": []}"#, Format::Json, None).map_err(|e| e.to_string())?;
+    expect!(
+        dropped.contains(&"script_checks") && dropped.contains(&"restart_limit"),
+        "obsolete keys reported: {dropped:?}"
+    );
+    let empty_checks =
+        load_str(r#"{"checks": []}"#, Format::Json, None).map_err(|e| e.to_string())?;
     expect!(empty_checks.config.checks.is_empty(), "empty checks list");
-    for (text, expected) in [("kill_timeout = 20", 20), ("kill_timeout = 1.5", 1), ("kill_timeout = \"10s\"", 10)] {
+    for (text, expected) in [
+        ("kill_timeout = 20", 20),
+        ("kill_timeout = 1.5", 1),
+        ("kill_timeout = \"10s\"", 10),
+    ] {
         expect_eq!(common::toml(text).config.kill_timeout, secs(expected));
     }
     Ok(())
@@ -878,11 +1211,23 @@ fn strict_validate_bullet() -> Outcome {
             .map(|d| (d.kind, d.key))
             .collect()
     };
-    expect_eq!(unknown("[unknown_section]\na = 1"), vec![(DiagnosticKind::UnknownSection, "unknown_section".to_string())]);
-    expect_eq!(unknown("[build]\nunknown_key = 1"), vec![(DiagnosticKind::UnknownKey, "build.unknown_key".to_string())]);
+    expect_eq!(
+        unknown("[unknown_section]\na = 1"),
+        vec![(
+            DiagnosticKind::UnknownSection,
+            "unknown_section".to_string()
+        )]
+    );
+    expect_eq!(
+        unknown("[build]\nunknown_key = 1"),
+        vec![(DiagnosticKind::UnknownKey, "build.unknown_key".to_string())]
+    );
     expect_eq!(
         unknown("[checks.health_check]\ntype = \"tcp\"\nport = 1\ninvalid_key = 1"),
-        vec![(DiagnosticKind::UnknownKey, "checks.health_check.invalid_key".to_string())]
+        vec![(
+            DiagnosticKind::UnknownKey,
+            "checks.health_check.invalid_key".to_string()
+        )]
     );
     let real_world = r#"
 app = "real"
@@ -929,7 +1274,11 @@ app = "real"
 fn platform_version_bullet() -> Outcome {
     let config = load("always-invalid-v2.toml")?.config;
     match config.to_machine_config("", None) {
-        Err(err) => expect!(err.to_string().contains("Unknown type for service concurrency"), "{err}"),
+        Err(err) => expect!(
+            err.to_string()
+                .contains("Unknown type for service concurrency"),
+            "{err}"
+        ),
         Ok(_) => return Err("stored parse error must be returned".into()),
     }
     Ok(())
@@ -944,16 +1293,26 @@ fn from_machine_set_bullet() -> Outcome {
 }
 
 fn redaction_bullet() -> Outcome {
-    let loaded = common::toml("app = \"x\"\n[build]\nimage = \"i\"\ndockerfile = \"https://example.com/Dockerfile\"");
+    let loaded = common::toml(
+        "app = \"x\"\n[build]\nimage = \"i\"\ndockerfile = \"https://example.com/Dockerfile\"",
+    );
     let diagnostics = loaded.check();
-    expect!(!hangar_config::has_errors(&diagnostics), "two build strategies only warn: {diagnostics:?}");
-    expect!(diagnostics.iter().any(|d| d.message.contains("the \"https://example.com/Dockerfile\" dockerfile")), "{diagnostics:?}");
+    expect!(
+        !hangar_config::has_errors(&diagnostics),
+        "two build strategies only warn: {diagnostics:?}"
+    );
+    expect!(
+        diagnostics.iter().any(|d| d
+            .message
+            .contains("the \"https://example.com/Dockerfile\" dockerfile")),
+        "{diagnostics:?}"
+    );
     Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
 
-fn table_checks() -> Vec<(&'static str, fn() -> Outcome)> {
+fn table_checks() -> Vec<RowCheck> {
     vec![
         ("app-name.toml", app_name),
         ("build.toml", build_builder),
@@ -986,12 +1345,21 @@ fn table_checks() -> Vec<(&'static str, fn() -> Outcome)> {
         ("tomachine.toml", tomachine),
         ("tomachine-experimental.toml", tomachine_experimental),
         ("tomachine-processgroups.toml", tomachine_process_groups),
-        ("tomachine-default-for-new-apps.toml", tomachine_default_for_new_apps),
+        (
+            "tomachine-default-for-new-apps.toml",
+            tomachine_default_for_new_apps,
+        ),
         ("tomachine-mounts.toml", tomachine_mounts),
         ("tomachine-services.toml", tomachine_services),
         ("tomachine-compute.toml", tomachine_compute),
-        ("tomachine-compute-nodefault.toml", tomachine_compute_nodefault),
-        ("tomachine-hostdedicationid.toml", tomachine_host_dedication_id),
+        (
+            "tomachine-compute-nodefault.toml",
+            tomachine_compute_nodefault,
+        ),
+        (
+            "tomachine-hostdedicationid.toml",
+            tomachine_host_dedication_id,
+        ),
         ("tomachine-machinechecks.toml", tomachine_machine_checks),
         ("validate-groups.toml", validate_groups_row),
         ("validate-mounts.toml", validate_mounts_row),
@@ -1000,14 +1368,17 @@ fn table_checks() -> Vec<(&'static str, fn() -> Outcome)> {
 }
 
 /// Bullet items of "Tests without testdata files", keyed by the text they start with.
-fn bullet_checks() -> Vec<(&'static str, Option<fn() -> Outcome>)> {
+fn bullet_checks() -> Vec<BulletCheck> {
     vec![
         ("serde/`config_test`", Some(config_test_bullet)),
         ("`definition_test`", Some(definition_test_bullet)),
         ("`strict_validate_test`", Some(strict_validate_bullet)),
         ("`platformversion_test`", Some(platform_version_bullet)),
         ("`from_machine_set_test`", Some(from_machine_set_bullet)),
-        ("`validation_test TestConfigValidateRedactsMalformedDockerfileURL`", Some(redaction_bullet)),
+        (
+            "`validation_test TestConfigValidateRedactsMalformedDockerfileURL`",
+            Some(redaction_bullet),
+        ),
         // `fly scale count` convergence belongs to the deploy controller, not the config layer.
         ("`F internal/command/scale/count_machines_test.go`", None),
     ]
@@ -1036,7 +1407,10 @@ fn flyctl_appconfig_conformance() {
     let dir = conformance_dir();
     let expectations = dir.join("EXPECTATIONS.md");
     if !expectations.is_file() {
-        eprintln!("\n!!!!!!!! SKIPPED: flyctl conformance tier: {} is absent !!!!!!!!\n", dir.display());
+        eprintln!(
+            "\n!!!!!!!! SKIPPED: flyctl conformance tier: {} is absent !!!!!!!!\n",
+            dir.display()
+        );
         println!("flyctl conformance: SKIPPED ({} not found)", dir.display());
         return;
     }
@@ -1062,14 +1436,19 @@ fn flyctl_appconfig_conformance() {
         .collect();
     on_disk.sort();
     for file in on_disk.iter().filter(|f| !rows.contains(f)) {
-        failures.push(format!("{file}: present in the folder but has no EXPECTATIONS.md row"));
+        failures.push(format!(
+            "{file}: present in the folder but has no EXPECTATIONS.md row"
+        ));
     }
 
     let bullets = expectation_bullets(&text);
     let bullet_table = bullet_checks();
     let (mut bullets_passed, mut bullets_applicable) = (0, 0);
     for bullet in &bullets {
-        match bullet_table.iter().find(|(prefix, _)| bullet.starts_with(prefix)) {
+        match bullet_table
+            .iter()
+            .find(|(prefix, _)| bullet.starts_with(prefix))
+        {
             None => failures.push(format!("bullet {bullet:.60}: no check implemented")),
             Some((_, None)) => println!("not applicable to the config layer: {bullet:.70}"),
             Some((prefix, Some(check))) => {
@@ -1081,10 +1460,20 @@ fn flyctl_appconfig_conformance() {
             }
         }
     }
-    println!("flyctl conformance: {passed}/{} expectations passed", rows.len());
-    println!("flyctl conformance (tests without testdata): {bullets_passed}/{bullets_applicable} passed");
+    println!(
+        "flyctl conformance: {passed}/{} expectations passed",
+        rows.len()
+    );
+    println!(
+        "flyctl conformance (tests without testdata): {bullets_passed}/{bullets_applicable} passed"
+    );
     for failure in &failures {
         println!("FAILED {failure}");
     }
-    assert!(failures.is_empty(), "{} conformance failure(s):\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} conformance failure(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

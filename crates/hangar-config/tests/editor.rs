@@ -29,7 +29,9 @@ fn edits_keep_comments_and_order() {
     editor.set_env("LOG_LEVEL", "debug").unwrap();
     editor.set_process("worker", "bin/worker").unwrap();
     editor.set_release_command("bin/migrate").unwrap();
-    editor.set_docker_command(&["bin/start".to_string()]).unwrap();
+    editor
+        .set_docker_command(&["bin/start".to_string()])
+        .unwrap();
     assert!(editor.set_internal_port(9090).unwrap());
     let text = editor.text();
 
@@ -52,7 +54,10 @@ fn edits_keep_comments_and_order() {
     assert_eq!(config.env["LOG_LEVEL"], "debug");
     assert_eq!(config.processes["worker"], "bin/worker");
     assert_eq!(config.release_command(), Some("bin/migrate"));
-    assert_eq!(config.experimental.unwrap().cmd, Some(vec!["bin/start".to_string()]));
+    assert_eq!(
+        config.experimental.unwrap().cmd,
+        Some(vec!["bin/start".to_string()])
+    );
     assert_eq!(config.services[0].internal_port, Some(9090));
 }
 
@@ -60,18 +65,25 @@ fn edits_keep_comments_and_order() {
 fn scale_vm_updates_the_matching_entry_or_adds_one() {
     let mut editor = TomlEditor::parse(ORIGINAL).unwrap();
     editor.set_vm(None, "performance-2x", None).unwrap();
-    editor.set_vm(Some("worker"), "shared-cpu-4x", Some("2gb")).unwrap();
+    editor
+        .set_vm(Some("worker"), "shared-cpu-4x", Some("2gb"))
+        .unwrap();
     let config = load_str(&editor.text(), Format::Toml, None).unwrap().config;
     assert_eq!(config.vm.len(), 2);
     assert_eq!(config.vm[0].size.as_deref(), Some("performance-2x"));
-    assert_eq!(config.vm[0].memory, None, "stale memory removed from the generic entry");
+    assert_eq!(
+        config.vm[0].memory, None,
+        "stale memory removed from the generic entry"
+    );
     assert!(config.vm[0].processes.is_empty());
     assert_eq!(config.vm[1].size.as_deref(), Some("shared-cpu-4x"));
     assert_eq!(config.vm[1].memory.as_deref(), Some("2gb"));
     assert_eq!(config.vm[1].processes, vec!["worker".to_string()]);
 
     // Scaling the same group again edits that entry instead of adding another.
-    editor.set_vm(Some("worker"), "shared-cpu-8x", None).unwrap();
+    editor
+        .set_vm(Some("worker"), "shared-cpu-8x", None)
+        .unwrap();
     let config = load_str(&editor.text(), Format::Toml, None).unwrap().config;
     assert_eq!(config.vm.len(), 2);
     assert_eq!(config.vm[1].size.as_deref(), Some("shared-cpu-8x"));
@@ -79,7 +91,10 @@ fn scale_vm_updates_the_matching_entry_or_adds_one() {
 
 #[test]
 fn internal_port_prefers_http_service_and_is_a_noop_without_services() {
-    let mut editor = TomlEditor::parse("app = \"a\"\n[http_service]\ninternal_port = 1\n[[services]]\ninternal_port = 2\n").unwrap();
+    let mut editor = TomlEditor::parse(
+        "app = \"a\"\n[http_service]\ninternal_port = 1\n[[services]]\ninternal_port = 2\n",
+    )
+    .unwrap();
     assert!(editor.set_internal_port(3).unwrap());
     let config = load_str(&editor.text(), Format::Toml, None).unwrap().config;
     assert_eq!(config.http_service.unwrap().internal_port, Some(3));
@@ -115,5 +130,7 @@ fn save_and_open_round_trip_on_disk() {
     editor.save(&path).unwrap();
     let loaded = hangar_config::load_file(&path).unwrap();
     assert_eq!(loaded.config.env["A"], "1");
-    assert!(std::fs::read_to_string(&path).unwrap().starts_with("# my app"));
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .starts_with("# my app"));
 }

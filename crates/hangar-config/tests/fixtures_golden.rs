@@ -19,7 +19,10 @@ use hangar_config::{load_file, Diagnostic, LoadError, LoadedConfig};
 const INPUT_EXTENSIONS: [&str; 4] = ["toml", "json", "yaml", "yml"];
 
 fn inputs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -56,13 +59,22 @@ fn machines(loaded: &LoadedConfig) -> String {
         Err(err) => serde_json::json!({ "error": err.to_string() }),
     };
     for group in config.process_names() {
-        out.insert(group.clone(), result(config.to_machine_config(&group, None)));
+        out.insert(
+            group.clone(),
+            result(config.to_machine_config(&group, None)),
+        );
     }
     if config.release_command().is_some() {
-        out.insert("<release_command>".into(), result(config.to_release_machine_config()));
+        out.insert(
+            "<release_command>".into(),
+            result(config.to_release_machine_config()),
+        );
     }
     if config.console_command.is_some() {
-        out.insert("<console>".into(), result(config.to_console_machine_config()));
+        out.insert(
+            "<console>".into(),
+            result(config.to_console_machine_config()),
+        );
     }
     serde_json::to_string_pretty(&out).unwrap() + "\n"
 }
@@ -73,9 +85,14 @@ fn outputs(path: &Path) -> Vec<(&'static str, String)> {
         Err(LoadError::Syntax(diagnostic)) => vec![("diagnostics", show(&diagnostic, &name))],
         Err(other) => panic!("{name}: {other}"),
         Ok(loaded) => {
-            let model = serde_json::to_string_pretty(&loaded.config.to_definition()).unwrap() + "\n";
+            let model =
+                serde_json::to_string_pretty(&loaded.config.to_definition()).unwrap() + "\n";
             let diagnostics: String = loaded.check().iter().map(|d| show(d, &name)).collect();
-            vec![("model", model), ("diagnostics", diagnostics), ("machines", machines(&loaded))]
+            vec![
+                ("model", model),
+                ("diagnostics", diagnostics),
+                ("machines", machines(&loaded)),
+            ]
         }
     }
 }
@@ -85,7 +102,11 @@ fn fixtures_match_golden_files() {
     let bless = std::env::var_os("HANGAR_BLESS").is_some();
     let mut files = Vec::new();
     inputs(&common::fixtures_dir(), &mut files);
-    assert!(files.len() >= 20, "expected the fixture corpus, found {} inputs", files.len());
+    assert!(
+        files.len() >= 20,
+        "expected the fixture corpus, found {} inputs",
+        files.len()
+    );
     let mut failures = Vec::new();
     for input in &files {
         for (kind, actual) in outputs(input) {
@@ -100,7 +121,10 @@ fn fixtures_match_golden_files() {
                     "{}: differs from golden\n--- expected\n{expected}\n--- actual\n{actual}",
                     golden.display()
                 )),
-                Err(_) => failures.push(format!("{}: missing (run with HANGAR_BLESS=1 and review)", golden.display())),
+                Err(_) => failures.push(format!(
+                    "{}: missing (run with HANGAR_BLESS=1 and review)",
+                    golden.display()
+                )),
             }
         }
     }

@@ -33,15 +33,61 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "[", "]", "[[", "]]", "{", "}", "\"", "'", "=", ",", "\n", ".", "-", "#", ":", "*", "&a ", "\\",
-    "processes = [\"app\"]", "processes = [\"ghost\"]", "[processes]\napp = \"x\"\n", "[[vm]]\n",
-    "size = \"performance-16x\"", "memory = \"0\"", "memory = 99999999999999999999", "interval = 1e400",
-    "kill_timeout = -9223372036854775808", "timeout = \"9999999999h\"", "[[services]]\n", "[http_service]\n",
-    "internal_port = \"x\"", "concurrency = 1", "concurrency = \"1,2,3\"", "[[mounts]]\n",
-    "initial_size = \"1.2.3gb\"", "[checks.c]\n", "type = \"http\"", "headers = [{name=1}]",
-    "[[env]]\n", "[regions.app]\n", "ord = -1", "[auto_stop_machines]\nenabled = 3\n",
-    "local_path = \"/dev/zero\"", "machine_config = \"/dev/zero\"", "machine_config = '{\"dns\": 1}'",
-    "1.5", "true", "null", "~", "[]", "{}", "\u{feff}", "\u{00e9}", "\u{10ffff}", "\0",
+    "[",
+    "]",
+    "[[",
+    "]]",
+    "{",
+    "}",
+    "\"",
+    "'",
+    "=",
+    ",",
+    "\n",
+    ".",
+    "-",
+    "#",
+    ":",
+    "*",
+    "&a ",
+    "\\",
+    "processes = [\"app\"]",
+    "processes = [\"ghost\"]",
+    "[processes]\napp = \"x\"\n",
+    "[[vm]]\n",
+    "size = \"performance-16x\"",
+    "memory = \"0\"",
+    "memory = 99999999999999999999",
+    "interval = 1e400",
+    "kill_timeout = -9223372036854775808",
+    "timeout = \"9999999999h\"",
+    "[[services]]\n",
+    "[http_service]\n",
+    "internal_port = \"x\"",
+    "concurrency = 1",
+    "concurrency = \"1,2,3\"",
+    "[[mounts]]\n",
+    "initial_size = \"1.2.3gb\"",
+    "[checks.c]\n",
+    "type = \"http\"",
+    "headers = [{name=1}]",
+    "[[env]]\n",
+    "[regions.app]\n",
+    "ord = -1",
+    "[auto_stop_machines]\nenabled = 3\n",
+    "local_path = \"/dev/zero\"",
+    "machine_config = \"/dev/zero\"",
+    "machine_config = '{\"dns\": 1}'",
+    "1.5",
+    "true",
+    "null",
+    "~",
+    "[]",
+    "{}",
+    "\u{feff}",
+    "\u{00e9}",
+    "\u{10ffff}",
+    "\0",
 ];
 
 fn mutate(rng: &mut Rng, seed: &[u8], other: &[u8]) -> Vec<u8> {
@@ -110,7 +156,8 @@ fn seeds() -> Vec<(Vec<u8>, Format)> {
         .collect();
     let deep = "a = ".to_string() + &"[".repeat(5000) + &"]".repeat(5000);
     let deep_json = "[".repeat(5000) + &"]".repeat(5000);
-    let mut alias_bomb = String::from("a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n");
+    let mut alias_bomb =
+        String::from("a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n");
     for level in 1..12 {
         let previous = (b'a' + level - 1) as char;
         let current = (b'a' + level) as char;
@@ -120,7 +167,10 @@ fn seeds() -> Vec<(Vec<u8>, Format)> {
     seeds.push((deep.into_bytes(), Format::Toml));
     seeds.push((deep_json.into_bytes(), Format::Json));
     seeds.push((alias_bomb.into_bytes(), Format::Yaml));
-    seeds.push((format!("[processes]\n{many_groups}").into_bytes(), Format::Toml));
+    seeds.push((
+        format!("[processes]\n{many_groups}").into_bytes(),
+        Format::Toml,
+    ));
     seeds
 }
 
@@ -133,7 +183,10 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     for path in entries {
         if path.is_dir() {
             collect(&path, out);
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("toml" | "json" | "yaml" | "yml")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("toml" | "json" | "yaml" | "yml")
+        ) {
             out.push(path);
         }
     }
@@ -154,7 +207,11 @@ fn loader_survives_mutated_inputs() {
     for (data, format) in &corpus {
         let started = Instant::now();
         exercise(&String::from_utf8_lossy(data), *format);
-        assert!(started.elapsed() < PER_INPUT_BUDGET, "a seed took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < PER_INPUT_BUDGET,
+            "a seed took {:?}",
+            started.elapsed()
+        );
     }
     let mut rng = Rng(seed | 1);
     let started_all = Instant::now();
@@ -180,7 +237,11 @@ fn loader_survives_mutated_inputs() {
             let _ = std::fs::write(&crash, &mutant);
             panic!(
                 "iteration {iteration} ({format:?}) {} after {elapsed:?}; input saved to {}",
-                if outcome.is_err() { "panicked" } else { "was too slow" },
+                if outcome.is_err() {
+                    "panicked"
+                } else {
+                    "was too slow"
+                },
                 crash.display()
             );
         }

@@ -2,7 +2,9 @@
 
 mod common;
 
-use hangar_config::machine::{plan_mount_update, stamp_release, MachineConfig, MachineMount, MountUpdate};
+use hangar_config::machine::{
+    plan_mount_update, stamp_release, MachineConfig, MachineMount, MountUpdate,
+};
 
 fn mount(name: &str, path: &str) -> MachineMount {
     MachineMount {
@@ -17,11 +19,26 @@ fn mount(name: &str, path: &str) -> MachineMount {
 fn mount_reconciliation() {
     let data = mount("data", "/data");
     assert_eq!(plan_mount_update(None, None), MountUpdate::None);
-    assert_eq!(plan_mount_update(Some(&data), Some(&mount("data", "/data"))), MountUpdate::Keep);
-    assert_eq!(plan_mount_update(Some(&data), Some(&mount("data", "/srv"))), MountUpdate::ChangePath);
-    assert!(matches!(plan_mount_update(Some(&data), Some(&mount("other", "/data"))), MountUpdate::Replace { .. }));
-    assert!(matches!(plan_mount_update(Some(&data), None), MountUpdate::Replace { .. }));
-    assert!(matches!(plan_mount_update(None, Some(&data)), MountUpdate::Replace { .. }));
+    assert_eq!(
+        plan_mount_update(Some(&data), Some(&mount("data", "/data"))),
+        MountUpdate::Keep
+    );
+    assert_eq!(
+        plan_mount_update(Some(&data), Some(&mount("data", "/srv"))),
+        MountUpdate::ChangePath
+    );
+    assert!(matches!(
+        plan_mount_update(Some(&data), Some(&mount("other", "/data"))),
+        MountUpdate::Replace { .. }
+    ));
+    assert!(matches!(
+        plan_mount_update(Some(&data), None),
+        MountUpdate::Replace { .. }
+    ));
+    assert!(matches!(
+        plan_mount_update(None, Some(&data)),
+        MountUpdate::Replace { .. }
+    ));
 }
 
 #[test]
@@ -58,7 +75,10 @@ app = "upd"
     let updated = config.to_machine_config("app", Some(&existing)).unwrap();
     let json = serde_json::to_value(&updated).unwrap();
     assert_eq!(json["image"], "registry/app:v1");
-    assert_eq!(json["guest"]["memory_mb"], 1024, "guest kept without [[vm]]");
+    assert_eq!(
+        json["guest"]["memory_mb"], 1024,
+        "guest kept without [[vm]]"
+    );
     assert_eq!(json["schedule"], "hourly");
     assert_eq!(json["auto_destroy"], true);
     assert_eq!(json["standbys"][0], "abc");
@@ -72,7 +92,10 @@ app = "upd"
     assert!(json["env"].get("OLD").is_none(), "env replaced");
     assert!(json.get("services").is_none(), "services replaced");
     assert_eq!(json["restart"]["policy"], "always");
-    assert!(json.get("stop_config").is_none(), "stop_config follows fly.toml");
+    assert!(
+        json.get("stop_config").is_none(),
+        "stop_config follows fly.toml"
+    );
 
     let mut stamped = updated.clone();
     stamp_release(&mut stamped, "rel_1", 4);
@@ -90,12 +113,21 @@ fn deploy_without_restart_clears_a_hand_set_policy() {
         }),
         ..MachineConfig::default()
     };
-    assert_eq!(config.to_machine_config("", Some(&existing)).unwrap().restart, None);
+    assert_eq!(
+        config
+            .to_machine_config("", Some(&existing))
+            .unwrap()
+            .restart,
+        None
+    );
 }
 
 #[test]
 fn unknown_group_is_an_error() {
     let config = common::toml("[processes]\nweb = \"w\"\n").config;
     let err = config.to_machine_config("api", None).unwrap_err();
-    assert_eq!(err.to_string(), "process group 'api' is not defined; known groups are ['web']");
+    assert_eq!(
+        err.to_string(),
+        "process group 'api' is not defined; known groups are ['web']"
+    );
 }

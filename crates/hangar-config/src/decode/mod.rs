@@ -84,13 +84,41 @@ impl<'a> Decoder<'a> {
     }
 
     /// Records an error at `node`.
-    pub(crate) fn error(&mut self, node: &Node, path: &str, kind: DiagnosticKind, message: String, help: impl Into<String>) {
-        self.report(node, path, Severity::Error, kind, message, Some(help.into()));
+    pub(crate) fn error(
+        &mut self,
+        node: &Node,
+        path: &str,
+        kind: DiagnosticKind,
+        message: String,
+        help: impl Into<String>,
+    ) {
+        self.report(
+            node,
+            path,
+            Severity::Error,
+            kind,
+            message,
+            Some(help.into()),
+        );
     }
 
     /// Records a warning at `node`.
-    pub(crate) fn warn(&mut self, node: &Node, path: &str, kind: DiagnosticKind, message: String, help: impl Into<String>) {
-        self.report(node, path, Severity::Warning, kind, message, Some(help.into()));
+    pub(crate) fn warn(
+        &mut self,
+        node: &Node,
+        path: &str,
+        kind: DiagnosticKind,
+        message: String,
+        help: impl Into<String>,
+    ) {
+        self.report(
+            node,
+            path,
+            Severity::Warning,
+            kind,
+            message,
+            Some(help.into()),
+        );
     }
 
     pub(crate) fn wrong_type(&mut self, node: &Node, path: &str, expected: &str) {
@@ -220,7 +248,9 @@ impl<'a> Decoder<'a> {
             let entry_path = join(path, &key);
             match &value.value {
                 Value::Null => {}
-                Value::Array(_) | Value::Table(_) => self.wrong_type(value, &entry_path, "a string"),
+                Value::Array(_) | Value::Table(_) => {
+                    self.wrong_type(value, &entry_path, "a string")
+                }
                 scalar => {
                     map.insert(key, scalar.to_string());
                 }
@@ -243,18 +273,31 @@ impl<'a> Decoder<'a> {
     }
 
     /// A duration: a Go duration string, or a bare number read per `bare`. `""` means unset.
-    pub(crate) fn duration(&mut self, node: &Node, path: &str, bare: BareNumber) -> Option<GoDuration> {
+    pub(crate) fn duration(
+        &mut self,
+        node: &Node,
+        path: &str,
+        bare: BareNumber,
+    ) -> Option<GoDuration> {
         match (&node.value, bare) {
             (Value::Str(s), _) if s.is_empty() => None,
             (Value::Str(s), _) => match GoDuration::parse(s) {
                 Ok(duration) => Some(duration),
                 Err(err) => {
-                    self.error(node, path, DiagnosticKind::InvalidValue, err.to_string(), "use Go duration syntax such as \"10s\", \"1m30s\" or \"500ms\"");
+                    self.error(
+                        node,
+                        path,
+                        DiagnosticKind::InvalidValue,
+                        err.to_string(),
+                        "use Go duration syntax such as \"10s\", \"1m30s\" or \"500ms\"",
+                    );
                     None
                 }
             },
             (Value::Int(i), BareNumber::Millis) => Some(GoDuration::from_millis(*i)),
-            (Value::Float(f), BareNumber::Millis) => Some(GoDuration::from_nanos((*f * 1e6) as i64)),
+            (Value::Float(f), BareNumber::Millis) => {
+                Some(GoDuration::from_nanos((*f * 1e6) as i64))
+            }
             (Value::Int(i), BareNumber::Seconds) => Some(GoDuration::from_secs(*i)),
             (Value::Float(f), BareNumber::Seconds) => Some(GoDuration::from_secs(f.trunc() as i64)),
             (Value::Int(_) | Value::Float(_), BareNumber::Rejected) => {
@@ -317,7 +360,11 @@ impl<'a> Decoder<'a> {
 
 impl<'n> Fields<'n> {
     /// Takes `key` if present (null counts as absent); records its position.
-    pub(crate) fn take(&mut self, d: &mut Decoder<'_>, key: &'static str) -> Option<(&'n Node, String)> {
+    pub(crate) fn take(
+        &mut self,
+        d: &mut Decoder<'_>,
+        key: &'static str,
+    ) -> Option<(&'n Node, String)> {
         self.known.push(key);
         let index = self.table.entries.iter().position(|(k, _)| k == key)?;
         self.used[index] = true;
@@ -380,7 +427,11 @@ impl<'n> Fields<'n> {
         }
     }
 
-    pub(crate) fn string_map(&mut self, d: &mut Decoder<'_>, key: &'static str) -> BTreeMap<String, String> {
+    pub(crate) fn string_map(
+        &mut self,
+        d: &mut Decoder<'_>,
+        key: &'static str,
+    ) -> BTreeMap<String, String> {
         match self.take(d, key) {
             Some((node, path)) => d.string_map(node, &path),
             None => BTreeMap::new(),
@@ -392,7 +443,12 @@ impl<'n> Fields<'n> {
         d.size(node, &path)
     }
 
-    pub(crate) fn duration(&mut self, d: &mut Decoder<'_>, key: &'static str, bare: BareNumber) -> Option<GoDuration> {
+    pub(crate) fn duration(
+        &mut self,
+        d: &mut Decoder<'_>,
+        key: &'static str,
+        bare: BareNumber,
+    ) -> Option<GoDuration> {
         let (node, path) = self.take(d, key)?;
         d.duration(node, &path, bare)
     }
@@ -446,7 +502,10 @@ impl<'n> Fields<'n> {
             } else {
                 (
                     DiagnosticKind::UnknownKey,
-                    format!("unknown key `{key}` in {}; it is ignored", section_name(&self.path)),
+                    format!(
+                        "unknown key `{key}` in {}; it is ignored",
+                        section_name(&self.path)
+                    ),
                 )
             };
             let help = format!("{suggestion}remove it or fix its spelling (known keys are listed in docs/config.md)");

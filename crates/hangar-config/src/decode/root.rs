@@ -6,8 +6,9 @@ use super::services::{decode_http_service, decode_machine_check, decode_service}
 use super::{join, BareNumber, Decoder, Fields};
 use crate::diagnostics::DiagnosticKind;
 use crate::model::{
-    Attached, AttachedSecrets, AutoStartDefaults, AutoStop, AutoStopDefaults, Build, Compose, Compute, Config,
-    Deploy, Experimental, File, Metrics, Mount, Regions, Restart, Static, TopLevelCheck,
+    Attached, AttachedSecrets, AutoStartDefaults, AutoStop, AutoStopDefaults, Build, Compose,
+    Compute, Config, Deploy, Experimental, File, Metrics, Mount, Regions, Restart, Static,
+    TopLevelCheck,
 };
 use crate::tree::{Node, Value};
 
@@ -37,7 +38,9 @@ pub(crate) fn decode_config(d: &mut Decoder<'_>, root: &Node) -> Config {
     config.http_service = t.section(d, "http_service", decode_http_service);
     config.services = t.list(d, "services", decode_service);
     config.checks = t
-        .section(d, "checks", |d, node, path| Some(decode_checks(d, node, path)))
+        .section(d, "checks", |d, node, path| {
+            Some(decode_checks(d, node, path))
+        })
         .unwrap_or_default();
     config.files = t.list(d, "files", decode_file);
     config.machine_checks = t.list(d, "machine_checks", decode_machine_check);
@@ -69,7 +72,8 @@ fn decode_experimental(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<E
         let (node, path) = t.take(d, key)?;
         if let Value::Str(text) = &node.value {
             if text.trim().contains(char::is_whitespace) {
-                let words: Vec<String> = text.split_whitespace().map(|w| format!("{w:?}")).collect();
+                let words: Vec<String> =
+                    text.split_whitespace().map(|w| format!("{w:?}")).collect();
                 d.warn(
                     node,
                     &path,
@@ -325,7 +329,11 @@ pub(super) fn decode_auto_stop(d: &mut Decoder<'_>, node: &Node, path: &str) -> 
     }
 }
 
-fn decode_auto_stop_defaults(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<AutoStopDefaults> {
+fn decode_auto_stop_defaults(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+) -> Option<AutoStopDefaults> {
     let mut t = d.table(node, path)?;
     let defaults = AutoStopDefaults {
         enabled: t.section(d, "enabled", decode_auto_stop),
@@ -335,7 +343,11 @@ fn decode_auto_stop_defaults(d: &mut Decoder<'_>, node: &Node, path: &str) -> Op
     Some(defaults)
 }
 
-fn decode_auto_start_defaults(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<AutoStartDefaults> {
+fn decode_auto_start_defaults(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+) -> Option<AutoStartDefaults> {
     let mut t = d.table(node, path)?;
     let defaults = AutoStartDefaults {
         enabled: t.bool(d, "enabled"),

@@ -5,12 +5,16 @@ use std::collections::BTreeMap;
 use super::root::decode_auto_stop;
 use super::{join, BareNumber, Decoder};
 use crate::model::{
-    Concurrency, HeaderValue, HttpOptions, HttpResponseOptions, HttpService, MachineCheck, Port, ProxyProtoOptions,
-    ReplayCache, Service, ServiceHttpCheck, ServiceTcpCheck, TlsOptions,
+    Concurrency, HeaderValue, HttpOptions, HttpResponseOptions, HttpService, MachineCheck, Port,
+    ProxyProtoOptions, ReplayCache, Service, ServiceHttpCheck, ServiceTcpCheck, TlsOptions,
 };
 use crate::tree::{Node, Value};
 
-pub(super) fn decode_http_service(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<HttpService> {
+pub(super) fn decode_http_service(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+) -> Option<HttpService> {
     let mut t = d.table(node, path)?;
     let service = HttpService {
         internal_port: t.port(d, "internal_port"),
@@ -107,7 +111,11 @@ fn decode_http_options(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<H
     Some(options)
 }
 
-fn decode_response_options(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<HttpResponseOptions> {
+fn decode_response_options(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+) -> Option<HttpResponseOptions> {
     let mut t = d.table(node, path)?;
     let headers = t
         .section(d, "headers", |d, node, path| {
@@ -120,7 +128,11 @@ fn decode_response_options(d: &mut Decoder<'_>, node: &Node, path: &str) -> Opti
                     Value::Str(text) => Some(HeaderValue::Text(text.clone())),
                     Value::Array(_) => Some(HeaderValue::List(d.strings(value, &header_path))),
                     _ => {
-                        d.wrong_type(value, &header_path, "false, a string or an array of strings");
+                        d.wrong_type(
+                            value,
+                            &header_path,
+                            "false, a string or an array of strings",
+                        );
                         None
                     }
                 };
@@ -180,7 +192,11 @@ fn decode_http_check(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Ser
     Some(check)
 }
 
-pub(super) fn decode_machine_check(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<MachineCheck> {
+pub(super) fn decode_machine_check(
+    d: &mut Decoder<'_>,
+    node: &Node,
+    path: &str,
+) -> Option<MachineCheck> {
     let mut t = d.table(node, path)?;
     let check = MachineCheck {
         command: t.strings(d, "command"),

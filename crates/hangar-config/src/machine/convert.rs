@@ -5,17 +5,17 @@ use std::path::PathBuf;
 
 use super::guest::{resolve_compute, GuestError};
 use super::types::{
-    MachineCheckHeader, MachineConfig, MachineFile, MachineHealthCheck, MachineMetrics, MachineMount,
-    MachinePort, MachineRestart, MachineService, MachineServiceCheck, MachineServiceConcurrency, MachineStatic,
-    StopConfig,
+    MachineCheckHeader, MachineConfig, MachineFile, MachineHealthCheck, MachineMetrics,
+    MachineMount, MachinePort, MachineRestart, MachineService, MachineServiceCheck,
+    MachineServiceConcurrency, MachineStatic, StopConfig,
 };
 use super::{
     METADATA_PLATFORM_VERSION, METADATA_PROCESS_GROUP, METADATA_TOOL_VERSION, PLATFORM_VERSION_V2,
 };
 use crate::groups::Flattened;
 use crate::model::{
-    Concurrency, Config, File, HttpService, RestartPolicy, Service, ServiceHttpCheck, ServiceTcpCheck,
-    TopLevelCheck,
+    Concurrency, Config, File, HttpService, RestartPolicy, Service, ServiceHttpCheck,
+    ServiceTcpCheck, TopLevelCheck,
 };
 use crate::shell::{self, ShellSplitError};
 use crate::units::parse_decimal_size_gb;
@@ -95,7 +95,11 @@ impl Config {
     /// The Machine config of `group` ("" = default group). With `existing`, starts from that
     /// config: fly.toml-managed fields are replaced, the rest (schedule, auto_destroy, dns,
     /// processes, standbys, other metadata, guest when there is no `[[vm]]`, image) are kept.
-    pub fn to_machine_config(&self, group: &str, existing: Option<&MachineConfig>) -> Result<MachineConfig, ConvertError> {
+    pub fn to_machine_config(
+        &self,
+        group: &str,
+        existing: Option<&MachineConfig>,
+    ) -> Result<MachineConfig, ConvertError> {
         if let Some(error) = &self.parse_error {
             return Err(ConvertError::Unparsed(error.clone()));
         }
@@ -121,7 +125,10 @@ impl Config {
             .get(&flat.group)
             .filter(|command| !command.trim().is_empty());
         config.init.cmd = match process_command {
-            Some(command) => Some(split_command(&format!("[processes] {}", flat.group), command)?),
+            Some(command) => Some(split_command(
+                &format!("[processes] {}", flat.group),
+                command,
+            )?),
             None => experimental.and_then(|e| e.cmd.clone()),
         };
         config.init.entrypoint = experimental.and_then(|e| e.entrypoint.clone());
@@ -146,15 +153,17 @@ impl Config {
         config.stop_config = self.stop_config();
         config.files = self.machine_files(flat.files.iter().map(|(_, f)| *f))?;
         if let Some((_, compute)) = flat.vm {
-            config.guest = Some(resolve_compute(compute, flat.host_dedication_id).map_err(|source| {
-                ConvertError::Guest {
+            config.guest = Some(resolve_compute(compute, flat.host_dedication_id).map_err(
+                |source| ConvertError::Guest {
                     group: flat.group.clone(),
                     source,
-                }
-            })?);
+                },
+            )?);
         }
         config.restart = match flat.restart {
-            Some((_, restart)) => Some(machine_restart(restart.policy.as_deref(), restart.retries)?),
+            Some((_, restart)) => {
+                Some(machine_restart(restart.policy.as_deref(), restart.retries)?)
+            }
             None => None,
         };
         Ok(config)
@@ -173,7 +182,7 @@ impl Config {
     /// `stop_config` from `kill_timeout`/`kill_signal`, or `None` when neither is set.
     pub(crate) fn stop_config(&self) -> Option<StopConfig> {
         let signal = self.kill_signal.clone().filter(|s| !s.is_empty());
-        (self.kill_timeout.is_some() || signal.is_some()).then(|| StopConfig {
+        (self.kill_timeout.is_some() || signal.is_some()).then_some(StopConfig {
             timeout: self.kill_timeout,
             signal,
         })
@@ -193,7 +202,10 @@ impl Config {
 
     /// `[[files]]` as Machine files; `local_path` is read (relative to the fly.toml directory)
     /// and base64-encoded.
-    pub(crate) fn machine_files<'a>(&self, files: impl Iterator<Item = &'a File>) -> Result<Vec<MachineFile>, ConvertError> {
+    pub(crate) fn machine_files<'a>(
+        &self,
+        files: impl Iterator<Item = &'a File>,
+    ) -> Result<Vec<MachineFile>, ConvertError> {
         let mut out: Vec<MachineFile> = Vec::new();
         for file in files {
             let guest_path = file.guest_path.clone().unwrap_or_default();
@@ -212,7 +224,8 @@ impl Config {
                         path = dir.join(path);
                     }
                 }
-                let bytes = read_bounded(&path).map_err(|source| ConvertError::LocalFile { path, source })?;
+                let bytes = read_bounded(&path)
+                    .map_err(|source| ConvertError::LocalFile { path, source })?;
                 machine_file.raw_value = Some(base64_encode(&bytes));
             }
             match out.iter_mut().find(|f| f.guest_path == guest_path) {
@@ -246,16 +259,22 @@ impl Config {
             }
             read_bounded(&path)
                 .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other))
-                .map_err(|err| ConvertError::MachineConfig(format!("cannot read {}: {err}", path.display())))?
+                .map_err(|err| {
+                    ConvertError::MachineConfig(format!("cannot read {}: {err}", path.display()))
+                })?
         };
-        let overlay: serde_json::Value =
-            serde_json::from_str(&text).map_err(|err| ConvertError::MachineConfig(err.to_string()))?;
+        let overlay: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|err| ConvertError::MachineConfig(err.to_string()))?;
         if !overlay.is_object() {
-            return Err(ConvertError::MachineConfig("it is not a JSON object".into()));
+            return Err(ConvertError::MachineConfig(
+                "it is not a JSON object".into(),
+            ));
         }
-        let mut base = serde_json::to_value(&*config).map_err(|err| ConvertError::MachineConfig(err.to_string()))?;
+        let mut base = serde_json::to_value(&*config)
+            .map_err(|err| ConvertError::MachineConfig(err.to_string()))?;
         merge_json(&mut base, overlay);
-        *config = serde_json::from_value(base).map_err(|err| ConvertError::MachineConfig(err.to_string()))?;
+        *config = serde_json::from_value(base)
+            .map_err(|err| ConvertError::MachineConfig(err.to_string()))?;
         Ok(())
     }
 
@@ -275,7 +294,9 @@ impl Config {
     fn apply_service_defaults(&self, mut service: MachineService) -> MachineService {
         if let Some(defaults) = &self.auto_stop_machines {
             service.autostop = service.autostop.or(defaults.enabled);
-            service.min_machines_running = service.min_machines_running.or(defaults.min_machines_running);
+            service.min_machines_running = service
+                .min_machines_running
+                .or(defaults.min_machines_running);
         }
         if let Some(defaults) = &self.auto_start_machines {
             service.autostart = service.autostart.or(defaults.enabled);
@@ -283,7 +304,10 @@ impl Config {
         service
     }
 
-    fn machine_checks_for(&self, flat: &Flattened<'_>) -> Result<BTreeMap<String, MachineHealthCheck>, ConvertError> {
+    fn machine_checks_for(
+        &self,
+        flat: &Flattened<'_>,
+    ) -> Result<BTreeMap<String, MachineHealthCheck>, ConvertError> {
         let mut checks = BTreeMap::new();
         for (name, check) in &flat.checks {
             let port = match check.port.filter(|p| *p != 0) {
@@ -329,7 +353,9 @@ fn merge_json(base: &mut serde_json::Value, overlay: serde_json::Value) {
         (serde_json::Value::Object(base), serde_json::Value::Object(overlay)) => {
             for (key, value) in overlay {
                 match base.get_mut(&key) {
-                    Some(existing) if existing.is_object() && value.is_object() => merge_json(existing, value),
+                    Some(existing) if existing.is_object() && value.is_object() => {
+                        merge_json(existing, value)
+                    }
                     _ => {
                         base.insert(key, value);
                     }
@@ -371,7 +397,11 @@ fn http_service_to_machine(http: &HttpService) -> MachineService {
 }
 
 fn service_to_machine(service: &Service) -> MachineService {
-    let mut checks: Vec<MachineServiceCheck> = service.tcp_checks.iter().map(tcp_check_to_machine).collect();
+    let mut checks: Vec<MachineServiceCheck> = service
+        .tcp_checks
+        .iter()
+        .map(tcp_check_to_machine)
+        .collect();
     checks.extend(service.http_checks.iter().map(http_check_to_machine));
     MachineService {
         protocol: service.protocol.clone().unwrap_or_else(|| "tcp".into()),
@@ -462,7 +492,11 @@ fn top_level_check_to_machine(check: &TopLevelCheck, port: i64) -> MachineHealth
 }
 
 fn machine_mount(mount: &crate::model::Mount) -> MachineMount {
-    let gb = |size: &Option<String>| size.as_deref().and_then(|s| parse_decimal_size_gb(s).ok()).filter(|v| *v > 0);
+    let gb = |size: &Option<String>| {
+        size.as_deref()
+            .and_then(|s| parse_decimal_size_gb(s).ok())
+            .filter(|v| *v > 0)
+    };
     MachineMount {
         path: mount.destination.clone().unwrap_or_default(),
         name: mount.source.clone().unwrap_or_default(),
@@ -474,9 +508,13 @@ fn machine_mount(mount: &crate::model::Mount) -> MachineMount {
 }
 
 /// `[[restart]]` policy → API restart.
-pub(crate) fn machine_restart(policy: Option<&str>, retries: Option<i64>) -> Result<MachineRestart, ConvertError> {
+pub(crate) fn machine_restart(
+    policy: Option<&str>,
+    retries: Option<i64>,
+) -> Result<MachineRestart, ConvertError> {
     let policy = policy.unwrap_or("on-failure");
-    let parsed = RestartPolicy::parse(policy).ok_or_else(|| ConvertError::RestartPolicy(policy.to_string()))?;
+    let parsed = RestartPolicy::parse(policy)
+        .ok_or_else(|| ConvertError::RestartPolicy(policy.to_string()))?;
     Ok(MachineRestart {
         policy: parsed.api_name().into(),
         max_retries: retries,
@@ -488,7 +526,11 @@ fn base64_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -505,7 +547,13 @@ fn base64_encode(bytes: &[u8]) -> String {
 mod tests {
     #[test]
     fn base64_matches_reference_vectors() {
-        for (input, expected) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("hello world\n", "aGVsbG8gd29ybGQK")] {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("hello world\n", "aGVsbG8gd29ybGQK"),
+        ] {
             assert_eq!(super::base64_encode(input.as_bytes()), expected);
         }
     }

@@ -91,7 +91,11 @@ pub fn guest_for_size(size: &str) -> Result<MachineGuest, GuestError> {
     };
     found.ok_or_else(|| {
         let family: Vec<&str> = if size.starts_with("shared") {
-            PRESET_NAMES.iter().copied().filter(|n| n.starts_with("shared")).collect()
+            PRESET_NAMES
+                .iter()
+                .copied()
+                .filter(|n| n.starts_with("shared"))
+                .collect()
         } else if size.starts_with("performance") {
             PRESET_NAMES
                 .iter()
@@ -111,7 +115,10 @@ pub fn guest_for_size(size: &str) -> Result<MachineGuest, GuestError> {
 /// Resolves a `[[vm]]`: preset from `size` (default `shared-cpu-1x`, or `performance-8x` with a
 /// GPU), then `memory`, then every explicit guest key. `host_dedication_id` is the effective one
 /// for the group (the entry's own, else the top-level one).
-pub fn resolve_compute(compute: &Compute, host_dedication_id: Option<&str>) -> Result<MachineGuest, GuestError> {
+pub fn resolve_compute(
+    compute: &Compute,
+    host_dedication_id: Option<&str>,
+) -> Result<MachineGuest, GuestError> {
     let size = match (&compute.size, &compute.gpu_kind) {
         (Some(size), _) if !size.is_empty() => size.as_str(),
         (_, Some(kind)) if !kind.is_empty() => DEFAULT_GPU_SIZE,

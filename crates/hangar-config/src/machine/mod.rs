@@ -14,9 +14,9 @@ pub use convert::{ConvertError, TOOL_VERSION};
 pub use guest::{guest_for_size, resolve_compute, GuestError, PRESET_NAMES};
 pub use special::{OriginMachine, CONSOLE_GROUP, RELEASE_COMMAND_GROUP, TEST_MACHINE_GROUP};
 pub use types::{
-    DnsConfig, MachineCheckHeader, MachineConfig, MachineFile, MachineGuest, MachineHealthCheck, MachineInit,
-    MachineMetrics, MachineMount, MachinePort, MachineRestart, MachineService, MachineServiceCheck,
-    MachineServiceConcurrency, MachineStatic, StopConfig,
+    DnsConfig, MachineCheckHeader, MachineConfig, MachineFile, MachineGuest, MachineHealthCheck,
+    MachineInit, MachineMetrics, MachineMount, MachinePort, MachineRestart, MachineService,
+    MachineServiceCheck, MachineServiceConcurrency, MachineStatic, StopConfig,
 };
 pub use update::{plan_mount_update, stamp_release, MountUpdate};
 

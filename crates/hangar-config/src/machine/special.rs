@@ -42,7 +42,9 @@ fn one_off(group: &str) -> MachineConfig {
     config
         .metadata
         .insert(METADATA_PLATFORM_VERSION.into(), PLATFORM_VERSION_V2.into());
-    config.metadata.insert(METADATA_PROCESS_GROUP.into(), group.into());
+    config
+        .metadata
+        .insert(METADATA_PROCESS_GROUP.into(), group.into());
     config
         .metadata
         .insert(METADATA_TOOL_VERSION.into(), TOOL_VERSION.into());
@@ -60,21 +62,31 @@ impl Config {
         let mut config = one_off(RELEASE_COMMAND_GROUP);
         let command = self.release_command().unwrap_or_default();
         config.init.cmd = Some(split_command("release_command", command)?);
-        config.init.entrypoint = self.experimental.as_ref().and_then(|e| e.entrypoint.clone());
+        config.init.entrypoint = self
+            .experimental
+            .as_ref()
+            .and_then(|e| e.entrypoint.clone());
         config.init.swap_size_mb = self.swap_size_mb;
         config.env = self.machine_env(RELEASE_COMMAND_GROUP);
         config.env.insert("RELEASE_COMMAND".into(), "1".into());
         config.stop_config = self.stop_config();
         config.files = self.machine_files(self.files.iter())?;
-        if let Some(compute) = self.deploy.as_ref().and_then(|d| d.release_command_vm.as_ref()) {
+        if let Some(compute) = self
+            .deploy
+            .as_ref()
+            .and_then(|d| d.release_command_vm.as_ref())
+        {
             let host = compute
                 .host_dedication_id
                 .as_deref()
                 .or(self.host_dedication_id.as_deref());
-            config.guest = Some(resolve_compute(compute, host).map_err(|source| ConvertError::Guest {
-                group: RELEASE_COMMAND_GROUP.into(),
-                source,
-            })?);
+            config.guest =
+                Some(
+                    resolve_compute(compute, host).map_err(|source| ConvertError::Guest {
+                        group: RELEASE_COMMAND_GROUP.into(),
+                        source,
+                    })?,
+                );
         }
         Ok(config)
     }
@@ -127,14 +139,22 @@ impl Config {
         } else {
             origin.and_then(|o| o.config.init.entrypoint.clone())
         };
-        if let Some(entrypoint) = self.experimental.as_ref().and_then(|e| e.entrypoint.clone()) {
+        if let Some(entrypoint) = self
+            .experimental
+            .as_ref()
+            .and_then(|e| e.entrypoint.clone())
+        {
             config.init.entrypoint = Some(entrypoint);
         }
         config.env = self.env.clone();
         if let Some(origin) = origin {
-            config
-                .env
-                .extend(origin.config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            config.env.extend(
+                origin
+                    .config
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
         }
         config.env.insert("FLY_TEST_COMMAND".into(), "1".into());
         config
@@ -155,7 +175,10 @@ impl Config {
         } else {
             StopConfig {
                 timeout: check.kill_timeout.or(self.kill_timeout),
-                signal: check.kill_signal.clone().or_else(|| self.kill_signal.clone()),
+                signal: check
+                    .kill_signal
+                    .clone()
+                    .or_else(|| self.kill_signal.clone()),
             }
         });
         Ok(config)

@@ -194,7 +194,10 @@ pub struct MachineService {
     pub min_machines_running: Option<i64>,
 }
 
-fn serialize_autostop<S: Serializer>(value: &Option<AutoStop>, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_autostop<S: Serializer>(
+    value: &Option<AutoStop>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match value {
         Some(AutoStop::Off) => serializer.serialize_bool(false),
         Some(AutoStop::Stop) => serializer.serialize_bool(true),

@@ -22,7 +22,10 @@ pub enum MountUpdate {
 /// Decides how an update treats the mount of `existing` given the `desired` one from fly.toml.
 /// When the result is `Keep` or `ChangePath`, the desired mount should take the existing
 /// volume id (see [`MachineMount::volume`]).
-pub fn plan_mount_update(existing: Option<&MachineMount>, desired: Option<&MachineMount>) -> MountUpdate {
+pub fn plan_mount_update(
+    existing: Option<&MachineMount>,
+    desired: Option<&MachineMount>,
+) -> MountUpdate {
     match (existing, desired) {
         (None, None) => MountUpdate::None,
         (Some(_), None) => MountUpdate::Replace {

@@ -54,7 +54,8 @@ impl Regions {
 
 impl Serialize for Regions {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.default_group.len() + self.groups.len()))?;
+        let mut map =
+            serializer.serialize_map(Some(self.default_group.len() + self.groups.len()))?;
         for (region, count) in &self.default_group {
             map.serialize_entry(region, count)?;
         }

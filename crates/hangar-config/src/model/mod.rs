@@ -21,10 +21,13 @@ pub use checks::TopLevelCheck;
 pub use compute::Compute;
 pub use deploy::{Deploy, DeployStrategy};
 pub use extensions::{AutoStartDefaults, AutoStopDefaults, Regions};
-pub use sections::{Attached, AttachedSecrets, Experimental, File, Metrics, Mount, Restart, RestartPolicy, Static};
+pub use sections::{
+    Attached, AttachedSecrets, Experimental, File, Metrics, Mount, Restart, RestartPolicy, Static,
+};
 pub use services::{
-    AutoStop, Concurrency, HeaderValue, HttpOptions, HttpResponseOptions, HttpService, MachineCheck, Port,
-    ProxyProtoOptions, ReplayCache, Service, ServiceHttpCheck, ServiceTcpCheck, TlsOptions,
+    AutoStop, Concurrency, HeaderValue, HttpOptions, HttpResponseOptions, HttpService,
+    MachineCheck, Port, ProxyProtoOptions, ReplayCache, Service, ServiceHttpCheck, ServiceTcpCheck,
+    TlsOptions,
 };
 
 use crate::units::GoDuration;

@@ -45,7 +45,9 @@ fn human_bytes(text: &str, base: f64) -> Option<f64> {
     if !text.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    let mut suffix = text[number_len..].strip_prefix(' ').unwrap_or(&text[number_len..]);
+    let mut suffix = text[number_len..]
+        .strip_prefix(' ')
+        .unwrap_or(&text[number_len..]);
     let mut multiplier = 1.0;
     if let Some(first) = suffix.chars().next() {
         let power = match first.to_ascii_lowercase() {
@@ -61,9 +63,7 @@ fn human_bytes(text: &str, base: f64) -> Option<f64> {
             suffix = &suffix[1..];
         }
     }
-    suffix = suffix
-        .strip_prefix(['i', 'I'])
-        .unwrap_or(suffix);
+    suffix = suffix.strip_prefix(['i', 'I']).unwrap_or(suffix);
     suffix = suffix.strip_prefix(['b', 'B']).unwrap_or(suffix);
     if !suffix.is_empty() || !number.is_finite() {
         return None;

@@ -9,7 +9,11 @@ use crate::model::{Config, DeployStrategy};
 pub fn validate_groups(config: &Config, groups: &[&str]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if let Some(error) = &config.parse_error {
-        out.push(Diagnostic::error(DiagnosticKind::WrongType, "services", error.clone()));
+        out.push(Diagnostic::error(
+            DiagnosticKind::WrongType,
+            "services",
+            error.clone(),
+        ));
         return out;
     }
     let strategy = config.deploy_strategy().and_then(DeployStrategy::parse);
@@ -56,9 +60,15 @@ pub fn validate_groups(config: &Config, groups: &[&str]) -> Vec<Diagnostic> {
         }
         // Invalid sizes, policies, commands and local files are reported by the section rules.
         let key = match config.to_machine_config(group, None) {
-            Err(ConvertError::CheckWithoutPort { check, .. }) => Some((format!("checks.{check}.port"), group_error(config, group))),
-            Err(err @ ConvertError::MachineConfig(_)) => Some((machine_config_key(config).to_string(), err.to_string())),
-            Err(err @ ConvertError::UnknownGroup { .. }) => Some(("processes".to_string(), err.to_string())),
+            Err(ConvertError::CheckWithoutPort { check, .. }) => {
+                Some((format!("checks.{check}.port"), group_error(config, group)))
+            }
+            Err(err @ ConvertError::MachineConfig(_)) => {
+                Some((machine_config_key(config).to_string(), err.to_string()))
+            }
+            Err(err @ ConvertError::UnknownGroup { .. }) => {
+                Some(("processes".to_string(), err.to_string()))
+            }
             _ => None,
         };
         if let Some((key, message)) = key {
@@ -79,7 +89,11 @@ fn group_error(config: &Config, group: &str) -> String {
 }
 
 fn machine_config_key(config: &Config) -> &'static str {
-    if config.experimental.as_ref().is_some_and(|e| e.machine_config.is_some()) {
+    if config
+        .experimental
+        .as_ref()
+        .is_some_and(|e| e.machine_config.is_some())
+    {
         "experimental.machine_config"
     } else {
         "machine_config"

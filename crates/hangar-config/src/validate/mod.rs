@@ -16,9 +16,8 @@ pub fn validate(config: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if let Some(error) = &config.parse_error {
         out.push(
-            Diagnostic::error(DiagnosticKind::WrongType, "services", error.clone()).with_help(
-                "fix this first: nothing else in the file is used until it loads",
-            ),
+            Diagnostic::error(DiagnosticKind::WrongType, "services", error.clone())
+                .with_help("fix this first: nothing else in the file is used until it loads"),
         );
         return out;
     }
@@ -56,7 +55,13 @@ fn check_groups_exist(config: &Config, key: &str, processes: &[String], out: &mu
 }
 
 /// Warns when an entry without `processes` silently applies to the default group only.
-fn warn_default_group_only(config: &Config, key: &str, what: &str, processes: &[String], out: &mut Vec<Diagnostic>) {
+fn warn_default_group_only(
+    config: &Config,
+    key: &str,
+    what: &str,
+    processes: &[String],
+    out: &mut Vec<Diagnostic>,
+) {
     if processes.is_empty() && config.processes.len() > 1 {
         let default_group = config.default_process_group();
         out.push(

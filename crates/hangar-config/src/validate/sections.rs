@@ -29,11 +29,19 @@ pub(super) fn validate_sections(config: &Config, out: &mut Vec<Diagnostic>) {
     validate_extensions(config, out);
 }
 
-fn error(key: impl Into<String>, message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+fn error(
+    key: impl Into<String>,
+    message: impl Into<String>,
+    help: impl Into<String>,
+) -> Diagnostic {
     Diagnostic::error(DiagnosticKind::InvalidValue, key, message).with_help(help)
 }
 
-fn warning(key: impl Into<String>, message: impl Into<String>, help: impl Into<String>) -> Diagnostic {
+fn warning(
+    key: impl Into<String>,
+    message: impl Into<String>,
+    help: impl Into<String>,
+) -> Diagnostic {
     Diagnostic::warning(DiagnosticKind::InvalidValue, key, message).with_help(help)
 }
 
@@ -72,7 +80,9 @@ fn validate_top_level(config: &Config, out: &mut Vec<Diagnostic>) {
     for name in config.env.keys().filter(|n| n.starts_with("FLY_")) {
         out.push(warning(
             format!("env.{name}"),
-            format!("environment variable {name} starts with FLY_, a prefix reserved for the platform"),
+            format!(
+                "environment variable {name} starts with FLY_, a prefix reserved for the platform"
+            ),
             "rename it; the platform may overwrite it",
         ));
     }
@@ -100,7 +110,11 @@ fn validate_commands(config: &Config, out: &mut Vec<Diagnostic>) {
         check("console_command".into(), "console_command", command);
     }
     for (group, command) in &config.processes {
-        check(format!("processes.{group}"), &format!("process group '{group}' command"), command);
+        check(
+            format!("processes.{group}"),
+            &format!("process group '{group}' command"),
+            command,
+        );
     }
 }
 
@@ -218,7 +232,13 @@ fn validate_checks(config: &Config, out: &mut Vec<Diagnostic>) {
             }
         }
         check_groups_exist(config, &key, &check.processes, out);
-        warn_default_group_only(config, &key, &format!("[checks.{name}]"), &check.processes, out);
+        warn_default_group_only(
+            config,
+            &key,
+            &format!("[checks.{name}]"),
+            &check.processes,
+            out,
+        );
     }
 }
 
@@ -228,14 +248,22 @@ fn validate_mounts(config: &Config, out: &mut Vec<Diagnostic>) {
         let label = mount.source.clone().unwrap_or_default();
         if label.is_empty() {
             out.push(
-                Diagnostic::error(DiagnosticKind::Missing, format!("{key}.source"), "[[mounts]] has no source (volume name)")
-                    .with_help("add `source = \"<volume name>\"`"),
+                Diagnostic::error(
+                    DiagnosticKind::Missing,
+                    format!("{key}.source"),
+                    "[[mounts]] has no source (volume name)",
+                )
+                .with_help("add `source = \"<volume name>\"`"),
             );
         }
         match mount.destination.as_deref() {
             None | Some("") => out.push(
-                Diagnostic::error(DiagnosticKind::Missing, format!("{key}.destination"), format!("mount '{label}' has no destination"))
-                    .with_help("add `destination = \"/data\"` (any absolute path except /)"),
+                Diagnostic::error(
+                    DiagnosticKind::Missing,
+                    format!("{key}.destination"),
+                    format!("mount '{label}' has no destination"),
+                )
+                .with_help("add `destination = \"/data\"` (any absolute path except /)"),
             ),
             Some("/") => out.push(error(
                 format!("{key}.destination"),
@@ -272,11 +300,16 @@ fn validate_mounts(config: &Config, out: &mut Vec<Diagnostic>) {
             if !(50..=99).contains(&threshold) {
                 out.push(error(
                     format!("{key}.auto_extend_size_threshold"),
-                    format!("mount '{label}' has auto_extend_size_threshold {threshold}, outside 50–99"),
+                    format!(
+                        "mount '{label}' has auto_extend_size_threshold {threshold}, outside 50–99"
+                    ),
                     "use a usage percentage from 50 to 99",
                 ));
             }
-            if threshold != 0 && (mount.auto_extend_size_increment.is_none() || mount.auto_extend_size_limit.is_none()) {
+            if threshold != 0
+                && (mount.auto_extend_size_increment.is_none()
+                    || mount.auto_extend_size_limit.is_none())
+            {
                 out.push(
                     Diagnostic::error(
                         DiagnosticKind::Missing,
@@ -288,7 +321,11 @@ fn validate_mounts(config: &Config, out: &mut Vec<Diagnostic>) {
             }
         }
         for (field, value, max) in [
-            ("auto_extend_size_increment", &mount.auto_extend_size_increment, 100),
+            (
+                "auto_extend_size_increment",
+                &mount.auto_extend_size_increment,
+                100,
+            ),
             ("auto_extend_size_limit", &mount.auto_extend_size_limit, 500),
         ] {
             let Some(value) = value else { continue };
@@ -307,7 +344,13 @@ fn validate_mounts(config: &Config, out: &mut Vec<Diagnostic>) {
             }
         }
         check_groups_exist(config, &key, &mount.processes, out);
-        warn_default_group_only(config, &key, &format!("[[mounts]] '{label}'"), &mount.processes, out);
+        warn_default_group_only(
+            config,
+            &key,
+            &format!("[[mounts]] '{label}'"),
+            &mount.processes,
+            out,
+        );
     }
 }
 
@@ -321,14 +364,25 @@ fn validate_restart(config: &Config, out: &mut Vec<Diagnostic>) {
                 format!("use one of {}", RestartPolicy::NAMES.join(", ")),
             )),
             None => out.push(
-                Diagnostic::error(DiagnosticKind::Missing, format!("{key}.policy"), "[[restart]] has no policy")
-                    .with_help(format!("add `policy = \"on-failure\"` (or {})", RestartPolicy::NAMES.join(", "))),
+                Diagnostic::error(
+                    DiagnosticKind::Missing,
+                    format!("{key}.policy"),
+                    "[[restart]] has no policy",
+                )
+                .with_help(format!(
+                    "add `policy = \"on-failure\"` (or {})",
+                    RestartPolicy::NAMES.join(", ")
+                )),
             ),
             _ => {}
         }
         if let Some(retries) = restart.retries {
             if retries < 0 {
-                out.push(error(format!("{key}.retries"), "retries cannot be negative", "use 0 or more"));
+                out.push(error(
+                    format!("{key}.retries"),
+                    "retries cannot be negative",
+                    "use 0 or more",
+                ));
             }
         }
         check_groups_exist(config, &key, &restart.processes, out);
@@ -341,8 +395,12 @@ fn validate_files(config: &Config, out: &mut Vec<Diagnostic>) {
         let key = format!("files[{index}]");
         match file.guest_path.as_deref() {
             None | Some("") => out.push(
-                Diagnostic::error(DiagnosticKind::Missing, format!("{key}.guest_path"), "[[files]] has no guest_path")
-                    .with_help("add `guest_path = \"/absolute/path\"`"),
+                Diagnostic::error(
+                    DiagnosticKind::Missing,
+                    format!("{key}.guest_path"),
+                    "[[files]] has no guest_path",
+                )
+                .with_help("add `guest_path = \"/absolute/path\"`"),
             ),
             Some(path) if !path.starts_with('/') => out.push(error(
                 format!("{key}.guest_path"),
@@ -372,7 +430,10 @@ fn validate_files(config: &Config, out: &mut Vec<Diagnostic>) {
             if !path.is_file() {
                 out.push(error(
                     format!("{key}.local_path"),
-                    format!("local_path '{}' does not exist or is not a file", path.display()),
+                    format!(
+                        "local_path '{}' does not exist or is not a file",
+                        path.display()
+                    ),
                     "fix the path; relative paths are resolved from the fly.toml directory",
                 ));
             }
@@ -385,7 +446,10 @@ fn validate_statics(config: &Config, out: &mut Vec<Diagnostic>) {
     if config.statics.len() > MAX_STATICS {
         out.push(error(
             format!("statics[{MAX_STATICS}]"),
-            format!("{} [[statics]] entries are defined; at most {MAX_STATICS} are served", config.statics.len()),
+            format!(
+                "{} [[statics]] entries are defined; at most {MAX_STATICS} are served",
+                config.statics.len()
+            ),
             "merge directories or serve the rest from the app",
         ));
     }
@@ -394,15 +458,23 @@ fn validate_statics(config: &Config, out: &mut Vec<Diagnostic>) {
         let key = format!("statics[{index}]");
         let Some(prefix) = statics.url_prefix.as_deref().filter(|p| !p.is_empty()) else {
             out.push(
-                Diagnostic::error(DiagnosticKind::Missing, format!("{key}.url_prefix"), "[[statics]] has no url_prefix")
-                    .with_help("add `url_prefix = \"/static\"`"),
+                Diagnostic::error(
+                    DiagnosticKind::Missing,
+                    format!("{key}.url_prefix"),
+                    "[[statics]] has no url_prefix",
+                )
+                .with_help("add `url_prefix = \"/static\"`"),
             );
             continue;
         };
         if statics.guest_path.is_none() && statics.tigris_bucket.is_none() {
             out.push(
-                Diagnostic::error(DiagnosticKind::Missing, key.clone(), "[[statics]] has neither guest_path nor tigris_bucket")
-                    .with_help("add `guest_path = \"/app/public\"`"),
+                Diagnostic::error(
+                    DiagnosticKind::Missing,
+                    key.clone(),
+                    "[[statics]] has neither guest_path nor tigris_bucket",
+                )
+                .with_help("add `guest_path = \"/app/public\"`"),
             );
         }
         let normalized = format!("{}/", prefix.trim_end_matches('/'));
@@ -410,7 +482,9 @@ fn validate_statics(config: &Config, out: &mut Vec<Diagnostic>) {
             if normalized.starts_with(other.as_str()) || other.starts_with(normalized.as_str()) {
                 out.push(error(
                     format!("{key}.url_prefix"),
-                    format!("url_prefix '{prefix}' overlaps the url_prefix of statics[{other_index}]"),
+                    format!(
+                        "url_prefix '{prefix}' overlaps the url_prefix of statics[{other_index}]"
+                    ),
                     "use prefixes that do not contain one another",
                 ));
             }
@@ -420,7 +494,10 @@ fn validate_statics(config: &Config, out: &mut Vec<Diagnostic>) {
 }
 
 fn validate_vm(config: &Config, out: &mut Vec<Diagnostic>) {
-    let release_vm = config.deploy.as_ref().and_then(|d| d.release_command_vm.as_ref());
+    let release_vm = config
+        .deploy
+        .as_ref()
+        .and_then(|d| d.release_command_vm.as_ref());
     let entries = config
         .vm
         .iter()
@@ -430,19 +507,35 @@ fn validate_vm(config: &Config, out: &mut Vec<Diagnostic>) {
     for (key, compute) in entries {
         if let Some(size) = &compute.size {
             if let Err(err) = crate::machine::guest_for_size(size) {
-                out.push(error(format!("{key}.size"), err.to_string(), "pick one of the listed sizes"));
+                out.push(error(
+                    format!("{key}.size"),
+                    err.to_string(),
+                    "pick one of the listed sizes",
+                ));
             }
         }
         if let Some(memory) = &compute.memory {
             match parse_ram_size_mb(memory) {
-                Err(err) => out.push(error(format!("{key}.memory"), err.to_string(), "e.g. memory = \"1gb\" or memory = 1024")),
-                Ok(0) => out.push(error(format!("{key}.memory"), "memory cannot be zero", "set at least 256 (MB)")),
+                Err(err) => out.push(error(
+                    format!("{key}.memory"),
+                    err.to_string(),
+                    "e.g. memory = \"1gb\" or memory = 1024",
+                )),
+                Ok(0) => out.push(error(
+                    format!("{key}.memory"),
+                    "memory cannot be zero",
+                    "set at least 256 (MB)",
+                )),
                 Ok(_) => {}
             }
         }
         if let Some(kind) = &compute.cpu_kind {
             if kind != "shared" && kind != "performance" {
-                out.push(error(format!("{key}.cpu_kind"), format!("invalid cpu_kind '{kind}'"), "use \"shared\" or \"performance\""));
+                out.push(error(
+                    format!("{key}.cpu_kind"),
+                    format!("invalid cpu_kind '{kind}'"),
+                    "use \"shared\" or \"performance\"",
+                ));
             }
         }
         if let Some(persist) = &compute.persist_rootfs {
@@ -463,8 +556,12 @@ fn validate_metrics(config: &Config, out: &mut Vec<Diagnostic>) {
         let key = format!("metrics[{index}]");
         if metrics.port.unwrap_or(0) <= 0 {
             out.push(
-                Diagnostic::error(DiagnosticKind::Missing, format!("{key}.port"), "[[metrics]] has no port")
-                    .with_help("add `port = 9091`"),
+                Diagnostic::error(
+                    DiagnosticKind::Missing,
+                    format!("{key}.port"),
+                    "[[metrics]] has no port",
+                )
+                .with_help("add `port = 9091`"),
             );
         }
         check_groups_exist(config, &key, &metrics.processes, out);
@@ -473,7 +570,11 @@ fn validate_metrics(config: &Config, out: &mut Vec<Diagnostic>) {
 }
 
 fn validate_extensions(config: &Config, out: &mut Vec<Diagnostic>) {
-    if let Some(min) = config.auto_stop_machines.as_ref().and_then(|a| a.min_machines_running) {
+    if let Some(min) = config
+        .auto_stop_machines
+        .as_ref()
+        .and_then(|a| a.min_machines_running)
+    {
         if min < 0 {
             out.push(error(
                 "auto_stop_machines.min_machines_running",
@@ -502,15 +603,30 @@ fn validate_extensions(config: &Config, out: &mut Vec<Diagnostic>) {
                 .with_help(format!("use one of {}", config.format_process_names())),
             );
         }
-        all.extend(counts.iter().map(|(r, c)| (format!("regions.{group}.{r}"), r, *c)));
+        all.extend(
+            counts
+                .iter()
+                .map(|(r, c)| (format!("regions.{group}.{r}"), r, *c)),
+        );
     }
     for (key, region, count) in all {
         if count < 0 {
-            out.push(error(key.clone(), format!("Machine count for region '{region}' is negative"), "use 0 or more"));
+            out.push(error(
+                key.clone(),
+                format!("Machine count for region '{region}' is negative"),
+                "use 0 or more",
+            ));
         }
-        let valid_code = !region.is_empty() && region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        let valid_code = !region.is_empty()
+            && region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid_code {
-            out.push(error(key, format!("'{region}' is not a region code"), "use a lowercase region code such as ord or ams"));
+            out.push(error(
+                key,
+                format!("'{region}' is not a region code"),
+                "use a lowercase region code such as ord or ams",
+            ));
         }
     }
 }

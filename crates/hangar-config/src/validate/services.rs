@@ -30,7 +30,11 @@ pub(super) fn validate_services(config: &Config, out: &mut Vec<Diagnostic>) {
                 out,
             );
         }
-        check_min_machines(&format!("{key}.min_machines_running"), http.min_machines_running, out);
+        check_min_machines(
+            &format!("{key}.min_machines_running"),
+            http.min_machines_running,
+            out,
+        );
         check_groups_exist(config, key, &http.processes, out);
         warn_default_group_only(config, key, "[http_service]", &http.processes, out);
     }
@@ -60,18 +64,30 @@ pub(super) fn validate_services(config: &Config, out: &mut Vec<Diagnostic>) {
         match service.protocol.as_deref() {
             Some("tcp") | Some("udp") => {}
             Some(other) => out.push(
-                Diagnostic::error(DiagnosticKind::InvalidValue, format!("{key}.protocol"), format!("invalid protocol '{other}'"))
-                    .with_help("use \"tcp\" or \"udp\""),
+                Diagnostic::error(
+                    DiagnosticKind::InvalidValue,
+                    format!("{key}.protocol"),
+                    format!("invalid protocol '{other}'"),
+                )
+                .with_help("use \"tcp\" or \"udp\""),
             ),
             None => out.push(
-                Diagnostic::warning(DiagnosticKind::Missing, key.clone(), "[[services]] has no protocol; tcp is assumed")
-                    .with_help("add `protocol = \"tcp\"` or `protocol = \"udp\"`"),
+                Diagnostic::warning(
+                    DiagnosticKind::Missing,
+                    key.clone(),
+                    "[[services]] has no protocol; tcp is assumed",
+                )
+                .with_help("add `protocol = \"tcp\"` or `protocol = \"udp\"`"),
             ),
         }
         match service.internal_port {
             None | Some(0) => out.push(
-                Diagnostic::error(DiagnosticKind::Missing, format!("{key}.internal_port"), "[[services]] has no internal_port")
-                    .with_help("add `internal_port = …`, the port your app listens on"),
+                Diagnostic::error(
+                    DiagnosticKind::Missing,
+                    format!("{key}.internal_port"),
+                    "[[services]] has no internal_port",
+                )
+                .with_help("add `internal_port = …`, the port your app listens on"),
             ),
             port => check_port(&format!("{key}.internal_port"), port, out),
         }
@@ -79,8 +95,12 @@ pub(super) fn validate_services(config: &Config, out: &mut Vec<Diagnostic>) {
             let port_key = format!("{key}.ports[{port_index}]");
             if port.port.is_none() && (port.start_port.is_none() || port.end_port.is_none()) {
                 out.push(
-                    Diagnostic::error(DiagnosticKind::Missing, port_key.clone(), "port entry has neither `port` nor `start_port` and `end_port`")
-                        .with_help("add `port = 80` or a range with start_port and end_port"),
+                    Diagnostic::error(
+                        DiagnosticKind::Missing,
+                        port_key.clone(),
+                        "port entry has neither `port` nor `start_port` and `end_port`",
+                    )
+                    .with_help("add `port = 80` or a range with start_port and end_port"),
                 );
             }
             check_port(&format!("{port_key}.port"), port.port, out);
@@ -108,7 +128,11 @@ pub(super) fn validate_services(config: &Config, out: &mut Vec<Diagnostic>) {
                 out,
             );
         }
-        check_min_machines(&format!("{key}.min_machines_running"), service.min_machines_running, out);
+        check_min_machines(
+            &format!("{key}.min_machines_running"),
+            service.min_machines_running,
+            out,
+        );
     }
 }
 
@@ -116,8 +140,12 @@ fn check_port(key: &str, port: Option<i64>, out: &mut Vec<Diagnostic>) {
     if let Some(port) = port {
         if !(1..=65535).contains(&port) {
             out.push(
-                Diagnostic::error(DiagnosticKind::InvalidValue, key, format!("port {port} is outside 1–65535"))
-                    .with_help("use a TCP/UDP port number"),
+                Diagnostic::error(
+                    DiagnosticKind::InvalidValue,
+                    key,
+                    format!("port {port} is outside 1–65535"),
+                )
+                .with_help("use a TCP/UDP port number"),
             );
         }
     }
@@ -126,8 +154,12 @@ fn check_port(key: &str, port: Option<i64>, out: &mut Vec<Diagnostic>) {
 fn check_min_machines(key: &str, value: Option<i64>, out: &mut Vec<Diagnostic>) {
     if value.is_some_and(|v| v < 0) {
         out.push(
-            Diagnostic::error(DiagnosticKind::InvalidValue, key, "min_machines_running cannot be negative")
-                .with_help("use 0 or more"),
+            Diagnostic::error(
+                DiagnosticKind::InvalidValue,
+                key,
+                "min_machines_running cannot be negative",
+            )
+            .with_help("use 0 or more"),
         );
     }
 }
@@ -147,17 +179,26 @@ fn check_concurrency(key: &str, concurrency: &Concurrency, out: &mut Vec<Diagnos
                 Diagnostic::warning(
                     DiagnosticKind::InvalidValue,
                     format!("{key}.soft_limit"),
-                    format!("soft_limit {soft} is above hard_limit {hard}, so it never takes effect"),
+                    format!(
+                        "soft_limit {soft} is above hard_limit {hard}, so it never takes effect"
+                    ),
                 )
                 .with_help("make soft_limit at most hard_limit"),
             );
         }
     }
-    for (field, value) in [("soft_limit", concurrency.soft_limit), ("hard_limit", concurrency.hard_limit)] {
+    for (field, value) in [
+        ("soft_limit", concurrency.soft_limit),
+        ("hard_limit", concurrency.hard_limit),
+    ] {
         if value.is_some_and(|v| v < 0) {
             out.push(
-                Diagnostic::error(DiagnosticKind::InvalidValue, format!("{key}.{field}"), format!("{field} cannot be negative"))
-                    .with_help("use a positive number"),
+                Diagnostic::error(
+                    DiagnosticKind::InvalidValue,
+                    format!("{key}.{field}"),
+                    format!("{field} cannot be negative"),
+                )
+                .with_help("use a positive number"),
             );
         }
     }
@@ -173,7 +214,11 @@ fn check_service_durations(
 ) {
     let second = GoDuration::from_secs(1);
     let minute = GoDuration::from_secs(60);
-    for (field, value) in [("interval", interval), ("timeout", timeout), ("grace_period", grace_period)] {
+    for (field, value) in [
+        ("interval", interval),
+        ("timeout", timeout),
+        ("grace_period", grace_period),
+    ] {
         let Some(value) = value else { continue };
         let too_short = if field == "grace_period" {
             value > GoDuration::default() && value < second
