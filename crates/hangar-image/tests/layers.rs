@@ -240,3 +240,27 @@ async fn a_directory_replaced_by_a_symlink_does_not_leak_its_mode() {
         "the symlink's target was not chmod-ed"
     );
 }
+
+#[tokio::test]
+async fn layer_xattrs_are_kept_but_overlayfs_ones_are_not_planted() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = layer_tar(&[Entry::DirWithXattrs(
+        "data",
+        &[
+            ("user.hangar.note", b"kept"),
+            ("trusted.overlay.opaque", b"y"),
+            ("user.overlay.opaque", b"y"),
+        ],
+    )]);
+    let layers = resolve_layers(dir.path(), &[layer], true).await.unwrap();
+    let data = layers[0].join("data");
+    assert!(data.is_dir());
+    assert_eq!(
+        xattr(&data, "user.hangar.note").as_deref(),
+        Some(&b"kept"[..])
+    );
+    assert!(
+        !overlay::is_opaque(&data).unwrap(),
+        "a layer cannot make itself opaque through raw xattrs"
+    );
+}

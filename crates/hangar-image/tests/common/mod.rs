@@ -105,6 +105,8 @@ pub enum Entry<'a> {
     Hardlink(&'a str, &'a str),
     /// A raw name written without the tar crate's path checks (for traversal tests).
     RawFile(&'a [u8], &'a [u8]),
+    /// A directory carrying extended attributes in a PAX header.
+    DirWithXattrs(&'a str, &'a [(&'a str, &'a [u8])]),
 }
 
 /// Builds an uncompressed layer tar from `entries`, in order.
@@ -149,6 +151,21 @@ pub fn layer_tar(entries: &[Entry<'_>]) -> Vec<u8> {
                 header.set_mode(0o644);
                 header.set_size(0);
                 builder.append_link(&mut header, path, target).unwrap();
+            }
+            Entry::DirWithXattrs(path, xattrs) => {
+                let records: Vec<(String, &[u8])> = xattrs
+                    .iter()
+                    .map(|(name, value)| (format!("SCHILY.xattr.{name}"), *value))
+                    .collect();
+                builder
+                    .append_pax_extensions(records.iter().map(|(k, v)| (k.as_str(), *v)))
+                    .unwrap();
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                header.set_size(0);
+                builder
+                    .append_data(&mut header, path, std::io::empty())
+                    .unwrap();
             }
             Entry::RawFile(name, data) => {
                 header.set_entry_type(tar::EntryType::Regular);
@@ -249,4 +266,25 @@ pub fn entries(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// Reads an extended attribute of `path` itself; `None` when unset.
+pub fn xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let c_name = std::ffi::CString::new(name).unwrap();
+    let mut buffer = vec![0u8; 256];
+    // SAFETY: NUL-terminated strings and a live, writable buffer of the given length.
+    let n = unsafe {
+        libc::lgetxattr(
+            c_path.as_ptr(),
+            c_name.as_ptr(),
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+        )
+    };
+    (n >= 0).then(|| {
+        buffer.truncate(n as usize);
+        buffer
+    })
 }
