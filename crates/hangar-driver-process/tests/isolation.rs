@@ -479,3 +479,30 @@ async fn init_reaps_orphaned_zombies() {
     }
     machine.destroy(&driver).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_machines_start_concurrently_on_one_bridge() {
+    require_root!("many_machines_start_concurrently_on_one_bridge");
+    let fixture = common::busybox_image();
+    let driver = std::sync::Arc::new(common::driver(&fixture));
+    let image = fixture.image.clone();
+    let starts = (0..16u8).map(|i| {
+        let (driver, image) = (driver.clone(), image.clone());
+        tokio::spawn(async move {
+            let mut spec = base_spec(&image, &["httpd", "-f", "-p", "8080", "-h", "/www"]);
+            spec.network = Some(network(150 + i));
+            (i, start(&driver, &spec).await)
+        })
+    });
+    let mut machines = Vec::new();
+    for started in starts.collect::<Vec<_>>() {
+        machines.push(started.await.expect("start task"));
+    }
+    for (i, _) in &machines {
+        let response = http_get_eventually((network(150 + i).ipv4, 8080).into()).await;
+        assert!(response.contains("hello from a hangar machine"), "machine {i}: {response}");
+    }
+    for (_, machine) in machines {
+        machine.destroy(&driver).await;
+    }
+}
