@@ -141,6 +141,9 @@ impl VolumeStorage {
             return Err(VolumeError::Missing(id.to_string()));
         }
         if !is_mounted(&mnt) {
+            if self.resize_marker(id).exists() {
+                self.grow_offline(id).await?;
+            }
             std::fs::create_dir_all(&mnt).map_err(io(&mnt))?;
             run("mount", &["-o", "loop", &image.to_string_lossy(), &mnt.to_string_lossy()]).await?;
         }
@@ -156,8 +159,14 @@ impl VolumeStorage {
         Ok(())
     }
 
+    fn resize_marker(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.resize-pending"))
+    }
+
     /// Grows the volume to `size_gb`; answers whether a running Machine
-    /// must restart to see the new size (never: ext4 grows online).
+    /// must restart to see the new size. A mounted filesystem is grown
+    /// online where the host allows it (CAP_SYS_RESOURCE); otherwise the
+    /// growth is applied the next time the volume is mounted.
     pub async fn extend(&self, id: &str, size_gb: i64) -> Result<bool, VolumeError> {
         if self.backing == VolumeBacking::Directory {
             return Ok(false);
@@ -170,12 +179,24 @@ impl VolumeStorage {
         if is_mounted(&mnt) {
             let device = loop_device_of(&mnt).ok_or_else(|| VolumeError::Missing(id.to_string()))?;
             run("losetup", &["-c", &device]).await?;
-            run("resize2fs", &[&device]).await?;
-        } else {
-            run("e2fsck", &["-f", "-y", &image.to_string_lossy()]).await.ok();
-            run("resize2fs", &[&image.to_string_lossy()]).await?;
+            if run("resize2fs", &[&device]).await.is_ok() {
+                return Ok(false);
+            }
+            let marker = self.resize_marker(id);
+            std::fs::write(&marker, b"").map_err(io(&marker))?;
+            return Ok(true);
         }
+        self.grow_offline(id).await?;
         Ok(false)
+    }
+
+    async fn grow_offline(&self, id: &str) -> Result<(), VolumeError> {
+        let image = self.image(id).to_string_lossy().to_string();
+        // resize2fs insists on a freshly checked filesystem.
+        let _ = run("e2fsck", &["-f", "-p", &image]).await;
+        run("resize2fs", &[&image]).await?;
+        let _ = std::fs::remove_file(self.resize_marker(id));
+        Ok(())
     }
 
     fn snapshot_file(&self, snapshot_id: &str) -> PathBuf {

@@ -593,17 +593,23 @@ impl MachineActor {
                 tracing::warn!(machine = %self.record.id, %err, "cleanup after destroy failed");
             }
         }
-        for mount in &self.record.config.mounts {
-            if let Err(err) = self.shared.volumes.detach(&mount.volume).await {
-                tracing::warn!(machine = %self.record.id, volume = %mount.volume, %err, "cannot unmount volume");
-            }
-        }
+        self.release_volumes().await;
         if let Some(ip) = self.record.ipv4 {
             let _ = self.shared.notices.send(Notice::AddressFree(ip));
         }
         self.record.checks.clear();
         self.transition(MachineState::Destroyed, "destroy", "user", None).await;
         self.shared.logs.remove(&self.record.id);
+    }
+
+    /// Unmounts the Machine's volumes from the host once nothing uses them,
+    /// so that pending growth applies at the next start.
+    async fn release_volumes(&mut self) {
+        for mount in &self.record.config.mounts {
+            if let Err(err) = self.shared.volumes.detach(&mount.volume).await {
+                tracing::warn!(machine = %self.record.id, volume = %mount.volume, %err, "cannot unmount volume");
+            }
+        }
     }
 
     async fn on_exit(&mut self, info: ExitInfo) {
@@ -615,6 +621,7 @@ impl MachineActor {
                 tracing::warn!(machine = %self.record.id, %err, "cleanup after exit failed");
             }
         }
+        self.release_volumes().await;
         self.record.last_exit = Some(info);
         let requested = self.after_exit.is_some();
         let exit_event = |restarting: bool, restart_count: usize| {

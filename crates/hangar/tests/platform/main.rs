@@ -1,0 +1,13 @@
+//! End-to-end tests of the single-host platform: real API on a real socket,
+//! real SQLite, real process driver (namespaces, cgroups, bridge network).
+//! One test binary, so the platform is linked once.
+
+mod api_errors;
+mod cli;
+mod crash_recovery;
+mod isolation;
+mod leases;
+mod lifecycle;
+mod restart_policies;
+mod support;
+mod volumes;
