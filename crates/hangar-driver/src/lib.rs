@@ -6,7 +6,7 @@
 //! at construction how well they can isolate Machines on this host and say so
 //! through [`Driver::isolation`]; they never degrade silently.
 //!
-//! Every driver must pass the suite in [`conformance`] (feature `conformance`).
+//! Every driver must pass the suite in the `conformance` module (feature `conformance`).
 
 mod driver;
 mod error;
