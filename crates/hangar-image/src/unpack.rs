@@ -324,13 +324,23 @@ impl<'a> LayerWriter<'a> {
                     } else {
                         SFlag::S_IFBLK
                     };
-                    nix::sys::stat::mknod(
+                    let created = nix::sys::stat::mknod(
                         &target,
                         node_kind,
                         Mode::from_bits_truncate(0o600),
                         libc::makedev(major, minor),
-                    )
-                    .map_err(nix_failure("cannot create device node", &target))?;
+                    );
+                    match created {
+                        Ok(()) => {}
+                        Err(nix::Error::EPERM) => {
+                            tracing::warn!(
+                                path = %raw_path.display(),
+                                "skipping device node: this process may not create devices"
+                            );
+                            return Ok(());
+                        }
+                        Err(e) => return Err(nix_failure("cannot create device node", &target)(e)),
+                    }
                 } else {
                     tracing::warn!(
                         path = %raw_path.display(),
@@ -437,9 +447,12 @@ impl<'a> LayerWriter<'a> {
             return Ok(());
         }
         if self.privileged {
-            nix::sys::stat::mknod(&target, SFlag::S_IFCHR, Mode::empty(), 0)
-                .map_err(nix_failure("cannot create whiteout", &target))?;
-            return self.chown(&target, owner);
+            match nix::sys::stat::mknod(&target, SFlag::S_IFCHR, Mode::empty(), 0) {
+                Ok(()) => return self.chown(&target, owner),
+                // Root without CAP_MKNOD (a user namespace): fall back like a normal user.
+                Err(nix::Error::EPERM) => {}
+                Err(e) => return Err(nix_failure("cannot create whiteout", &target)(e)),
+            }
         }
         self.warn_unprivileged();
         let marker = dir.join(format!("{WHITEOUT_PREFIX}{hidden}"));

@@ -3,7 +3,7 @@
 //! Archives are never extracted: one pass records where each member's bytes lie, and
 //! blobs are then read straight out of the archive file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
@@ -530,10 +530,10 @@ fn digest_in_name(name: &str) -> Option<Digest> {
 }
 
 fn describe_names(names: impl Iterator<Item = String>) -> String {
-    let names: BTreeMap<String, ()> = names.map(|n| (n, ())).collect();
+    let names: BTreeSet<String> = names.collect();
     if names.is_empty() {
         "no tags".to_owned()
     } else {
-        names.into_keys().collect::<Vec<_>>().join(", ")
+        names.into_iter().collect::<Vec<_>>().join(", ")
     }
 }
