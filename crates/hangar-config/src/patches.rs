@@ -28,9 +28,9 @@ pub(crate) fn apply(root: &mut Table) -> Result<Vec<PatchWarning>, PatchError> {
     let mut warnings = Vec::new();
     patch_env(root);
     patch_services(root)?;
-    patch_processes(root);
+    patch_processes(root, &mut warnings);
     patch_experimental(root, &mut warnings);
-    patch_checks(root);
+    patch_checks(root, &mut warnings);
     merge_aliases(root, &["vm", "compute", "computes"], "vm");
     merge_aliases(root, &["mounts", "mount"], "mounts");
     merge_aliases(root, &["metrics", "metric"], "metrics");
@@ -161,7 +161,7 @@ fn patch_headers(check: &mut Table) {
 }
 
 /// `[[processes]] {name, command}` → map; an empty array is removed.
-fn patch_processes(root: &mut Table) {
+fn patch_processes(root: &mut Table, warnings: &mut Vec<PatchWarning>) {
     let Some(processes) = root.get_mut("processes") else {
         return;
     };
@@ -169,16 +169,42 @@ fn patch_processes(root: &mut Table) {
         return;
     };
     let mut map = Table::default();
-    for item in items {
-        let Some(entry) = item.as_table() else {
-            continue;
+    for (index, item) in items.iter().enumerate() {
+        let key = format!("processes[{index}]");
+        let entry = match item.as_table() {
+            Some(entry) if entry.is_empty() => continue,
+            Some(entry) => entry,
+            None => {
+                warnings.push(PatchWarning {
+                    message: format!("[[processes]] entry is {}, not a table; it is ignored", item.value.describe()),
+                    help: "write each entry as a table with `name` and `command`, or use [processes] name = \"command\"".into(),
+                    key,
+                    offset: item.offset,
+                });
+                continue;
+            }
         };
-        if entry.is_empty() {
-            continue;
-        }
         let Some(name) = entry.get("name").and_then(Node::as_str) else {
+            warnings.push(PatchWarning {
+                message: "[[processes]] entry has no `name`; it is ignored".into(),
+                help: "add `name = \"<group>\"`, or use [processes] name = \"command\"".into(),
+                key,
+                offset: item.offset,
+            });
             continue;
         };
+        for (extra, node) in entry
+            .entries
+            .iter()
+            .filter(|(k, _)| k != "name" && k != "command")
+        {
+            warnings.push(PatchWarning {
+                message: format!("unknown key `{extra}` in [[processes]]; it is ignored"),
+                help: "a legacy [[processes]] entry has only `name` and `command`".into(),
+                key: format!("{key}.{extra}"),
+                offset: node.offset,
+            });
+        }
         let command = entry
             .get("command")
             .cloned()
@@ -251,7 +277,7 @@ fn patch_experimental(root: &mut Table, warnings: &mut Vec<PatchWarning>) {
 }
 
 /// `checks = [{name = …}]` → map keyed by name; header lists → maps; an empty list is removed.
-fn patch_checks(root: &mut Table) {
+fn patch_checks(root: &mut Table, warnings: &mut Vec<PatchWarning>) {
     let Some(checks) = root.get_mut("checks") else {
         return;
     };
@@ -263,7 +289,19 @@ fn patch_checks(root: &mut Table) {
                 .as_table_mut()
                 .and_then(|t| t.remove("name"))
                 .and_then(|n| n.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("check_{index}"));
+                .unwrap_or_else(|| {
+                    let generated = format!("check_{index}");
+                    warnings.push(PatchWarning {
+                        message: format!(
+                            "check in the checks list has no `name`; it is named '{generated}'"
+                        ),
+                        help: "add `name = \"<check name>\"`, or write it as [checks.<name>]"
+                            .into(),
+                        key: format!("checks[{index}]"),
+                        offset: item.offset,
+                    });
+                    generated
+                });
             map.insert(&name, entry);
         }
         if map.is_empty() {

@@ -103,7 +103,12 @@ impl Config {
         if let Some(error) = &self.parse_error {
             return Err(ConvertError::Unparsed(error.clone()));
         }
-        if !group.is_empty() && !self.process_names().iter().any(|name| name == group) {
+        let defined = if self.processes.is_empty() {
+            group == crate::DEFAULT_GROUP
+        } else {
+            self.processes.contains_key(group)
+        };
+        if !group.is_empty() && !defined {
             return Err(ConvertError::UnknownGroup {
                 group: group.to_string(),
                 known: self.format_process_names(),

@@ -26,7 +26,44 @@ pub(super) fn validate_sections(config: &Config, out: &mut Vec<Diagnostic>) {
     validate_statics(config, out);
     validate_vm(config, out);
     validate_metrics(config, out);
+    validate_machine_checks(config, out);
     validate_extensions(config, out);
+}
+
+/// Every `machine_checks` entry needs a command; a bare `swap_size_mb` must not be negative.
+fn validate_machine_checks(config: &Config, out: &mut Vec<Diagnostic>) {
+    let mut lists: Vec<(String, &[crate::model::MachineCheck])> =
+        vec![("machine_checks".into(), &config.machine_checks)];
+    if let Some(http) = &config.http_service {
+        lists.push(("http_service.machine_checks".into(), &http.machine_checks));
+    }
+    for (index, service) in config.services.iter().enumerate() {
+        lists.push((
+            format!("services[{index}].machine_checks"),
+            &service.machine_checks,
+        ));
+    }
+    for (prefix, checks) in lists {
+        for (index, check) in checks.iter().enumerate() {
+            if check.command.is_empty() {
+                out.push(
+                    Diagnostic::error(
+                        DiagnosticKind::Missing,
+                        format!("{prefix}[{index}]"),
+                        "machine check has no command",
+                    )
+                    .with_help("add `command = [\"curl\", \"-f\", \"http://…\"]`"),
+                );
+            }
+        }
+    }
+    if config.swap_size_mb.is_some_and(|swap| swap < 0) {
+        out.push(error(
+            "swap_size_mb",
+            "swap_size_mb cannot be negative",
+            "use 0 or more (MB)",
+        ));
+    }
 }
 
 fn error(
