@@ -137,51 +137,11 @@ impl ProcessDriver {
             task_dir: task_dir.clone(),
         };
 
-        let (report_read, report_write) = match pipe2(OFlag::O_CLOEXEC) {
-            Ok(pair) => pair,
+        let (mut child, report_read) = match self.spawn_init(&config_path) {
+            Ok(spawned) => spawned,
             Err(e) => {
                 partial.undo(None).await;
-                return Err(DriverError::io(
-                    "creating the report pipe",
-                    &task_dir,
-                    e.into(),
-                ));
-            }
-        };
-        let mut flags = BASE_NAMESPACES;
-        if self.support.network {
-            flags |= CloneFlags::CLONE_NEWNET;
-        }
-        let mut command = Command::new(&self.config.init_exe);
-        command
-            .args(&self.config.init_args)
-            .arg(protocol::RUN)
-            .arg(&config_path)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let report_raw = report_write.as_raw_fd();
-        // SAFETY: unshare and dup2 are plain system calls, safe between fork and exec.
-        unsafe {
-            command.pre_exec(move || {
-                unshare(flags).map_err(std::io::Error::from)?;
-                if libc::dup2(report_raw, protocol::REPORT_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let spawned = command.spawn();
-        drop(report_write);
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(e) => {
-                partial.undo(None).await;
-                return Err(DriverError::io(
-                    "starting the machine init",
-                    &self.config.init_exe,
-                    e,
-                ));
+                return Err(e);
             }
         };
         let pid = child.id().unwrap_or(0);
@@ -232,6 +192,45 @@ impl ProcessDriver {
                 exit_info(status, &cgroups)
             }),
         })
+    }
+
+    /// Starts `hangar-machine-init run` in fresh namespaces, with the write end
+    /// of a report pipe as its fd 3; returns the child and the pipe's read end.
+    fn spawn_init(
+        &self,
+        config_path: &Path,
+    ) -> Result<(tokio::process::Child, OwnedFd), DriverError> {
+        let (report_read, report_write) = pipe2(OFlag::O_CLOEXEC)
+            .map_err(|e| DriverError::io("creating the report pipe", config_path, e.into()))?;
+        let mut flags = BASE_NAMESPACES;
+        if self.support.network {
+            flags |= CloneFlags::CLONE_NEWNET;
+        }
+        let mut command = Command::new(&self.config.init_exe);
+        command
+            .args(&self.config.init_args)
+            .arg(protocol::RUN)
+            .arg(config_path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let report_raw = report_write.as_raw_fd();
+        // SAFETY: unshare and dup2 are plain system calls, safe between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                unshare(flags).map_err(std::io::Error::from)?;
+                if libc::dup2(report_raw, protocol::REPORT_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
+            .spawn()
+            .map_err(|e| DriverError::io("starting the machine init", &self.config.init_exe, e))?;
+        // Only the child may hold the write end, or the report never reaches end-of-file.
+        drop(report_write);
+        Ok((child, report_read))
     }
 
     /// Puts the new init into its cgroups and wires its network namespace.

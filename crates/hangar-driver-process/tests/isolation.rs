@@ -500,7 +500,10 @@ async fn many_machines_start_concurrently_on_one_bridge() {
     }
     for (i, _) in &machines {
         let response = http_get_eventually((network(150 + i).ipv4, 8080).into()).await;
-        assert!(response.contains("hello from a hangar machine"), "machine {i}: {response}");
+        assert!(
+            response.contains("hello from a hangar machine"),
+            "machine {i}: {response}"
+        );
     }
     for (_, machine) in machines {
         machine.destroy(&driver).await;
