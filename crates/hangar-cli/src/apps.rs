@@ -1,13 +1,12 @@
 //! `hangar apps create|list|destroy`.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use clap::{Args, Subcommand};
 use hangar_types::{ids::is_valid_app_name, CreateAppRequest};
 
 use crate::context::Context;
 use crate::error::CliError;
 use crate::output::Table;
+use crate::prompt::{confirm, Confirmation};
 
 /// `hangar apps …`
 #[derive(Debug, Subcommand)]
@@ -120,16 +119,15 @@ async fn list(ctx: &Context, args: AppsListArgs) -> anyhow::Result<i32> {
 
 async fn destroy(ctx: &Context, args: AppsDestroyArgs) -> anyhow::Result<i32> {
     let name = app_name(ctx, args.name, "destroy")?;
-    if !args.yes
-        && !confirm(&format!(
-            "Destroy app {name} with all its Machines and volumes? This cannot be undone. [y/N] "
-        ))?
-    {
-        if std::io::stdin().is_terminal() {
+    let question =
+        format!("Destroy app {name} with all its Machines and volumes? This cannot be undone.");
+    match confirm(args.yes, &question)? {
+        Confirmation::Yes => {}
+        Confirmation::Declined => {
             ctx.output.note("Not destroyed.");
             return Ok(1);
         }
-        return Err(CliError::ConfirmationRequired { app: name }.into());
+        Confirmation::CannotAsk => return Err(CliError::ConfirmationRequired { app: name }.into()),
     }
     let client = ctx.client()?;
     client.destroy_app(&name, true).await?;
@@ -140,23 +138,6 @@ async fn destroy(ctx: &Context, args: AppsDestroyArgs) -> anyhow::Result<i32> {
         ctx.output.line(format_args!("Destroyed app {name}"))?;
     }
     Ok(0)
-}
-
-/// Asks a yes/no question on the terminal; `false` without a terminal.
-fn confirm(question: &str) -> anyhow::Result<bool> {
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Ok(false);
-    }
-    let mut stderr = std::io::stderr().lock();
-    write!(stderr, "{question}")?;
-    stderr.flush()?;
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use crate::apps::AppsCommand;
 use crate::config_cmd::ConfigCommand;
 use crate::dev::{DevArgs, MachineInitArgs};
 use crate::machine::MachineCommand;
+use crate::volumes::VolumesCommand;
 
 /// Heading of the flags every command takes.
 const GLOBAL: &str = "Global options";
@@ -58,6 +59,10 @@ pub enum Command {
     /// Manage Machines
     #[command(subcommand, visible_aliases = ["machines", "m"])]
     Machine(MachineCommand),
+
+    /// Manage volumes: persistent disk for Machines
+    #[command(subcommand, visible_alias = "volume")]
+    Volumes(VolumesCommand),
 
     /// Check and show fly.toml
     #[command(subcommand)]

@@ -18,6 +18,9 @@ pub enum CliError {
     #[error("not destroying app {app} without confirmation: pass --yes to confirm")]
     ConfirmationRequired { app: String },
 
+    #[error("not destroying volume {volume} (its data is lost) without confirmation: pass --yes to confirm")]
+    VolumeConfirmationRequired { volume: String },
+
     #[error(
         "dev is handled by the binary: `hangar {command}` does not run through hangar_cli::run"
     )]

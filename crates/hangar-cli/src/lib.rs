@@ -1,7 +1,8 @@
 //! The `hangar` command line, as a library.
 //!
 //! [`Cli`] is the whole clap command tree, shaped like flyctl's
-//! (`hangar apps …`, `hangar machine …`, global `--app`/`--json`).
+//! (`hangar apps …`, `hangar machine …`, `hangar volumes …`, global
+//! `--app`/`--json`).
 //! [`run`] carries out every client-side command against the Machines API
 //! through `hangar-client`. The `hangar` binary parses [`Cli`], runs
 //! [`Command::Dev`] and [`Command::MachineInit`] itself, and hands the rest
@@ -21,6 +22,8 @@ mod error;
 mod machine;
 pub mod output;
 pub mod parse;
+mod prompt;
+mod volumes;
 
 pub use apps::{AppsCommand, AppsCreateArgs, AppsDestroyArgs, AppsListArgs};
 pub use cli::{Cli, Command};
@@ -29,7 +32,11 @@ pub use dev::{DevArgs, DriverKind, MachineInitArgs};
 pub use error::CliError;
 pub use machine::{
     CloneArgs, DestroyArgs, ExecArgs, LifecycleArgs, ListArgs, LogsArgs, MachineCommand,
-    RestartArgs, RunArgs, StatusArgs, StopArgs,
+    MachineIdsArgs, RestartArgs, RunArgs, StatusArgs, StopArgs,
+};
+pub use volumes::{
+    SnapshotsCommand, VolumeCreateArgs, VolumeDestroyArgs, VolumeExtendArgs, VolumeIdArgs,
+    VolumeListArgs, VolumeUpdateArgs, VolumesCommand,
 };
 
 use context::Context;
@@ -48,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Version => version(&ctx),
         Command::Apps(command) => apps::run(&ctx, command).await,
         Command::Machine(command) => machine::run(&ctx, command).await,
+        Command::Volumes(command) => volumes::run(&ctx, command).await,
         Command::Config(command) => config_cmd::run(&ctx, command),
     }
 }

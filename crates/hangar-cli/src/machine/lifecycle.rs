@@ -2,10 +2,10 @@
 //! machine, then (unless `--detach`) a bounded wait for the resulting state.
 
 use hangar_client::{Client, ClientError, DestroyOptions, RestartOptions};
-use hangar_types::{MachineState, StopRequest};
+use hangar_types::{MachineState, SignalRequest, StopRequest};
 
 use super::wait::wait_for_state;
-use super::{DestroyArgs, LifecycleArgs, RestartArgs, StopArgs};
+use super::{DestroyArgs, LifecycleArgs, MachineIdsArgs, RestartArgs, StopArgs};
 use crate::context::Context;
 
 /// An action's error, self-contained whatever way it is printed.
@@ -212,6 +212,70 @@ pub(crate) async fn destroy(ctx: &Context, app: &str, args: DestroyArgs) -> anyh
             id,
             action: "destroy",
             state: MachineState::Destroyed.to_string(),
+        });
+    }
+    report(ctx, &results)
+}
+
+pub(crate) async fn kill(ctx: &Context, app: &str, args: MachineIdsArgs) -> anyhow::Result<i32> {
+    let client = ctx.client()?;
+    let request = SignalRequest {
+        signal: serde_json::Value::from("SIGKILL"),
+    };
+    let mut results = Vec::new();
+    for id in &args.ids {
+        client
+            .signal_machine(app, id, &request)
+            .await
+            .map_err(|err| failed("killing", id, err))?;
+        if !ctx.output.is_json() {
+            ctx.output
+                .line(format_args!("Sent SIGKILL to machine {id}"))?;
+        }
+        results.push(ActionResult {
+            id,
+            action: "kill",
+            state: "killed".into(),
+        });
+    }
+    report(ctx, &results)
+}
+
+pub(crate) async fn cordon(
+    ctx: &Context,
+    app: &str,
+    args: MachineIdsArgs,
+    cordon: bool,
+) -> anyhow::Result<i32> {
+    let client = ctx.client()?;
+    let (action, doing, done) = if cordon {
+        (
+            "cordon",
+            "cordoning",
+            "cordoned: the proxy sends it no traffic",
+        )
+    } else {
+        (
+            "uncordon",
+            "uncordoning",
+            "uncordoned: the proxy routes to it again",
+        )
+    };
+    let mut results = Vec::new();
+    for id in &args.ids {
+        let answer = if cordon {
+            client.cordon_machine(app, id).await
+        } else {
+            client.uncordon_machine(app, id).await
+        };
+        answer.map_err(|err| failed(doing, id, err))?;
+        if !ctx.output.is_json() {
+            ctx.output.line(format_args!("Machine {id} {done}"))?;
+        }
+        results.push(ActionResult {
+            id,
+            action,
+            state: format!("{action}ed"),
         });
     }
     report(ctx, &results)

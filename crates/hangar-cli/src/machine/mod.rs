@@ -42,6 +42,12 @@ pub enum MachineCommand {
     /// Destroy Machines
     #[command(visible_aliases = ["remove", "rm"])]
     Destroy(DestroyArgs),
+    /// Kill Machines with SIGKILL (the restart policy still applies)
+    Kill(MachineIdsArgs),
+    /// Take Machines out of proxy routing, without stopping them
+    Cordon(MachineIdsArgs),
+    /// Put cordoned Machines back into proxy routing
+    Uncordon(MachineIdsArgs),
     /// Run a command in a Machine and print its output; exits with its exit code
     #[command(after_help = "Examples:\n  \
         hangar machine exec 3d8d413b29d089 -a demo 'ls -la /'\n  \
@@ -126,6 +132,13 @@ pub struct DestroyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MachineIdsArgs {
+    /// Machine ids
+    #[arg(value_name = "ID", required = true)]
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Machine id
     #[arg(value_name = "ID")]
@@ -186,6 +199,9 @@ pub(crate) async fn run(ctx: &Context, command: MachineCommand) -> anyhow::Resul
         MachineCommand::Restart(args) => lifecycle::restart(ctx, app, args).await,
         MachineCommand::Suspend(args) => lifecycle::suspend(ctx, app, args).await,
         MachineCommand::Destroy(args) => lifecycle::destroy(ctx, app, args).await,
+        MachineCommand::Kill(args) => lifecycle::kill(ctx, app, args).await,
+        MachineCommand::Cordon(args) => lifecycle::cordon(ctx, app, args, true).await,
+        MachineCommand::Uncordon(args) => lifecycle::cordon(ctx, app, args, false).await,
         MachineCommand::Exec(args) => exec::exec(ctx, app, args).await,
         MachineCommand::Clone(args) => clone::clone(ctx, app, args).await,
         MachineCommand::Logs(args) => logs::logs(ctx, app, args).await,
