@@ -56,7 +56,7 @@ pub struct Diagnostic {
     /// File the problem is in, when the config came from a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
-    /// Where in the file, when known (TOML always; JSON/YAML only for syntax errors).
+    /// Where in the file, when known (TOML and JSON always; YAML only for syntax errors).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
     /// Dotted path of the key in the normalized model, e.g. `services[0].concurrency`.
