@@ -256,7 +256,8 @@ impl ProcessDriver {
                 let (bridge, net) = (self.bridge.clone(), net.clone());
                 run_blocking(move || network::attach(&bridge, &veth, pid, &net)).await
             }
-            None => run_blocking(move || network::loopback_only(pid)).await,
+            // The init brings up loopback itself.
+            None => Ok(()),
         }
     }
 

@@ -165,7 +165,6 @@ pub(crate) fn attach(
     })?;
     ip_batch(
         &[
-            "link set lo up".to_owned(),
             format!("addr add {}/{} dev eth0", spec.ipv4, spec.ipv4_prefix),
             format!("addr add {}/{} dev eth0 nodad", spec.ipv6, spec.ipv6_prefix),
             "link set eth0 up".to_owned(),
@@ -174,24 +173,6 @@ pub(crate) fn attach(
         ],
         Some(netns),
     )
-}
-
-/// Brings up only loopback in the namespace of `pid` (a Machine without a network spec).
-pub(crate) fn loopback_only(pid: u32) -> Result<(), DriverError> {
-    let netns_path = format!("/proc/{pid}/ns/net");
-    let netns = open(
-        netns_path.as_str(),
-        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| {
-        DriverError::io(
-            "opening the machine's network namespace",
-            &netns_path,
-            e.into(),
-        )
-    })?;
-    ip_batch(&["link set lo up".to_owned()], Some(netns))
 }
 
 /// Deletes the host end of a Machine's veth (the pair goes with it). Idempotent.

@@ -509,3 +509,30 @@ async fn many_machines_start_concurrently_on_one_bridge() {
         machine.destroy(&driver).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_works_without_a_network() {
+    require_root!("loopback_works_without_a_network");
+    let fixture = common::busybox_image();
+    let driver = common::driver(&fixture);
+    let script = "httpd -p 127.0.0.1:8080 -h /www; echo ready; exec sleep 1000";
+    let mut machine = start(
+        &driver,
+        &base_spec(&fixture.image, &["/bin/sh", "-c", script]),
+    )
+    .await;
+    machine.wait_line("ready").await;
+    let request = "printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' | nc -w 5 127.0.0.1 8080";
+    let response = exec_ok(&driver, &machine.handle, &["/bin/sh", "-c", request]).await;
+    assert!(
+        response.contains("hello from a hangar machine"),
+        "loopback inside: {response}"
+    );
+    let interfaces = exec_ok(&driver, &machine.handle, &["ls", "/sys/class/net"]).await;
+    assert_eq!(
+        interfaces.split_whitespace().collect::<Vec<_>>(),
+        ["lo"],
+        "a machine without a network has only lo"
+    );
+    machine.destroy(&driver).await;
+}

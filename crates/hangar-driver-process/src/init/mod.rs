@@ -19,6 +19,7 @@
 
 mod capabilities;
 mod join;
+mod loopback;
 mod monitor;
 mod rootfs;
 mod signals;

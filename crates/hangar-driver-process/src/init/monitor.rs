@@ -10,7 +10,7 @@ use nix::sys::signal::{
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
-use super::{report_failure, rootfs, signals, take_report_fd, workload};
+use super::{loopback, report_failure, rootfs, signals, take_report_fd, workload};
 use crate::protocol::{GuestConfig, EXIT_EXEC_FAILED, EXIT_SETUP_FAILED};
 
 /// The word the driver writes on stdin once cgroups and network are in place.
@@ -127,6 +127,9 @@ fn guest_init(config: &GuestConfig, report: Option<OwnedFd>, status_write: Owned
         die(report.as_ref(), "arming the parent-death signal failed");
     }
     if let Err(e) = rootfs::build_root(config) {
+        die(report.as_ref(), &format!("setting up the machine: {e}"));
+    }
+    if let Err(e) = loopback::bring_up() {
         die(report.as_ref(), &format!("setting up the machine: {e}"));
     }
     if let Some(fd) = &report {
