@@ -13,6 +13,10 @@ use crate::error::{error_message, ClientError};
 /// Header carrying a lease nonce on mutating machine calls.
 pub const LEASE_NONCE_HEADER: &str = "fly-machine-lease-nonce";
 
+/// How long one request may take by default: long enough for a create that
+/// pulls a large image, short enough that a hung server is noticed.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// A client of one Hangar API endpoint. Cheap to clone.
 #[derive(Clone)]
 pub struct Client {
@@ -23,6 +27,7 @@ pub struct Client {
     api_root: Url,
     token: String,
     lease_nonce: Option<String>,
+    pub(crate) request_timeout: Option<Duration>,
 }
 
 impl std::fmt::Debug for Client {
@@ -56,6 +61,7 @@ impl Client {
             api_root,
             token: token.into(),
             lease_nonce: None,
+            request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
         })
     }
 
@@ -80,6 +86,15 @@ impl Client {
     pub fn with_lease_nonce(&self, nonce: impl Into<String>) -> Client {
         Client {
             lease_nonce: Some(nonce.into()),
+            ..self.clone()
+        }
+    }
+
+    /// A copy of this client whose requests may take at most `timeout`
+    /// (`None`: no limit). Streams (`machine_logs` with `follow`) are never limited.
+    pub fn with_request_timeout(&self, timeout: Option<Duration>) -> Client {
+        Client {
+            request_timeout: timeout,
             ..self.clone()
         }
     }
@@ -127,6 +142,9 @@ impl Client {
         }
         if let Some(body) = body {
             request = request.json(body);
+        }
+        if let Some(timeout) = self.request_timeout {
+            request = request.timeout(timeout);
         }
         let response = request
             .send()
@@ -197,6 +215,12 @@ impl Client {
             ClientError::Unreachable {
                 url: self.base_url.clone(),
                 cause: source,
+            }
+        } else if source.is_timeout() {
+            ClientError::Timeout {
+                method: method.to_string(),
+                url: url.to_string(),
+                timeout: self.request_timeout.unwrap_or_default().into(),
             }
         } else {
             ClientError::Transport {

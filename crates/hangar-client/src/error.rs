@@ -31,6 +31,17 @@ pub enum ClientError {
         seconds: u64,
     },
 
+    /// The API took longer than the client's request timeout.
+    #[error(
+        "the Hangar API did not answer {method} {url} within {timeout}: check `hangar dev`'s \
+         output, or retry"
+    )]
+    Timeout {
+        method: String,
+        url: String,
+        timeout: hangar_types::GoDuration,
+    },
+
     /// The request failed on the way (connection reset, body cut short, …).
     #[error("{method} {url} failed: {source}")]
     Transport {

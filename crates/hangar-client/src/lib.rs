@@ -26,7 +26,7 @@ mod machine_info;
 mod machines;
 mod volumes;
 
-pub use client::{Client, LEASE_NONCE_HEADER};
+pub use client::{Client, DEFAULT_REQUEST_TIMEOUT, LEASE_NONCE_HEADER};
 pub use discovery::Credentials;
 pub use error::ClientError;
 pub use logs::{LogLine, LogOptions, LogStream};

@@ -53,7 +53,12 @@ impl Client {
                 query.append_pair("tail", &tail.to_string());
             }
         }
-        let response = self.send(Method::GET, url.clone()).await?;
+        let streaming = if options.follow {
+            self.with_request_timeout(None)
+        } else {
+            self.clone()
+        };
+        let response = streaming.send(Method::GET, url.clone()).await?;
         let client = self.clone();
         let error_url = url.clone();
         let map_err = move |source| client.transport_error(&Method::GET, &error_url, source);

@@ -2,6 +2,7 @@
 //! processes, and running a command in it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use hangar_types::{
     ExecRequest, ExecResponse, MachineEvent, MachineVersion, MetadataValue, ProcessStat,
@@ -40,7 +41,15 @@ impl Client {
         request: &ExecRequest,
     ) -> Result<ExecResponse, ClientError> {
         let url = self.url(&["apps", app, "machines", machine_id, "exec"]);
-        self.call_json(Method::POST, url, Some(request)).await
+        // The command may run as long as its own timeout says.
+        let client = match (request.timeout, self.request_timeout) {
+            (Some(secs), Some(default)) => {
+                let needed = Duration::from_secs(u64::try_from(secs).unwrap_or(0) + 30);
+                self.with_request_timeout(Some(needed.max(default)))
+            }
+            _ => self.clone(),
+        };
+        client.call_json(Method::POST, url, Some(request)).await
     }
 
     /// `GET …/{id}/metadata`.

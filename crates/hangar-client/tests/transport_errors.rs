@@ -1,5 +1,7 @@
-//! A closed port gives the "is `hangar dev` running?" error, not a raw
-//! connection error.
+//! Transport failures against real sockets: a closed port gives the "is
+//! `hangar dev` running?" error, a peer that never answers a timeout error.
+
+use std::time::Duration;
 
 use hangar_client::{Client, ClientError};
 
@@ -21,6 +23,22 @@ async fn closed_port_is_reported_as_unreachable_with_advice() {
             "cannot reach the Hangar API at {url}: is `hangar dev` running? set HANGAR_API_URL"
         )
     );
+}
+
+#[tokio::test]
+async fn a_silent_server_is_a_timeout_not_a_hang() {
+    // Accepts connections (the kernel completes the handshake) but never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+
+    let client = Client::new(&url, "token")
+        .unwrap()
+        .with_request_timeout(Some(Duration::from_millis(300)));
+    let err = client.get_app("demo").await.unwrap_err();
+    assert!(matches!(err, ClientError::Timeout { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("/v1/apps/demo within 300ms"), "{message}");
+    drop(listener);
 }
 
 /// The error and its source chain, joined as anyhow's `{:#}` does.
