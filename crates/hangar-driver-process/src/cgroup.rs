@@ -40,8 +40,8 @@ struct CgroupMount {
     controllers: Vec<String>,
 }
 
-fn cgroup_mounts() -> Vec<CgroupMount> {
-    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+/// Cgroup hierarchies in a `/proc/self/mountinfo` table.
+fn cgroup_mounts(table: &str) -> Vec<CgroupMount> {
     table
         .lines()
         .filter_map(|line| {
@@ -64,9 +64,8 @@ fn cgroup_mounts() -> Vec<CgroupMount> {
         .collect()
 }
 
-/// This process's cgroup path for a v1 controller, or for v2 (`None`).
-fn own_path(controller: Option<&str>) -> String {
-    let table = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+/// The cgroup path for a v1 controller, or for v2 (`None`), in a `/proc/self/cgroup` table.
+fn own_path(table: &str, controller: Option<&str>) -> String {
     table
         .lines()
         .find_map(|line| {
@@ -102,7 +101,9 @@ fn write(path: &Path, value: &str) -> Result<(), DriverError> {
 impl CgroupRoots {
     /// Finds (and prepares) the hierarchies; returns what is missing as reasons.
     pub(crate) fn probe() -> (CgroupRoots, Vec<String>) {
-        let mounts = cgroup_mounts();
+        let mounts =
+            cgroup_mounts(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         let mut roots = CgroupRoots::default();
         let mut reasons = Vec::new();
         for controller in V1_CONTROLLERS {
@@ -112,7 +113,7 @@ impl CgroupRoots {
             else {
                 continue;
             };
-            let dir = hangar_dir(mount, &own_path(Some(controller)));
+            let dir = hangar_dir(mount, &own_path(&own, Some(controller)));
             match std::fs::create_dir_all(&dir) {
                 Ok(()) => {
                     roots.v1.insert(controller.to_owned(), dir);
@@ -132,7 +133,7 @@ impl CgroupRoots {
                 roots.v2_limits = true;
                 mount.mount_point.join("hangar")
             } else {
-                hangar_dir(mount, &own_path(None))
+                hangar_dir(mount, &own_path(&own, None))
             };
             let prepared = std::fs::create_dir_all(&dir).and_then(|()| {
                 if roots.v2_limits {
@@ -437,5 +438,73 @@ impl MachineCgroups {
                 "could not remove cgroups {left:?} (processes still inside?)"
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID_MOUNTS: &str = "\
+35 28 0:30 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw
+36 28 0:31 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:11 - cgroup cgroup rw,cpu,cpuacct
+37 28 0:32 / /sys/fs/cgroup/memory rw,nosuid shared:12 - cgroup cgroup rw,memory
+38 28 0:33 / /sys/fs/cgroup/systemd rw,nosuid shared:13 - cgroup cgroup rw,xattr,name=systemd
+22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw";
+    const HYBRID_OWN: &str = "12:memory:/agent/slice\n4:cpu,cpuacct:/\n1:name=systemd:/x\n0::/x\n";
+
+    #[test]
+    fn parses_hybrid_hierarchies_and_own_paths() {
+        let mounts = cgroup_mounts(HYBRID_MOUNTS);
+        assert_eq!(mounts.len(), 4, "ext4 is not a cgroup");
+        let v2: Vec<_> = mounts.iter().filter(|m| m.controllers.is_empty()).collect();
+        assert_eq!(v2.len(), 1);
+        assert_eq!(v2[0].mount_point, PathBuf::from("/sys/fs/cgroup/unified"));
+        let cpu = mounts
+            .iter()
+            .find(|m| m.controllers.iter().any(|c| c == "cpuacct"))
+            .unwrap();
+        assert_eq!(cpu.mount_point, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"));
+        assert!(cpu.controllers.iter().any(|c| c == "cpu"));
+        assert_eq!(own_path(HYBRID_OWN, Some("memory")), "/agent/slice");
+        assert_eq!(own_path(HYBRID_OWN, Some("cpuacct")), "/");
+        assert_eq!(own_path(HYBRID_OWN, None), "/x");
+        assert_eq!(
+            own_path(HYBRID_OWN, Some("pids")),
+            "/",
+            "unknown controllers default to the root"
+        );
+    }
+
+    #[test]
+    fn parses_pure_v2() {
+        let mounts = cgroup_mounts(
+            "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+        );
+        assert_eq!(mounts.len(), 1);
+        assert!(mounts[0].controllers.is_empty());
+        assert_eq!(
+            own_path("0::/user.slice/session-1.scope\n", None),
+            "/user.slice/session-1.scope"
+        );
+    }
+
+    #[test]
+    fn machine_cgroups_round_trip_through_a_handle() {
+        let cgroups = MachineCgroups {
+            v1: [(
+                "memory".to_owned(),
+                PathBuf::from("/sys/fs/cgroup/memory/hangar/m-i"),
+            )]
+            .into(),
+            v2: Some(PathBuf::from("/sys/fs/cgroup/unified/hangar/m-i")),
+            v2_limits: false,
+        };
+        let json = serde_json::to_value(&cgroups).unwrap();
+        assert_eq!(
+            serde_json::from_value::<MachineCgroups>(json).unwrap(),
+            cgroups
+        );
+        assert_eq!(cgroups.procs_files().len(), 2);
     }
 }
