@@ -39,6 +39,12 @@ pub struct DevArgs {
     /// How Machines are run
     #[arg(long, value_enum, default_value_t = DriverKind::Process)]
     pub driver: DriverKind,
+
+    /// Only run images from these sources: registry hosts (`127.0.0.1:5000`,
+    /// `docker.io`) and local forms (`oci`, `oci-archive`, `docker-archive`)
+    /// [default: any]
+    #[arg(long, value_name = "SOURCE", value_delimiter = ',')]
+    pub allowed_image_sources: Vec<String>,
 }
 
 impl DevArgs {
