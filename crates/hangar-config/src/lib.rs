@@ -10,6 +10,8 @@
 //! - [`TomlEditor`] changes fly.toml in place, keeping comments.
 //! - [`cli`] holds the `hangar config validate|show|env` commands.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 mod decode;
 mod diagnostics;

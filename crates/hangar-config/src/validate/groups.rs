@@ -60,8 +60,12 @@ pub fn validate_groups(config: &Config, groups: &[&str]) -> Vec<Diagnostic> {
         }
         // Invalid sizes, policies, commands and local files are reported by the section rules.
         let key = match config.to_machine_config(group, None) {
-            Err(ConvertError::CheckWithoutPort { check, .. }) => {
-                Some((format!("checks.{check}.port"), group_error(config, group)))
+            Err(ConvertError::CheckWithoutPort { check, group }) => {
+                let key = format!("checks.{check}.port");
+                Some((
+                    key,
+                    ConvertError::CheckWithoutPort { check, group }.to_string(),
+                ))
             }
             Err(err @ ConvertError::MachineConfig(_)) => {
                 Some((machine_config_key(config).to_string(), err.to_string()))
@@ -79,13 +83,6 @@ pub fn validate_groups(config: &Config, groups: &[&str]) -> Vec<Diagnostic> {
         }
     }
     out
-}
-
-fn group_error(config: &Config, group: &str) -> String {
-    match config.to_machine_config(group, None) {
-        Err(err) => err.to_string(),
-        Ok(_) => String::new(),
-    }
 }
 
 fn machine_config_key(config: &Config) -> &'static str {
