@@ -48,6 +48,21 @@ impl Config {
         !self.processes.is_empty()
     }
 
+    /// Desired Machine count per region for `group` ("" = the default group) from the `[regions]`
+    /// extension; empty without `[regions]`.
+    pub fn desired_region_counts(&self, group: &str) -> std::collections::BTreeMap<String, i64> {
+        let default_group = self.default_process_group();
+        let group = if group.is_empty() {
+            default_group.as_str()
+        } else {
+            group
+        };
+        self.regions
+            .as_ref()
+            .map(|regions| regions.counts_for(group, group == default_group))
+            .unwrap_or_default()
+    }
+
     /// The entries that apply to `group` ("" = the default group).
     pub fn flatten(&self, group: &str) -> Flattened<'_> {
         let default_group = self.default_process_group();

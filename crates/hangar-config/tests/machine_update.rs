@@ -131,3 +131,27 @@ fn unknown_group_is_an_error() {
         "process group 'api' is not defined; known groups are ['web']"
     );
 }
+
+#[test]
+fn region_counts_extension() {
+    let config = common::toml(
+        "[processes]\napp = \"a\"\nworker = \"w\"\n[regions]\nord = 2\nams = 1\n[regions.worker]\nord = 1\n[regions.app]\nams = 3\n",
+    )
+    .config;
+    let counts = |group: &str| {
+        config
+            .desired_region_counts(group)
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        counts(""),
+        vec![("ams".to_string(), 3), ("ord".to_string(), 2)]
+    );
+    assert_eq!(counts("app"), counts(""));
+    assert_eq!(counts("worker"), vec![("ord".to_string(), 1)]);
+    assert!(common::toml("app = \"x\"")
+        .config
+        .desired_region_counts("")
+        .is_empty());
+}
