@@ -324,6 +324,14 @@ impl Agent {
         timeout: Duration,
     ) -> Result<MachineState, AgentError> {
         let (_, mut view) = self.handle(id).await?;
+        if let Some(instance) = instance_id {
+            if !view.borrow().versions.iter().any(|v| v.version == instance) {
+                return Err(AgentError::UnknownInstance {
+                    machine_id: id.to_string(),
+                    instance_id: instance.to_string(),
+                });
+            }
+        }
         let reached = |r: &MachineRecord| states.contains(&r.state) && instance_id.is_none_or(|i| i == r.instance_id);
         let outcome = tokio::time::timeout(timeout, async {
             loop {
@@ -389,10 +397,17 @@ impl Agent {
         Ok((log.read_tail(tail), rx))
     }
 
-    /// Stops every Machine's actor (the Machines themselves keep their
-    /// persisted state) — used by tests that restart an agent in-process.
+    /// Stops every Machine's actor: running tasks are killed and their host
+    /// resources (mounts, cgroups, network) freed, while each Machine keeps
+    /// its recorded state, so the next [`Agent::open`] brings it back.
     pub async fn shutdown(&self) {
-        self.machines.write().await.clear();
+        let handles: Vec<MachineHandle> = self.machines.write().await.drain().map(|(_, h)| h).collect();
+        for handle in handles {
+            let (reply, done) = oneshot::channel();
+            if handle.commands.send(Command::Shutdown { reply }).await.is_ok() {
+                let _ = done.await;
+            }
+        }
     }
 }
 

@@ -53,6 +53,8 @@ pub enum AgentError {
     },
     #[error("machine {machine_id} was replaced by a newer version; instance {instance_id} no longer exists")]
     InstanceReplaced { machine_id: String, instance_id: String },
+    #[error("machine {machine_id} has no version {instance_id}; use an instance_id from GET /machines/{machine_id} or /versions")]
+    UnknownInstance { machine_id: String, instance_id: String },
     #[error("the agent is shutting down; retry shortly")]
     ShuttingDown,
 }
@@ -62,8 +64,11 @@ impl AgentError {
         match self {
             AgentError::NotFound(_) => ErrorClass::NotFound,
             AgentError::Illegal(_) => ErrorClass::Precondition,
-            AgentError::Image(e) if e.is_client_error() => ErrorClass::BadRequest,
-            AgentError::Image(_) => ErrorClass::Internal,
+            // A reference that cannot be resolved (bad, missing, refused or
+            // unreachable) is the request's problem; local I/O and corrupt
+            // content are ours.
+            AgentError::Image(ImageError::Io { .. } | ImageError::DigestMismatch { .. }) => ErrorClass::Internal,
+            AgentError::Image(_) => ErrorClass::BadRequest,
             AgentError::Launch(_) => ErrorClass::BadRequest,
             AgentError::Driver(DriverError::InvalidSpec(_)) => ErrorClass::BadRequest,
             AgentError::Driver(DriverError::NotRunning { .. }) => ErrorClass::Precondition,
@@ -76,6 +81,7 @@ impl AgentError {
             AgentError::Network(_) => ErrorClass::Capacity,
             AgentError::WaitTimeout { .. } => ErrorClass::Timeout,
             AgentError::InstanceReplaced { .. } => ErrorClass::Precondition,
+            AgentError::UnknownInstance { .. } => ErrorClass::BadRequest,
             AgentError::ShuttingDown => ErrorClass::Internal,
         }
     }

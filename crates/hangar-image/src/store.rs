@@ -71,6 +71,9 @@ impl ResolvedImage {
 #[derive(Clone, Debug)]
 pub struct ImageStore {
     inner: Arc<StoreInner>,
+    /// Image sources this store may use (registry hosts, or `oci`,
+    /// `oci-archive`, `docker-archive`); `None` allows every source.
+    allowed_sources: Option<Arc<Vec<String>>>,
 }
 
 #[derive(Debug)]
@@ -118,6 +121,7 @@ impl ImageStore {
                 credentials: Credentials::from_env(),
                 http: OnceLock::new(),
             }),
+            allowed_sources: None,
         })
     }
 
@@ -134,6 +138,7 @@ impl ImageStore {
     /// is cheap: layers already unpacked are reused.
     pub async fn resolve(&self, reference: &str) -> Result<ResolvedImage, ImageError> {
         let parsed = ParsedReference::parse(reference)?;
+        self.check_source(reference, &parsed)?;
         if let ParsedReference::Registry(_) = parsed {
             if let Some(image) = self.load_cached(reference, &parsed) {
                 return Ok(image);
@@ -142,9 +147,39 @@ impl ImageStore {
         pull::pull(&self.inner, reference, &parsed).await
     }
 
+    /// Restricts the sources images may come from: registry hosts
+    /// (`127.0.0.1:5000`, `docker.io`) and local transports (`oci`,
+    /// `oci-archive`, `docker-archive`). Anything else is refused before
+    /// any network access.
+    pub fn restrict_sources(mut self, allowed: Vec<String>) -> ImageStore {
+        self.allowed_sources = Some(Arc::new(allowed));
+        self
+    }
+
+    fn check_source(&self, reference: &str, parsed: &ParsedReference) -> Result<(), ImageError> {
+        let Some(allowed) = &self.allowed_sources else {
+            return Ok(());
+        };
+        let source = match parsed {
+            ParsedReference::Registry(r) => r.registry.as_str(),
+            ParsedReference::Local(l) => l.format.transport(),
+        };
+        if allowed.iter().any(|a| a == source) {
+            return Ok(());
+        }
+        Err(ImageError::Unsupported {
+            reference: reference.to_owned(),
+            reason: format!(
+                "images from {source} are not allowed on this host (allowed: {}); use an allowed source or ask the operator",
+                allowed.join(", ")
+            ),
+        })
+    }
+
     /// Resolves `reference` from its source even if it is cached, picking up a moved tag.
     pub async fn pull(&self, reference: &str) -> Result<ResolvedImage, ImageError> {
         let parsed = ParsedReference::parse(reference)?;
+        self.check_source(reference, &parsed)?;
         pull::pull(&self.inner, reference, &parsed).await
     }
 

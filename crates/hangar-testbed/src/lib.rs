@@ -86,6 +86,7 @@ impl Testbed {
                 ipv6: format!("fdaa:0:49:{net:x}::").parse()?,
                 ipv6_prefix: 64,
             },
+            allowed_image_sources: Vec::new(),
         })
         .await
     }
@@ -98,6 +99,11 @@ impl Testbed {
         let platform = Self::boot(dir.path(), &init_exe, net).await?;
         let client = Client::new(&platform.url, platform.token.clone())?;
         Ok(Testbed { platform, client, init_exe, dir, net })
+    }
+
+    /// Stops the platform, freeing what its Machines hold on the host.
+    pub async fn stop(self) {
+        self.platform.stop().await;
     }
 
     /// The platform's data directory.

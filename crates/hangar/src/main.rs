@@ -70,6 +70,7 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         init_args: vec!["machine-init".into()],
         bridge: "hangar0".into(),
         subnets: Subnets::default(),
+        allowed_image_sources: args.allowed_image_sources.clone(),
     })
     .await?;
     println!("Hangar is running (region {}).", args.region);

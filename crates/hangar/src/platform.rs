@@ -32,6 +32,8 @@ pub struct PlatformOptions {
     /// The host bridge and Machine subnets.
     pub bridge: String,
     pub subnets: Subnets,
+    /// Image sources allowed (empty: any).
+    pub allowed_image_sources: Vec<String>,
 }
 
 /// A running platform.
@@ -90,7 +92,11 @@ impl Platform {
         );
         let ledger: Arc<dyn Store> =
             Arc::new(SqliteStore::open(&data_dir.join("agent-ledger.db")).context("cannot open the agent ledger")?);
-        let images = Arc::new(ImageStore::open(&data_dir.join("images")).context("cannot open the image store")?);
+        let mut images = ImageStore::open(&data_dir.join("images")).context("cannot open the image store")?;
+        if !options.allowed_image_sources.is_empty() {
+            images = images.restrict_sources(options.allowed_image_sources.clone());
+        }
+        let images = Arc::new(images);
         let mut driver_config = ProcessDriverConfig::new(data_dir.join("machines"), &options.init_exe);
         driver_config.init_args = options.init_args.clone();
         driver_config.bridge = options.bridge.clone();

@@ -38,6 +38,9 @@ pub enum Command {
     SetMetadata { key: String, value: Option<String>, reply: Reply<()> },
     /// A Machine this one stands by for has failed.
     StandbyFor { failed: String },
+    /// The agent is stopping: kill the task and free host resources, but
+    /// keep the recorded state, so that the next start restores it.
+    Shutdown { reply: oneshot::Sender<()> },
 }
 
 /// What happens once the running task exits.
@@ -154,6 +157,11 @@ impl MachineActor {
             };
             match wake {
                 Wake::Command(None) => break,
+                Wake::Command(Some(Command::Shutdown { reply })) => {
+                    self.release_host_resources().await;
+                    let _ = reply.send(());
+                    break;
+                }
                 Wake::Command(Some(cmd)) => self.handle(cmd).await,
                 Wake::Exited(info) => self.on_exit(info).await,
                 Wake::StopDeadline => {
@@ -234,6 +242,10 @@ impl MachineActor {
                     self.persist().await;
                 }
                 let _ = reply.send(result);
+            }
+            Command::Shutdown { reply } => {
+                // Handled in `run`, which stops the loop.
+                let _ = reply.send(());
             }
             Command::StandbyFor { failed } => {
                 if matches!(self.record.state, MachineState::Stopped | MachineState::Created) {
@@ -600,6 +612,25 @@ impl MachineActor {
         self.record.checks.clear();
         self.transition(MachineState::Destroyed, "destroy", "user", None).await;
         self.shared.logs.remove(&self.record.id);
+    }
+
+    async fn release_host_resources(&mut self) {
+        self.stop_checks();
+        if let Some(task) = self.record.task.clone() {
+            let _ = self.shared.driver.thaw(&task).await;
+            let _ = self.shared.driver.kill(&task).await;
+            if let Some(exit) = self.exit.take() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), exit).await;
+            }
+            if let Err(err) = self.shared.driver.cleanup(&task).await {
+                tracing::warn!(machine = %self.record.id, %err, "cleanup at shutdown failed");
+            }
+            self.record.task = None;
+            if let Err(err) = self.shared.ledger.save(&self.record, None).await {
+                tracing::error!(machine = %self.record.id, %err, "cannot persist machine record at shutdown");
+            }
+        }
+        self.release_volumes().await;
     }
 
     /// Unmounts the Machine's volumes from the host once nothing uses them,

@@ -39,7 +39,7 @@ impl AppRecord {
             id: self.id.clone(),
             name: self.name.clone(),
             machine_count,
-            network: serde_json::Value::String(self.network.clone().unwrap_or_else(|| "default".into())),
+            network: serde_json::json!({ "name": self.network.clone().unwrap_or_else(|| "default".into()) }),
         }
     }
 }

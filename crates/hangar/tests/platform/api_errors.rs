@@ -51,6 +51,7 @@ async fn authentication_is_required() {
     assert_eq!(wrong.status().as_u16(), 401);
     let right = http.get(&url).bearer_auth(&tb.platform.token).send().await.unwrap();
     assert_eq!(right.status().as_u16(), 200);
+    tb.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,6 +109,7 @@ async fn bad_requests_are_refused_clearly() {
     let (status, body) = raw.send(M::GET, "/apps/errs/machines?include_deleted=maybe", None).await;
     assert_eq!(status, 400);
     assert!(error_text(&body).contains("include_deleted"));
+    tb.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,4 +155,5 @@ async fn illegal_transitions_are_refused_and_change_nothing() {
     let (status, body) = raw.send(M::POST, &base, Some(&stale)).await;
     assert_eq!(status, 412);
     assert!(error_text(&body).contains("changed since you read it"));
+    tb.stop().await;
 }

@@ -53,4 +53,5 @@ async fn apps_and_machines_from_the_command_line() {
     let (code, _, err) = hangar(&tb, &["machine", "start", "00000000000000", "-a", "cliapp"]);
     assert_eq!(code, 1);
     assert!(err.contains("not found"), "{err}");
+    tb.stop().await;
 }

@@ -48,6 +48,7 @@ async fn machines_see_only_themselves() {
     // The host's root filesystem is not there.
     let root = tb.client.exec_machine("iso", &a.id, &sh("test -d /root/.cargo && echo leaked || echo clean")).await.unwrap();
     assert_eq!(root.stdout.trim(), "clean");
+    tb.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,4 +80,5 @@ async fn exceeding_memory_kills_with_an_oom_event() {
     assert_eq!(exit["exit_event"]["oom_killed"], true, "{exit}");
     let machine = wait_state(&tb, "oom", &m.id, MachineState::Stopped).await;
     assert_eq!(machine.state, MachineState::Stopped);
+    tb.stop().await;
 }

@@ -60,4 +60,5 @@ async fn leases_guard_a_machine() {
     // Free again: anyone may act.
     let stop = http.post(format!("{base}/stop")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(stop.status().as_u16(), 200);
+    tb.stop().await;
 }

@@ -122,6 +122,7 @@ async fn a_machine_lives_and_dies_through_the_api() {
         .unwrap();
     assert_eq!(all.len(), 1);
     assert!(http_get(&url).await.is_err());
+    tb.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,4 +170,5 @@ async fn list_filters_by_region_and_metadata() {
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(408), "{err}");
+    tb.stop().await;
 }

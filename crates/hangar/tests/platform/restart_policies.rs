@@ -51,6 +51,7 @@ async fn on_failure_retries_then_stops_and_standbys_take_over() {
     assert_eq!(last["exit_event"]["restarting"], false);
     assert_eq!(last["restart_count"], 2);
     wait_state(&tb, "crashy", &standby.id, MachineState::Started).await;
+    tb.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,6 +117,7 @@ async fn auto_destroy_and_always_and_stop_signals() {
     wait_log(&tb, "policies", &stubborn.id, "ready").await;
     tb.client.stop_machine("policies", &stubborn.id, None).await.unwrap();
     wait_state(&tb, "policies", &stubborn.id, MachineState::Stopped).await;
+    tb.stop().await;
 }
 
 async fn wait_log(tb: &hangar_testbed::Testbed, app: &str, id: &str, text: &str) {

@@ -98,4 +98,5 @@ async fn volumes_hold_data_within_their_size() {
     let m3 = create_machine(&tb, "vols", cfg3).await;
     let out = tb.client.exec_machine("vols", &m3.id, &sh("cat /restored/file")).await.unwrap();
     assert_eq!(out.stdout, "kept\n");
+    tb.stop().await;
 }
