@@ -17,9 +17,9 @@ use crate::error::AgentError;
 use crate::ledger::Ledger;
 use crate::logs::{LogBook, LogLine, Rotation};
 use crate::machine::actor::{Command, MachineActor};
+use crate::machine::launch;
 use crate::machine::lifecycle::{self, Action};
 use crate::machine::record::{now_ms, now_rfc3339, MachineRecord};
-use crate::machine::launch;
 use crate::network::{Ipam, Subnets};
 use crate::shared::{image_ref, Notice, Shared};
 use crate::volumes::VolumeStorage;
@@ -69,14 +69,18 @@ impl Agent {
         ledger_store: Arc<dyn Store>,
     ) -> Result<Arc<Agent>, AgentError> {
         let ledger = Ledger::new(ledger_store);
-        let logs = LogBook::new(&config.data_dir.join("logs"), config.log_rotation).map_err(|source| {
-            AgentError::Volume(crate::volumes::VolumeError::Io {
-                path: config.data_dir.join("logs"),
-                source,
-            })
-        })?;
+        let logs =
+            LogBook::new(&config.data_dir.join("logs"), config.log_rotation).map_err(|source| {
+                AgentError::Volume(crate::volumes::VolumeError::Io {
+                    path: config.data_dir.join("logs"),
+                    source,
+                })
+            })?;
         let volumes = VolumeStorage::open(&config.data_dir.join("volumes"))?;
-        let isolated = matches!(driver.isolation(), Isolation::Full | Isolation::Partial { .. });
+        let isolated = matches!(
+            driver.isolation(),
+            Isolation::Full | Isolation::Partial { .. }
+        );
         let (notices, notice_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             driver,
@@ -202,7 +206,10 @@ impl Agent {
         self.machines.write().await.insert(new.id.clone(), handle);
         if !new.skip_launch {
             let (reply, rx) = oneshot::channel();
-            commands.send(Command::Start { reply }).await.map_err(|_| AgentError::ShuttingDown)?;
+            commands
+                .send(Command::Start { reply })
+                .await
+                .map_err(|_| AgentError::ShuttingDown)?;
             // A failed boot leaves the Machine in `failed`, with the reason in
             // its events; the create itself succeeded.
             let _ = rx.await.map_err(|_| AgentError::ShuttingDown)?;
@@ -211,16 +218,28 @@ impl Agent {
         Ok(record)
     }
 
-    async fn handle(&self, id: &str) -> Result<(mpsc::Sender<Command>, watch::Receiver<MachineRecord>), AgentError> {
+    async fn handle(
+        &self,
+        id: &str,
+    ) -> Result<(mpsc::Sender<Command>, watch::Receiver<MachineRecord>), AgentError> {
         let machines = self.machines.read().await;
-        let h = machines.get(id).ok_or_else(|| AgentError::NotFound(id.to_string()))?;
+        let h = machines
+            .get(id)
+            .ok_or_else(|| AgentError::NotFound(id.to_string()))?;
         Ok((h.commands.clone(), h.view.clone()))
     }
 
-    async fn ask<T>(&self, id: &str, make: impl FnOnce(oneshot::Sender<Result<T, AgentError>>) -> Command) -> Result<T, AgentError> {
+    async fn ask<T>(
+        &self,
+        id: &str,
+        make: impl FnOnce(oneshot::Sender<Result<T, AgentError>>) -> Command,
+    ) -> Result<T, AgentError> {
         let (commands, _) = self.handle(id).await?;
         let (reply, rx) = oneshot::channel();
-        commands.send(make(reply)).await.map_err(|_| AgentError::ShuttingDown)?;
+        commands
+            .send(make(reply))
+            .await
+            .map_err(|_| AgentError::ShuttingDown)?;
         rx.await.map_err(|_| AgentError::ShuttingDown)?
     }
 
@@ -262,25 +281,51 @@ impl Agent {
         self.ask(id, |reply| Command::Start { reply }).await
     }
 
-    pub async fn stop(&self, id: &str, signal: Option<i32>, timeout: Option<Duration>) -> Result<(), AgentError> {
-        self.ask(id, |reply| Command::Stop { signal, timeout, reply }).await
+    pub async fn stop(
+        &self,
+        id: &str,
+        signal: Option<i32>,
+        timeout: Option<Duration>,
+    ) -> Result<(), AgentError> {
+        self.ask(id, |reply| Command::Stop {
+            signal,
+            timeout,
+            reply,
+        })
+        .await
     }
 
     pub async fn suspend(&self, id: &str) -> Result<(), AgentError> {
         self.ask(id, |reply| Command::Suspend { reply }).await
     }
 
-    pub async fn restart(&self, id: &str, signal: Option<i32>, timeout: Option<Duration>) -> Result<(), AgentError> {
-        self.ask(id, |reply| Command::Restart { signal, timeout, reply }).await
+    pub async fn restart(
+        &self,
+        id: &str,
+        signal: Option<i32>,
+        timeout: Option<Duration>,
+    ) -> Result<(), AgentError> {
+        self.ask(id, |reply| Command::Restart {
+            signal,
+            timeout,
+            reply,
+        })
+        .await
     }
 
     pub async fn signal(&self, id: &str, signal: i32) -> Result<(), AgentError> {
-        self.ask(id, |reply| Command::Signal { signal, reply }).await
+        self.ask(id, |reply| Command::Signal { signal, reply })
+            .await
     }
 
     /// Replaces a Machine's config (a new version); a running Machine is
     /// restarted on it unless `skip_launch`.
-    pub async fn update(&self, id: &str, config: MachineConfig, skip_launch: bool) -> Result<MachineRecord, AgentError> {
+    pub async fn update(
+        &self,
+        id: &str,
+        config: MachineConfig,
+        skip_launch: bool,
+    ) -> Result<MachineRecord, AgentError> {
         let current = self.record(id).await?;
         lifecycle::check(id, current.state, Action::Update)?;
         let image = self.shared.images.resolve(&config.image).await?;
@@ -297,16 +342,24 @@ impl Agent {
     }
 
     pub async fn destroy(&self, id: &str, force: bool) -> Result<(), AgentError> {
-        self.ask(id, |reply| Command::Destroy { force, reply }).await
+        self.ask(id, |reply| Command::Destroy { force, reply })
+            .await
     }
 
     pub async fn set_cordoned(&self, id: &str, cordoned: bool) -> Result<(), AgentError> {
-        self.ask(id, |reply| Command::SetCordoned { cordoned, reply }).await
+        self.ask(id, |reply| Command::SetCordoned { cordoned, reply })
+            .await
     }
 
     /// Sets (Some) or deletes (None) one metadata key; no new version.
-    pub async fn set_metadata(&self, id: &str, key: String, value: Option<String>) -> Result<(), AgentError> {
-        self.ask(id, |reply| Command::SetMetadata { key, value, reply }).await
+    pub async fn set_metadata(
+        &self,
+        id: &str,
+        key: String,
+        value: Option<String>,
+    ) -> Result<(), AgentError> {
+        self.ask(id, |reply| Command::SetMetadata { key, value, reply })
+            .await
     }
 
     pub async fn events(&self, id: &str) -> Result<Vec<MachineEvent>, AgentError> {
@@ -332,7 +385,9 @@ impl Agent {
                 });
             }
         }
-        let reached = |r: &MachineRecord| states.contains(&r.state) && instance_id.is_none_or(|i| i == r.instance_id);
+        let reached = |r: &MachineRecord| {
+            states.contains(&r.state) && instance_id.is_none_or(|i| i == r.instance_id)
+        };
         let outcome = tokio::time::timeout(timeout, async {
             loop {
                 {
@@ -341,7 +396,10 @@ impl Agent {
                         return Ok(r.state);
                     }
                     if let Some(instance) = instance_id {
-                        if r.versions.iter().any(|v| v.version == instance) && r.instance_id != instance && !states.contains(&MachineState::Destroyed) {
+                        if r.versions.iter().any(|v| v.version == instance)
+                            && r.instance_id != instance
+                            && !states.contains(&MachineState::Destroyed)
+                        {
                             return Err(AgentError::InstanceReplaced {
                                 machine_id: id.to_string(),
                                 instance_id: instance.to_string(),
@@ -359,7 +417,11 @@ impl Agent {
             Ok(result) => result,
             Err(_) => Err(AgentError::WaitTimeout {
                 machine_id: id.to_string(),
-                wanted: states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("|"),
+                wanted: states
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join("|"),
                 current: view.borrow().state.to_string(),
                 timeout_secs: timeout.as_secs(),
             }),
@@ -367,16 +429,33 @@ impl Agent {
     }
 
     /// Runs a command inside a started Machine.
-    pub async fn exec(&self, id: &str, argv: Vec<String>, timeout: Duration, stdin: Option<Vec<u8>>) -> Result<ExecOutput, AgentError> {
+    pub async fn exec(
+        &self,
+        id: &str,
+        argv: Vec<String>,
+        timeout: Duration,
+        stdin: Option<Vec<u8>>,
+    ) -> Result<ExecOutput, AgentError> {
         let record = self.record(id).await?;
         lifecycle::check(id, record.state, Action::Exec)?;
-        let task = record.task.clone().ok_or_else(|| AgentError::NotFound(id.to_string()))?;
+        let task = record
+            .task
+            .clone()
+            .ok_or_else(|| AgentError::NotFound(id.to_string()))?;
         let image = self.shared.images.resolve(&record.config.image).await?;
         let env = launch::environment(&record, &image);
         Ok(self
             .shared
             .driver
-            .exec(&task, ExecRequest { argv, timeout, stdin, env })
+            .exec(
+                &task,
+                ExecRequest {
+                    argv,
+                    timeout,
+                    stdin,
+                    env,
+                },
+            )
             .await?)
     }
 
@@ -384,13 +463,19 @@ impl Agent {
     pub async fn ps(&self, id: &str) -> Result<Vec<ProcessInfo>, AgentError> {
         let record = self.record(id).await?;
         lifecycle::check(id, record.state, Action::Exec)?;
-        let task = record.task.ok_or_else(|| AgentError::NotFound(id.to_string()))?;
+        let task = record
+            .task
+            .ok_or_else(|| AgentError::NotFound(id.to_string()))?;
         Ok(self.shared.driver.ps(&task).await?)
     }
 
     /// The last `tail` log lines of a Machine and, if `follow`, a receiver of
     /// the lines that come after.
-    pub async fn logs(&self, id: &str, tail: usize) -> Result<(Vec<LogLine>, tokio::sync::broadcast::Receiver<LogLine>), AgentError> {
+    pub async fn logs(
+        &self,
+        id: &str,
+        tail: usize,
+    ) -> Result<(Vec<LogLine>, tokio::sync::broadcast::Receiver<LogLine>), AgentError> {
         self.handle(id).await?;
         let log = self.shared.logs.machine(id);
         let rx = log.subscribe();
@@ -401,10 +486,21 @@ impl Agent {
     /// resources (mounts, cgroups, network) freed, while each Machine keeps
     /// its recorded state, so the next [`Agent::open`] brings it back.
     pub async fn shutdown(&self) {
-        let handles: Vec<MachineHandle> = self.machines.write().await.drain().map(|(_, h)| h).collect();
+        let handles: Vec<MachineHandle> = self
+            .machines
+            .write()
+            .await
+            .drain()
+            .map(|(_, h)| h)
+            .collect();
         for handle in handles {
             let (reply, done) = oneshot::channel();
-            if handle.commands.send(Command::Shutdown { reply }).await.is_ok() {
+            if handle
+                .commands
+                .send(Command::Shutdown { reply })
+                .await
+                .is_ok()
+            {
                 let _ = done.await;
             }
         }
@@ -425,7 +521,9 @@ async fn notice_loop(agent: std::sync::Weak<Agent>, mut notices: mpsc::Unbounded
                     if stands_by {
                         let _ = handle
                             .commands
-                            .send(Command::StandbyFor { failed: failed.clone() })
+                            .send(Command::StandbyFor {
+                                failed: failed.clone(),
+                            })
                             .await;
                     }
                 }

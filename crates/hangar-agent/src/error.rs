@@ -52,9 +52,15 @@ pub enum AgentError {
         timeout_secs: u64,
     },
     #[error("machine {machine_id} was replaced by a newer version; instance {instance_id} no longer exists")]
-    InstanceReplaced { machine_id: String, instance_id: String },
+    InstanceReplaced {
+        machine_id: String,
+        instance_id: String,
+    },
     #[error("machine {machine_id} has no version {instance_id}; use an instance_id from GET /machines/{machine_id} or /versions")]
-    UnknownInstance { machine_id: String, instance_id: String },
+    UnknownInstance {
+        machine_id: String,
+        instance_id: String,
+    },
     #[error("the agent is shutting down; retry shortly")]
     ShuttingDown,
 }
@@ -67,7 +73,9 @@ impl AgentError {
             // A reference that cannot be resolved (bad, missing, refused or
             // unreachable) is the request's problem; local I/O and corrupt
             // content are ours.
-            AgentError::Image(ImageError::Io { .. } | ImageError::DigestMismatch { .. }) => ErrorClass::Internal,
+            AgentError::Image(ImageError::Io { .. } | ImageError::DigestMismatch { .. }) => {
+                ErrorClass::Internal
+            }
             AgentError::Image(_) => ErrorClass::BadRequest,
             AgentError::Launch(_) => ErrorClass::BadRequest,
             AgentError::Driver(DriverError::InvalidSpec(_)) => ErrorClass::BadRequest,

@@ -40,7 +40,11 @@ impl Ledger {
     }
 
     /// Writes a record and, in the same transaction, the event that caused it.
-    pub async fn save(&self, record: &MachineRecord, event: Option<&MachineEvent>) -> Result<(), StoreError> {
+    pub async fn save(
+        &self,
+        record: &MachineRecord,
+        event: Option<&MachineEvent>,
+    ) -> Result<(), StoreError> {
         let mut ops = vec![Op::Put {
             key: machine_key(&record.id),
             value: encode(record)?,
@@ -94,7 +98,9 @@ impl Ledger {
         let excess = list.kvs.len() - EVENTS_KEPT;
         let ops = list.kvs[..excess]
             .iter()
-            .map(|kv| Op::Delete { key: kv.key.clone() })
+            .map(|kv| Op::Delete {
+                key: kv.key.clone(),
+            })
             .collect();
         self.store
             .txn(Txn {
@@ -107,7 +113,10 @@ impl Ledger {
     }
 
     /// Reads any JSON value (volumes, IP allocations).
-    pub async fn get<T: DeserializeOwned + Send>(&self, key: &str) -> Result<Option<T>, StoreError> {
+    pub async fn get<T: DeserializeOwned + Send>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
         Ok(self.store.get_json::<T>(key).await?.map(|(v, _)| v))
     }
 
@@ -119,7 +128,10 @@ impl Ledger {
         self.store.delete(key).await.map(|_| ())
     }
 
-    pub async fn list<T: DeserializeOwned + Send>(&self, prefix: &str) -> Result<Vec<T>, StoreError> {
+    pub async fn list<T: DeserializeOwned + Send>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
         Ok(self
             .store
             .list_json::<T>(prefix)

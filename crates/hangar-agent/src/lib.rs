@@ -7,19 +7,19 @@
 //! rebuilds every actor from the ledger and brings each Machine back to the
 //! state it should be in.
 
+mod agent;
 pub mod error;
 pub mod ledger;
 pub mod logs;
 pub mod machine;
 pub mod network;
-mod agent;
 pub mod shared;
 pub mod volumes;
 
+pub use agent::{Agent, AgentConfig, NewMachine};
 pub use error::{AgentError, ErrorClass};
 pub use logs::{LogLine, Rotation};
 pub use machine::actor::parse_signal;
 pub use machine::record::MachineRecord;
 pub use network::Subnets;
-pub use agent::{Agent, AgentConfig, NewMachine};
 pub use volumes::{VolumeBacking, VolumeStorage};

@@ -85,7 +85,9 @@ impl LogBook {
     /// Removes a destroyed Machine's logs.
     pub fn remove(&self, machine_id: &str) {
         let log = self.writers.lock().unwrap().remove(machine_id);
-        let path = log.map(|l| l.path.clone()).unwrap_or_else(|| self.dir.join(format!("{machine_id}.log")));
+        let path = log
+            .map(|l| l.path.clone())
+            .unwrap_or_else(|| self.dir.join(format!("{machine_id}.log")));
         let _ = std::fs::remove_file(&path);
         for n in 1..=self.rotation.keep {
             let _ = std::fs::remove_file(rotated(&path, n));
@@ -142,7 +144,10 @@ impl MachineLog {
         let mut lines = Vec::new();
         for file in files {
             if let Ok(text) = std::fs::read_to_string(&file) {
-                lines.extend(text.lines().filter_map(|l| serde_json::from_str::<LogLine>(l).ok()));
+                lines.extend(
+                    text.lines()
+                        .filter_map(|l| serde_json::from_str::<LogLine>(l).ok()),
+                );
             }
         }
         let skip = lines.len().saturating_sub(tail);
@@ -155,7 +160,12 @@ impl MachineLog {
     }
 
     /// Copies a stream into this log until it ends.
-    pub fn pump(self: Arc<Self>, reader: impl AsyncRead + Send + Unpin + 'static, stream: &'static str, instance_id: String) {
+    pub fn pump(
+        self: Arc<Self>,
+        reader: impl AsyncRead + Send + Unpin + 'static,
+        stream: &'static str,
+        instance_id: String,
+    ) {
         tokio::spawn(async move {
             let mut reader = BufReader::new(reader);
             let mut buf = Vec::new();
@@ -168,7 +178,9 @@ impl MachineLog {
                             buf.pop();
                         }
                         self.append(&LogLine {
-                            timestamp: humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string(),
+                            timestamp:
+                                humantime::format_rfc3339_nanos(std::time::SystemTime::now())
+                                    .to_string(),
                             stream: stream.to_string(),
                             message: String::from_utf8_lossy(&buf).into_owned(),
                             instance_id: instance_id.clone(),
@@ -197,7 +209,14 @@ mod tests {
     fn rotates_by_size_and_keeps_the_newest_lines() {
         let dir = std::env::temp_dir().join(format!("hangar-logs-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let book = LogBook::new(&dir, Rotation { max_bytes: 4096, keep: 2 }).unwrap();
+        let book = LogBook::new(
+            &dir,
+            Rotation {
+                max_bytes: 4096,
+                keep: 2,
+            },
+        )
+        .unwrap();
         let log = book.machine("m1");
         for i in 0..200 {
             log.append(&line(i));

@@ -68,7 +68,9 @@ pub struct Ipam {
 
 /// Every address of the subnet is taken.
 #[derive(Debug, thiserror::Error)]
-#[error("no free private address left in {0}/{1}: destroy unused machines or configure a larger subnet")]
+#[error(
+    "no free private address left in {0}/{1}: destroy unused machines or configure a larger subnet"
+)]
 pub struct SubnetFull(pub Ipv4Addr, pub u8);
 
 impl Ipam {
@@ -111,7 +113,10 @@ mod tests {
         assert_eq!(ipam.allocate().unwrap().0, Ipv4Addr::new(172, 30, 0, 4));
         ipam.release(a4);
         assert_eq!(ipam.allocate().unwrap().0, a4);
-        let mut tiny = Ipam::new(Subnets { ipv4_prefix: 30, ..Subnets::default() });
+        let mut tiny = Ipam::new(Subnets {
+            ipv4_prefix: 30,
+            ..Subnets::default()
+        });
         tiny.allocate().unwrap();
         assert!(tiny.allocate().is_err());
     }

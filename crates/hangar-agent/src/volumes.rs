@@ -86,7 +86,11 @@ impl VolumeStorage {
     /// Opens volume storage under `dir`, choosing the backing this host allows.
     pub fn open(dir: &Path) -> Result<Self, VolumeError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let backing = if is_root() && Path::new("/dev/loop-control").exists() && have("mkfs.ext4") && have("resize2fs") {
+        let backing = if is_root()
+            && Path::new("/dev/loop-control").exists()
+            && have("mkfs.ext4")
+            && have("resize2fs")
+        {
             VolumeBacking::LoopExt4
         } else {
             VolumeBacking::Directory
@@ -119,10 +123,24 @@ impl VolumeStorage {
         }
         let image = self.image(id);
         let file = std::fs::File::create(&image).map_err(io(&image))?;
-        file.set_len(size_gb as u64 * 1024 * 1024 * 1024).map_err(io(&image))?;
+        file.set_len(size_gb as u64 * 1024 * 1024 * 1024)
+            .map_err(io(&image))?;
         drop(file);
         let path = image.to_string_lossy().to_string();
-        if let Err(err) = run("mkfs.ext4", &["-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", "-m", "0", &path]).await {
+        if let Err(err) = run(
+            "mkfs.ext4",
+            &[
+                "-q",
+                "-F",
+                "-E",
+                "lazy_itable_init=1,lazy_journal_init=1",
+                "-m",
+                "0",
+                &path,
+            ],
+        )
+        .await
+        {
             let _ = std::fs::remove_file(&image);
             return Err(err);
         }
@@ -145,7 +163,16 @@ impl VolumeStorage {
                 self.grow_offline(id).await?;
             }
             std::fs::create_dir_all(&mnt).map_err(io(&mnt))?;
-            run("mount", &["-o", "loop", &image.to_string_lossy(), &mnt.to_string_lossy()]).await?;
+            run(
+                "mount",
+                &[
+                    "-o",
+                    "loop",
+                    &image.to_string_lossy(),
+                    &mnt.to_string_lossy(),
+                ],
+            )
+            .await?;
         }
         Ok(mnt)
     }
@@ -172,12 +199,17 @@ impl VolumeStorage {
             return Ok(false);
         }
         let image = self.image(id);
-        let file = std::fs::OpenOptions::new().write(true).open(&image).map_err(io(&image))?;
-        file.set_len(size_gb as u64 * 1024 * 1024 * 1024).map_err(io(&image))?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&image)
+            .map_err(io(&image))?;
+        file.set_len(size_gb as u64 * 1024 * 1024 * 1024)
+            .map_err(io(&image))?;
         drop(file);
         let mnt = self.mountpoint(id);
         if is_mounted(&mnt) {
-            let device = loop_device_of(&mnt).ok_or_else(|| VolumeError::Missing(id.to_string()))?;
+            let device =
+                loop_device_of(&mnt).ok_or_else(|| VolumeError::Missing(id.to_string()))?;
             run("losetup", &["-c", &device]).await?;
             if run("resize2fs", &[&device]).await.is_ok() {
                 return Ok(false);
@@ -200,17 +232,33 @@ impl VolumeStorage {
     }
 
     fn snapshot_file(&self, snapshot_id: &str) -> PathBuf {
-        self.dir.join("snapshots").join(format!("{snapshot_id}.tar"))
+        self.dir
+            .join("snapshots")
+            .join(format!("{snapshot_id}.tar"))
     }
 
     /// Copies the volume's files into a snapshot archive; returns its size
     /// in bytes and its sha256 digest.
-    pub async fn snapshot(&self, id: &str, snapshot_id: &str) -> Result<(u64, String), VolumeError> {
+    pub async fn snapshot(
+        &self,
+        id: &str,
+        snapshot_id: &str,
+    ) -> Result<(u64, String), VolumeError> {
         let snaps = self.dir.join("snapshots");
         std::fs::create_dir_all(&snaps).map_err(io(&snaps))?;
         let target = self.snapshot_file(snapshot_id);
         let source = self.attach(id).await?;
-        run("tar", &["-C", &source.to_string_lossy(), "-cf", &target.to_string_lossy(), "."]).await?;
+        run(
+            "tar",
+            &[
+                "-C",
+                &source.to_string_lossy(),
+                "-cf",
+                &target.to_string_lossy(),
+                ".",
+            ],
+        )
+        .await?;
         let bytes = std::fs::read(&target).map_err(io(&target))?;
         use sha2::Digest;
         let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
@@ -224,7 +272,16 @@ impl VolumeStorage {
             return Err(VolumeError::Missing(snapshot_id.to_string()));
         }
         let target = self.attach(id).await?;
-        run("tar", &["-C", &target.to_string_lossy(), "-xf", &archive.to_string_lossy()]).await?;
+        run(
+            "tar",
+            &[
+                "-C",
+                &target.to_string_lossy(),
+                "-xf",
+                &archive.to_string_lossy(),
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -232,7 +289,15 @@ impl VolumeStorage {
     pub async fn copy_from(&self, source_id: &str, id: &str) -> Result<(), VolumeError> {
         let source = self.attach(source_id).await?;
         let target = self.attach(id).await?;
-        run("cp", &["-a", &format!("{}/.", source.to_string_lossy()), &target.to_string_lossy()]).await?;
+        run(
+            "cp",
+            &[
+                "-a",
+                &format!("{}/.", source.to_string_lossy()),
+                &target.to_string_lossy(),
+            ],
+        )
+        .await?;
         Ok(())
     }
 

@@ -33,6 +33,9 @@ fn every_route_of_the_fly_spec_is_documented() {
         "/v1/apps/{app_name}/machines/{machine_id}/lease",
         "/v1/apps/{app_name}/volumes/{volume_id}/extend",
     ] {
-        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from the OpenAPI document"
+        );
     }
 }

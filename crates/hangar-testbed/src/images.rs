@@ -21,15 +21,19 @@ pub struct BusyboxImage {
 }
 
 const APPLETS: &[&str] = &[
-    "sh", "ash", "httpd", "sleep", "cat", "echo", "ls", "ps", "hostname", "id", "head", "tail", "dd", "yes", "wc",
-    "grep", "sed", "mkdir", "rm", "touch", "env", "kill", "nc", "wget", "seq", "true", "false", "test", "date",
-    "printf", "mount", "df", "top", "awk", "sync", "stat",
+    "sh", "ash", "httpd", "sleep", "cat", "echo", "ls", "ps", "hostname", "id", "head", "tail",
+    "dd", "yes", "wc", "grep", "sed", "mkdir", "rm", "touch", "env", "kill", "nc", "wget", "seq",
+    "true", "false", "test", "date", "printf", "mount", "df", "top", "awk", "sync", "stat",
 ];
 
 /// Builds a busybox image into `dir` whose default command is `cmd`, plus
 /// the extra files given (path inside the image, content, mode). Returns
 /// `None` and prints a loud skip notice when busybox-static is missing.
-pub fn busybox_image(dir: &Path, cmd: &[&str], files: &[(&str, &str, u32)]) -> Option<BusyboxImage> {
+pub fn busybox_image(
+    dir: &Path,
+    cmd: &[&str],
+    files: &[(&str, &str, u32)],
+) -> Option<BusyboxImage> {
     let Some(busybox) = busybox_path() else {
         eprintln!("SKIPPED: /bin/busybox not found; install Debian's busybox-static (apt-get install busybox-static)");
         return None;
@@ -41,9 +45,14 @@ pub fn busybox_image(dir: &Path, cmd: &[&str], files: &[(&str, &str, u32)]) -> O
     }
     std::fs::copy(&busybox, rootfs.join("bin/busybox")).expect("copy busybox");
     for applet in APPLETS {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("applet symlink");
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
+            .expect("applet symlink");
     }
-    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n").unwrap();
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+    )
+    .unwrap();
     std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
     for (path, content, mode) in files {
         let target = rootfs.join(path.trim_start_matches('/'));
@@ -58,7 +67,8 @@ pub fn busybox_image(dir: &Path, cmd: &[&str], files: &[(&str, &str, u32)]) -> O
         ..Default::default()
     };
     let layout = dir.join("layout");
-    hangar_image::layout::write_oci_layout(&layout, &rootfs, &config, "test").expect("write test image");
+    hangar_image::layout::write_oci_layout(&layout, &rootfs, &config, "test")
+        .expect("write test image");
     Some(BusyboxImage {
         reference: format!("oci:{}:test", layout.display()),
         layout,

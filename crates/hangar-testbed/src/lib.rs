@@ -49,7 +49,10 @@ fn default_init_exe() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps");
     profile_dir.join("hangar")
 }
 
@@ -57,7 +60,9 @@ impl Testbed {
     /// Boots a platform; `init_exe` is the `hangar` binary (tests of the
     /// `hangar` crate pass `env!("CARGO_BIN_EXE_hangar")`).
     pub async fn start(init_exe: Option<&str>) -> anyhow::Result<Testbed> {
-        let dir = tempfile::Builder::new().prefix("hangar-testbed-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("hangar-testbed-")
+            .tempdir()?;
         let init_exe = init_exe.map(PathBuf::from).unwrap_or_else(default_init_exe);
         let net = ((std::process::id() * 7 + NEXT_NET.fetch_add(1, Ordering::Relaxed)) % 250) as u8;
         let mut testbed = Testbed {
@@ -94,11 +99,23 @@ impl Testbed {
     /// Stops the API and the agent's actors and boots a new platform on the
     /// same data directory, as a restart of `hangar dev` would.
     pub async fn restart(self) -> anyhow::Result<Testbed> {
-        let Testbed { platform, init_exe, dir, net, .. } = self;
+        let Testbed {
+            platform,
+            init_exe,
+            dir,
+            net,
+            ..
+        } = self;
         platform.stop().await;
         let platform = Self::boot(dir.path(), &init_exe, net).await?;
         let client = Client::new(&platform.url, platform.token.clone())?;
-        Ok(Testbed { platform, client, init_exe, dir, net })
+        Ok(Testbed {
+            platform,
+            client,
+            init_exe,
+            dir,
+            net,
+        })
     }
 
     /// Stops the platform, freeing what its Machines hold on the host.

@@ -163,8 +163,14 @@ mod tests {
     #[test]
     fn parses_go_syntax_and_bare_seconds() {
         assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_go_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_go_duration("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_go_duration("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            parse_go_duration("1.5h").unwrap(),
+            Duration::from_secs(5400)
+        );
         assert_eq!(parse_go_duration("5").unwrap(), Duration::from_secs(5));
         assert!(parse_go_duration("5 parsecs").is_err());
         assert!(parse_go_duration("").is_err());

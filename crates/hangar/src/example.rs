@@ -13,8 +13,8 @@ use anyhow::{bail, Context};
 use hangar_client::Client;
 use hangar_image::ImageConfig;
 use hangar_types::{
-    CreateAppRequest, CreateMachineRequest, CreateVolumeRequest, Machine, MachineConfig, MachineGuest, MachineMount,
-    MachinePort, MachineService,
+    CreateAppRequest, CreateMachineRequest, CreateVolumeRequest, Machine, MachineConfig,
+    MachineGuest, MachineMount, MachinePort, MachineService,
 };
 
 /// The example's app name.
@@ -56,7 +56,8 @@ pub fn prepare_image(dir: &Path) -> anyhow::Result<String> {
             rootfs.join(file.strip_prefix("/").unwrap_or(&file))
         };
         std::fs::create_dir_all(target.parent().unwrap_or(&rootfs))?;
-        std::fs::copy(&file, &target).with_context(|| format!("cannot copy {} into the example image", file.display()))?;
+        std::fs::copy(&file, &target)
+            .with_context(|| format!("cannot copy {} into the example image", file.display()))?;
     }
     for d in ["data", "tmp", "etc"] {
         std::fs::create_dir_all(rootfs.join(d))?;
@@ -88,11 +89,17 @@ pub async fn deploy(client: &Client, image: &str, region: &str) -> anyhow::Resul
             .context("cannot create the example app")?;
     }
     let machines = client.list_machines(APP, &Default::default()).await?;
-    if let Some(existing) = machines.into_iter().find(|m| m.state != hangar_types::MachineState::Destroyed) {
+    if let Some(existing) = machines
+        .into_iter()
+        .find(|m| m.state != hangar_types::MachineState::Destroyed)
+    {
         return Ok(existing);
     }
     let volumes = client.list_volumes(APP).await?;
-    let volume = match volumes.into_iter().find(|v| v.name == "hello_data" && v.attached_machine_id.is_none()) {
+    let volume = match volumes
+        .into_iter()
+        .find(|v| v.name == "hello_data" && v.attached_machine_id.is_none())
+    {
         Some(v) => v,
         None => client
             .create_volume(
@@ -156,7 +163,10 @@ pub async fn deploy(client: &Client, image: &str, region: &str) -> anyhow::Resul
 
 /// The example server itself (`hangar example-hello`).
 pub async fn serve() -> anyhow::Result<()> {
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(PORT);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(PORT);
     let app = axum::Router::new().fallback(|| async {
         let machine = std::env::var("FLY_MACHINE_ID").unwrap_or_else(|_| "unknown".into());
         let region = std::env::var("FLY_REGION").unwrap_or_else(|_| "unknown".into());
@@ -171,7 +181,10 @@ pub async fn serve() -> anyhow::Result<()> {
 
 /// Increments the counter file; `?` if the volume is not there.
 fn count_visit(path: &Path) -> String {
-    let current: u64 = std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    let current: u64 = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
     let next = current + 1;
     match std::fs::write(path, next.to_string()) {
         Ok(()) => next.to_string(),

@@ -18,7 +18,10 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "machine-init") {
         hangar_driver_process::machine_init_main(args[2..].to_vec());
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -54,7 +57,8 @@ fn main() -> ExitCode {
 async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HANGAR_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("HANGAR_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_target(false)
         .init();
@@ -75,7 +79,10 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     .await?;
     println!("Hangar is running (region {}).", args.region);
     println!("  API:    {}", platform.url);
-    println!("  token:  {} (HANGAR_API_TOKEN)", data_dir.join("token").display());
+    println!(
+        "  token:  {} (HANGAR_API_TOKEN)",
+        data_dir.join("token").display()
+    );
     println!("  data:   {}", data_dir.display());
     match &platform.isolation {
         Isolation::Full => println!("  machines: isolated (namespaces, cgroups, private network)"),
@@ -90,9 +97,17 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         let image = example::prepare_image(&data_dir.join("example"))?;
         let client = hangar_client::Client::new(&platform.url, platform.token.clone())?;
         let machine = example::deploy(&client, &image, &args.region).await?;
-        let address = machine.private_ipv4.clone().unwrap_or_else(|| "127.0.0.1".into());
+        let address = machine
+            .private_ipv4
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1".into());
         println!();
-        println!("The example app `{}` runs on machine {} ({}).", example::APP, machine.id, machine.state);
+        println!(
+            "The example app `{}` runs on machine {} ({}).",
+            example::APP,
+            machine.id,
+            machine.state
+        );
         println!("  curl http://{address}:{}/", example::PORT);
         println!("  hangar machine list -a {}", example::APP);
     }

@@ -88,24 +88,30 @@ impl Platform {
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
         let token = load_or_create_token(data_dir, options.token.clone())?;
         let control_store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&data_dir.join("control-plane.db")).context("cannot open the control plane store")?,
+            SqliteStore::open(&data_dir.join("control-plane.db"))
+                .context("cannot open the control plane store")?,
         );
-        let ledger: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&data_dir.join("agent-ledger.db")).context("cannot open the agent ledger")?);
-        let mut images = ImageStore::open(&data_dir.join("images")).context("cannot open the image store")?;
+        let ledger: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&data_dir.join("agent-ledger.db"))
+                .context("cannot open the agent ledger")?,
+        );
+        let mut images =
+            ImageStore::open(&data_dir.join("images")).context("cannot open the image store")?;
         if !options.allowed_image_sources.is_empty() {
             images = images.restrict_sources(options.allowed_image_sources.clone());
         }
         let images = Arc::new(images);
-        let mut driver_config = ProcessDriverConfig::new(data_dir.join("machines"), &options.init_exe);
+        let mut driver_config =
+            ProcessDriverConfig::new(data_dir.join("machines"), &options.init_exe);
         driver_config.init_args = options.init_args.clone();
         driver_config.bridge = options.bridge.clone();
         driver_config.gateway4 = options.subnets.gateway4();
         driver_config.subnet4_prefix = options.subnets.ipv4_prefix;
         driver_config.gateway6 = options.subnets.gateway6();
         driver_config.subnet6_prefix = options.subnets.ipv6_prefix;
-        let driver: Arc<dyn Driver> =
-            Arc::new(ProcessDriver::new(driver_config).context("cannot set up the process driver")?);
+        let driver: Arc<dyn Driver> = Arc::new(
+            ProcessDriver::new(driver_config).context("cannot set up the process driver")?,
+        );
         let isolation = driver.isolation();
         let agent = Agent::open(
             AgentConfig {
@@ -123,7 +129,12 @@ impl Platform {
         let control_plane = ControlPlane::new(control_store, agent.clone(), token.clone());
         let listener = TcpListener::bind(options.api_listen)
             .await
-            .with_context(|| format!("cannot listen on {} (is another `hangar dev` running? pass --api-listen)", options.api_listen))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is another `hangar dev` running? pass --api-listen)",
+                    options.api_listen
+                )
+            })?;
         let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
         std::fs::write(data_dir.join("api-url"), &url)?;

@@ -27,20 +27,54 @@ pub type Reply<T> = oneshot::Sender<Result<T, AgentError>>;
 pub enum Command {
     /// Settle after an agent restart; always the first command.
     Recover,
-    Start { reply: Reply<MachineState> },
-    Stop { signal: Option<i32>, timeout: Option<Duration>, reply: Reply<()> },
-    Suspend { reply: Reply<()> },
-    Restart { signal: Option<i32>, timeout: Option<Duration>, reply: Reply<()> },
-    Signal { signal: i32, reply: Reply<()> },
-    Update { config: Box<MachineConfig>, image: Box<ResolvedImage>, skip_launch: bool, reply: Reply<MachineRecord> },
-    Destroy { force: bool, reply: Reply<()> },
-    SetCordoned { cordoned: bool, reply: Reply<()> },
-    SetMetadata { key: String, value: Option<String>, reply: Reply<()> },
+    Start {
+        reply: Reply<MachineState>,
+    },
+    Stop {
+        signal: Option<i32>,
+        timeout: Option<Duration>,
+        reply: Reply<()>,
+    },
+    Suspend {
+        reply: Reply<()>,
+    },
+    Restart {
+        signal: Option<i32>,
+        timeout: Option<Duration>,
+        reply: Reply<()>,
+    },
+    Signal {
+        signal: i32,
+        reply: Reply<()>,
+    },
+    Update {
+        config: Box<MachineConfig>,
+        image: Box<ResolvedImage>,
+        skip_launch: bool,
+        reply: Reply<MachineRecord>,
+    },
+    Destroy {
+        force: bool,
+        reply: Reply<()>,
+    },
+    SetCordoned {
+        cordoned: bool,
+        reply: Reply<()>,
+    },
+    SetMetadata {
+        key: String,
+        value: Option<String>,
+        reply: Reply<()>,
+    },
     /// A Machine this one stands by for has failed.
-    StandbyFor { failed: String },
+    StandbyFor {
+        failed: String,
+    },
     /// The agent is stopping: kill the task and free host resources, but
     /// keep the recorded state, so that the next start restores it.
-    Shutdown { reply: oneshot::Sender<()> },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What happens once the running task exits.
@@ -122,7 +156,11 @@ pub fn parse_signal(name: &str) -> Option<i32> {
 }
 
 impl MachineActor {
-    pub fn new(shared: Arc<Shared>, record: MachineRecord, commands: mpsc::Receiver<Command>) -> (Self, watch::Receiver<MachineRecord>) {
+    pub fn new(
+        shared: Arc<Shared>,
+        record: MachineRecord,
+        commands: mpsc::Receiver<Command>,
+    ) -> (Self, watch::Receiver<MachineRecord>) {
         let (view, view_rx) = watch::channel(record.clone());
         let (check_tx, check_rx) = mpsc::channel(64);
         (
@@ -180,8 +218,13 @@ impl MachineActor {
                 }
                 Wake::ScheduleDue => {
                     self.schedule_at = None;
-                    if matches!(self.record.state, MachineState::Stopped | MachineState::Created) {
-                        let _ = self.boot("start", "flyd", Some(json!({"reason": "scheduled run"}))).await;
+                    if matches!(
+                        self.record.state,
+                        MachineState::Stopped | MachineState::Created
+                    ) {
+                        let _ = self
+                            .boot("start", "flyd", Some(json!({"reason": "scheduled run"})))
+                            .await;
                     }
                 }
                 Wake::Check(result) => self.record_check(result).await,
@@ -199,7 +242,11 @@ impl MachineActor {
                 let result = self.start().await;
                 let _ = reply.send(result);
             }
-            Command::Stop { signal, timeout, reply } => {
+            Command::Stop {
+                signal,
+                timeout,
+                reply,
+            } => {
                 let result = self.stop(signal, timeout).await;
                 let _ = reply.send(result);
             }
@@ -207,7 +254,11 @@ impl MachineActor {
                 let result = self.suspend().await;
                 let _ = reply.send(result);
             }
-            Command::Restart { signal, timeout, reply } => {
+            Command::Restart {
+                signal,
+                timeout,
+                reply,
+            } => {
                 let result = self.restart(signal, timeout).await;
                 let _ = reply.send(result);
             }
@@ -215,7 +266,12 @@ impl MachineActor {
                 let result = self.signal(signal).await;
                 let _ = reply.send(result);
             }
-            Command::Update { config, image, skip_launch, reply } => {
+            Command::Update {
+                config,
+                image,
+                skip_launch,
+                reply,
+            } => {
                 let result = self.update(*config, *image, skip_launch).await;
                 let _ = reply.send(result);
             }
@@ -224,7 +280,9 @@ impl MachineActor {
                 let _ = reply.send(result);
             }
             Command::SetCordoned { cordoned, reply } => {
-                let result = self.check(lifecycle::Action::Update).map_err(AgentError::from);
+                let result = self
+                    .check(lifecycle::Action::Update)
+                    .map_err(AgentError::from);
                 if result.is_ok() {
                     self.record.cordoned = cordoned;
                     let kind = if cordoned { "cordon" } else { "uncordon" };
@@ -233,7 +291,9 @@ impl MachineActor {
                 let _ = reply.send(result);
             }
             Command::SetMetadata { key, value, reply } => {
-                let result = self.check(lifecycle::Action::Update).map_err(AgentError::from);
+                let result = self
+                    .check(lifecycle::Action::Update)
+                    .map_err(AgentError::from);
                 if result.is_ok() {
                     match value {
                         Some(v) => self.record.config.metadata.insert(key, v),
@@ -248,7 +308,10 @@ impl MachineActor {
                 let _ = reply.send(());
             }
             Command::StandbyFor { failed } => {
-                if matches!(self.record.state, MachineState::Stopped | MachineState::Created) {
+                if matches!(
+                    self.record.state,
+                    MachineState::Stopped | MachineState::Created
+                ) {
                     let _ = self
                         .boot("start", "flyd", Some(json!({"standby_for": failed})))
                         .await;
@@ -262,7 +325,13 @@ impl MachineActor {
     }
 
     /// Moves to `state`, recording an event, persisting, then publishing.
-    async fn transition(&mut self, state: MachineState, kind: &str, source: &str, request: Option<serde_json::Value>) {
+    async fn transition(
+        &mut self,
+        state: MachineState,
+        kind: &str,
+        source: &str,
+        request: Option<serde_json::Value>,
+    ) {
         self.record.state = state;
         self.record.updated_at = now_rfc3339();
         let event = MachineEvent {
@@ -354,7 +423,13 @@ impl MachineActor {
         if previous == MachineState::Suspended {
             if let Some(task) = self.record.task.clone() {
                 self.shared.driver.thaw(&task).await?;
-                self.transition(MachineState::Started, "start", "user", Some(json!({"resumed": true}))).await;
+                self.transition(
+                    MachineState::Started,
+                    "start",
+                    "user",
+                    Some(json!({"resumed": true})),
+                )
+                .await;
                 self.start_checks();
                 return Ok(previous);
             }
@@ -365,29 +440,50 @@ impl MachineActor {
 
     /// Starts the main process from the image: `starting` → `started`, or
     /// `failed` with the reason in the event.
-    async fn boot(&mut self, kind: &str, source: &str, request: Option<serde_json::Value>) -> Result<(), AgentError> {
+    async fn boot(
+        &mut self,
+        kind: &str,
+        source: &str,
+        request: Option<serde_json::Value>,
+    ) -> Result<(), AgentError> {
         self.restart_at = None;
         self.schedule_at = None;
-        self.transition(MachineState::Starting, kind, source, request).await;
+        self.transition(MachineState::Starting, kind, source, request)
+            .await;
         match self.launch().await {
             Ok(()) => {
-                self.transition(MachineState::Started, "start", source, None).await;
+                self.transition(MachineState::Started, "start", source, None)
+                    .await;
                 Ok(())
             }
             Err(err) => {
                 tracing::warn!(machine = %self.record.id, %err, "machine failed to start");
-                self.transition(MachineState::Failed, "launch_failed", "flyd", Some(json!({"error": err.to_string()})))
-                    .await;
-                let _ = self.shared.notices.send(Notice::Failed(self.record.id.clone()));
+                self.transition(
+                    MachineState::Failed,
+                    "launch_failed",
+                    "flyd",
+                    Some(json!({"error": err.to_string()})),
+                )
+                .await;
+                let _ = self
+                    .shared
+                    .notices
+                    .send(Notice::Failed(self.record.id.clone()));
                 Err(err)
             }
         }
     }
 
     async fn launch(&mut self) -> Result<(), AgentError> {
-        let image = self.shared.images.resolve(&self.record.config.image).await?;
+        let image = self
+            .shared
+            .images
+            .resolve(&self.record.config.image)
+            .await?;
         let network = match (self.record.ipv4, self.record.ipv6) {
-            (Some(v4), Some(v6)) if self.shared.isolated => Some(self.shared.subnets.network_spec(v4, v6)),
+            (Some(v4), Some(v6)) if self.shared.isolated => {
+                Some(self.shared.subnets.network_spec(v4, v6))
+            }
             _ => None,
         };
         let mut mounts = Vec::new();
@@ -401,7 +497,8 @@ impl MachineActor {
         let spec = launch::spec(&self.record, &image, network, mounts)?;
         let task = self.shared.driver.start(&spec).await?;
         let log = self.shared.logs.machine(&self.record.id);
-        log.clone().pump(task.stdout, "stdout", self.record.instance_id.clone());
+        log.clone()
+            .pump(task.stdout, "stdout", self.record.instance_id.clone());
         log.pump(task.stderr, "stderr", self.record.instance_id.clone());
         self.record.task = Some(task.handle);
         self.exit = Some(task.exit);
@@ -443,10 +540,19 @@ impl MachineActor {
         if self.record.state != MachineState::Started {
             return;
         }
-        let status = if result.passing { "passing" } else { "critical" };
+        let status = if result.passing {
+            "passing"
+        } else {
+            "critical"
+        };
         let now = now_rfc3339();
         let mut changed = false;
-        if let Some(c) = self.record.checks.iter_mut().find(|c| c.name == result.name) {
+        if let Some(c) = self
+            .record
+            .checks
+            .iter_mut()
+            .find(|c| c.name == result.name)
+        {
             changed = c.status != status;
             c.status = status.to_string();
             c.output = result.output;
@@ -474,12 +580,24 @@ impl MachineActor {
 
     fn stop_timeout(&self, requested: Option<Duration>) -> Duration {
         requested
-            .or_else(|| self.record.config.stop_config.as_ref().and_then(|s| s.timeout).map(|d| d.0))
+            .or_else(|| {
+                self.record
+                    .config
+                    .stop_config
+                    .as_ref()
+                    .and_then(|s| s.timeout)
+                    .map(|d| d.0)
+            })
             .unwrap_or(Duration::from_secs(5))
     }
 
     /// Asks the running task to exit: signal now, SIGKILL at the deadline.
-    async fn request_exit(&mut self, signal: Option<i32>, timeout: Option<Duration>, then: AfterExit) {
+    async fn request_exit(
+        &mut self,
+        signal: Option<i32>,
+        timeout: Option<Duration>,
+        then: AfterExit,
+    ) {
         self.after_exit = Some(then);
         self.stop_checks();
         let Some(task) = self.record.task.clone() else {
@@ -496,20 +614,28 @@ impl MachineActor {
         self.stop_deadline = Some(Instant::now() + self.stop_timeout(timeout));
     }
 
-    async fn stop(&mut self, signal: Option<i32>, timeout: Option<Duration>) -> Result<(), AgentError> {
+    async fn stop(
+        &mut self,
+        signal: Option<i32>,
+        timeout: Option<Duration>,
+    ) -> Result<(), AgentError> {
         self.check(lifecycle::Action::Stop)?;
         match self.record.state {
             MachineState::Started => {
-                self.transition(MachineState::Stopping, "stop", "user", None).await;
+                self.transition(MachineState::Stopping, "stop", "user", None)
+                    .await;
                 self.request_exit(signal, timeout, AfterExit::Stop).await;
             }
             MachineState::Suspended if self.exit.is_some() => {
-                self.transition(MachineState::Stopping, "stop", "user", None).await;
-                self.request_exit(Some(libc::SIGKILL), timeout, AfterExit::Stop).await;
+                self.transition(MachineState::Stopping, "stop", "user", None)
+                    .await;
+                self.request_exit(Some(libc::SIGKILL), timeout, AfterExit::Stop)
+                    .await;
             }
             MachineState::Suspended | MachineState::Restarting => {
                 self.restart_at = None;
-                self.transition(MachineState::Stopped, "stop", "user", None).await;
+                self.transition(MachineState::Stopped, "stop", "user", None)
+                    .await;
             }
             _ => {}
         }
@@ -518,37 +644,62 @@ impl MachineActor {
 
     async fn suspend(&mut self) -> Result<(), AgentError> {
         self.check(lifecycle::Action::Suspend)?;
-        let task = self.record.task.clone().ok_or_else(|| AgentError::NotFound(self.record.id.clone()))?;
-        self.transition(MachineState::Suspending, "suspend", "user", None).await;
+        let task = self
+            .record
+            .task
+            .clone()
+            .ok_or_else(|| AgentError::NotFound(self.record.id.clone()))?;
+        self.transition(MachineState::Suspending, "suspend", "user", None)
+            .await;
         match self.shared.driver.freeze(&task).await {
             Ok(()) => {
                 self.stop_checks();
-                self.transition(MachineState::Suspended, "suspend", "user", None).await;
+                self.transition(MachineState::Suspended, "suspend", "user", None)
+                    .await;
                 Ok(())
             }
             Err(err) => {
-                self.transition(MachineState::Started, "suspend", "flyd", Some(json!({"error": err.to_string()})))
-                    .await;
+                self.transition(
+                    MachineState::Started,
+                    "suspend",
+                    "flyd",
+                    Some(json!({"error": err.to_string()})),
+                )
+                .await;
                 Err(err.into())
             }
         }
     }
 
-    async fn restart(&mut self, signal: Option<i32>, timeout: Option<Duration>) -> Result<(), AgentError> {
+    async fn restart(
+        &mut self,
+        signal: Option<i32>,
+        timeout: Option<Duration>,
+    ) -> Result<(), AgentError> {
         self.check(lifecycle::Action::Restart)?;
-        self.transition(MachineState::Restarting, "restart", "user", None).await;
+        self.transition(MachineState::Restarting, "restart", "user", None)
+            .await;
         self.request_exit(signal, timeout, AfterExit::Restart).await;
         Ok(())
     }
 
     async fn signal(&mut self, signal: i32) -> Result<(), AgentError> {
         self.check(lifecycle::Action::Signal)?;
-        let task = self.record.task.clone().ok_or_else(|| AgentError::NotFound(self.record.id.clone()))?;
+        let task = self
+            .record
+            .task
+            .clone()
+            .ok_or_else(|| AgentError::NotFound(self.record.id.clone()))?;
         self.shared.driver.signal(&task, signal).await?;
         Ok(())
     }
 
-    async fn update(&mut self, config: MachineConfig, image: ResolvedImage, skip_launch: bool) -> Result<MachineRecord, AgentError> {
+    async fn update(
+        &mut self,
+        config: MachineConfig,
+        image: ResolvedImage,
+        skip_launch: bool,
+    ) -> Result<MachineRecord, AgentError> {
         self.check(lifecycle::Action::Update)?;
         self.record.config = config;
         self.record.instance_id = hangar_types::ids::new_instance_id();
@@ -562,12 +713,15 @@ impl MachineActor {
         }
         match self.record.state {
             MachineState::Started | MachineState::Suspended => {
-                self.transition(MachineState::Replacing, "update", "user", None).await;
-                self.request_exit(None, None, AfterExit::Replace { skip_launch }).await;
+                self.transition(MachineState::Replacing, "update", "user", None)
+                    .await;
+                self.request_exit(None, None, AfterExit::Replace { skip_launch })
+                    .await;
             }
             MachineState::Restarting => {
                 self.restart_at = None;
-                self.transition(MachineState::Stopped, "update", "user", None).await;
+                self.transition(MachineState::Stopped, "update", "user", None)
+                    .await;
                 if !skip_launch {
                     self.boot("start", "user", None).await?;
                 }
@@ -585,8 +739,14 @@ impl MachineActor {
     async fn destroy(&mut self, force: bool) -> Result<(), AgentError> {
         self.check(lifecycle::Action::Destroy { force })?;
         if self.exit.is_some() {
-            self.transition(MachineState::Destroying, "destroy", "user", None).await;
-            self.request_exit(Some(libc::SIGKILL), Some(Duration::from_secs(1)), AfterExit::Destroy).await;
+            self.transition(MachineState::Destroying, "destroy", "user", None)
+                .await;
+            self.request_exit(
+                Some(libc::SIGKILL),
+                Some(Duration::from_secs(1)),
+                AfterExit::Destroy,
+            )
+            .await;
         } else {
             self.finish_destroy().await;
         }
@@ -598,7 +758,8 @@ impl MachineActor {
         self.schedule_at = None;
         self.stop_checks();
         if self.record.state != MachineState::Destroying {
-            self.transition(MachineState::Destroying, "destroy", "user", None).await;
+            self.transition(MachineState::Destroying, "destroy", "user", None)
+                .await;
         }
         if let Some(task) = self.record.task.take() {
             if let Err(err) = self.shared.driver.cleanup(&task).await {
@@ -610,7 +771,8 @@ impl MachineActor {
             let _ = self.shared.notices.send(Notice::AddressFree(ip));
         }
         self.record.checks.clear();
-        self.transition(MachineState::Destroyed, "destroy", "user", None).await;
+        self.transition(MachineState::Destroyed, "destroy", "user", None)
+            .await;
         self.shared.logs.remove(&self.record.id);
     }
 
@@ -672,17 +834,41 @@ impl MachineActor {
         let restart_count = self.record.recent_restarts.len();
         match self.after_exit.take() {
             Some(AfterExit::Stop) => {
-                self.transition(MachineState::Stopped, "exit", "user", Some(exit_event(false, restart_count))).await;
+                self.transition(
+                    MachineState::Stopped,
+                    "exit",
+                    "user",
+                    Some(exit_event(false, restart_count)),
+                )
+                .await;
             }
             Some(AfterExit::Restart) => {
-                self.transition(MachineState::Restarting, "exit", "user", Some(exit_event(true, restart_count))).await;
+                self.transition(
+                    MachineState::Restarting,
+                    "exit",
+                    "user",
+                    Some(exit_event(true, restart_count)),
+                )
+                .await;
                 let _ = self.boot("restart", "user", None).await;
             }
             Some(AfterExit::Replace { skip_launch }) => {
                 if skip_launch {
-                    self.transition(MachineState::Stopped, "exit", "user", Some(exit_event(false, restart_count))).await;
+                    self.transition(
+                        MachineState::Stopped,
+                        "exit",
+                        "user",
+                        Some(exit_event(false, restart_count)),
+                    )
+                    .await;
                 } else {
-                    self.transition(MachineState::Replacing, "exit", "user", Some(exit_event(true, restart_count))).await;
+                    self.transition(
+                        MachineState::Replacing,
+                        "exit",
+                        "user",
+                        Some(exit_event(true, restart_count)),
+                    )
+                    .await;
                     let _ = self.boot("update", "user", None).await;
                 }
             }
@@ -691,9 +877,15 @@ impl MachineActor {
         }
     }
 
-    async fn on_unrequested_exit(&mut self, info: ExitInfo, exit_event: impl Fn(bool, usize) -> serde_json::Value) {
+    async fn on_unrequested_exit(
+        &mut self,
+        info: ExitInfo,
+        exit_event: impl Fn(bool, usize) -> serde_json::Value,
+    ) {
         let now = now_ms();
-        self.record.recent_restarts.retain(|t| now - *t < restart::RETRY_WINDOW_MS);
+        self.record
+            .recent_restarts
+            .retain(|t| now - *t < restart::RETRY_WINDOW_MS);
         if info.oom_killed {
             let log = self.shared.logs.machine(&self.record.id);
             log.append(&crate::logs::LogLine {
@@ -706,18 +898,38 @@ impl MachineActor {
                 instance_id: self.record.instance_id.clone(),
             });
         }
-        if restart::should_restart(&self.record.config, &info, &self.record.recent_restarts, now) {
+        if restart::should_restart(
+            &self.record.config,
+            &info,
+            &self.record.recent_restarts,
+            now,
+        ) {
             let delay = restart::backoff(self.record.recent_restarts.len());
             self.record.recent_restarts.push(now);
             let count = self.record.recent_restarts.len();
-            self.transition(MachineState::Restarting, "exit", "flyd", Some(exit_event(true, count))).await;
+            self.transition(
+                MachineState::Restarting,
+                "exit",
+                "flyd",
+                Some(exit_event(true, count)),
+            )
+            .await;
             self.restart_at = Some(Instant::now() + delay);
             return;
         }
         let count = self.record.recent_restarts.len();
-        self.transition(MachineState::Stopped, "exit", "flyd", Some(exit_event(false, count))).await;
+        self.transition(
+            MachineState::Stopped,
+            "exit",
+            "flyd",
+            Some(exit_event(false, count)),
+        )
+        .await;
         if restart::is_failure(&info) {
-            let _ = self.shared.notices.send(Notice::Failed(self.record.id.clone()));
+            let _ = self
+                .shared
+                .notices
+                .send(Notice::Failed(self.record.id.clone()));
         }
         let auto_destroy = self.record.config.auto_destroy == Some(true);
         if auto_destroy && restart::policy(&self.record.config) == hangar_types::RestartPolicy::No {

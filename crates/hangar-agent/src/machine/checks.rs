@@ -33,14 +33,22 @@ pub struct CheckResult {
 pub fn plan(config: &MachineConfig) -> Vec<CheckPlan> {
     let mut plans = Vec::new();
     let mut add = |name: String, check: &MachineCheck, default_port: Option<i64>| {
-        let Some(port) = check.port.or(default_port).and_then(|p| u16::try_from(p).ok()) else {
+        let Some(port) = check
+            .port
+            .or(default_port)
+            .and_then(|p| u16::try_from(p).ok())
+        else {
             return;
         };
         plans.push(CheckPlan {
             name,
             check: check.clone(),
             port,
-            interval: check.interval.map(|d| d.0).unwrap_or(Duration::from_secs(15)).max(Duration::from_millis(100)),
+            interval: check
+                .interval
+                .map(|d| d.0)
+                .unwrap_or(Duration::from_secs(15))
+                .max(Duration::from_millis(100)),
             timeout: check.timeout.map(|d| d.0).unwrap_or(Duration::from_secs(2)),
             grace_period: check.grace_period.map(|d| d.0).unwrap_or_default(),
         });
@@ -52,7 +60,11 @@ pub fn plan(config: &MachineConfig) -> Vec<CheckPlan> {
         for check in &service.checks {
             let kind = check.check_type.clone().unwrap_or_else(|| "tcp".into());
             let port = check.port.unwrap_or(service.internal_port);
-            add(format!("servicecheck-{i:02}-{kind}-{port}"), check, Some(service.internal_port));
+            add(
+                format!("servicecheck-{i:02}-{kind}-{port}"),
+                check,
+                Some(service.internal_port),
+            );
         }
     }
     plans
@@ -96,7 +108,12 @@ async fn probe_http(plan: &CheckPlan, addr: SocketAddr) -> Result<String, String
         .map_err(|e| format!("HTTP handshake with {addr} failed: {e}"))?;
     tokio::spawn(conn);
     let path = plan.check.path.clone().unwrap_or_else(|| "/".into());
-    let method = plan.check.method.clone().unwrap_or_else(|| "GET".into()).to_uppercase();
+    let method = plan
+        .check
+        .method
+        .clone()
+        .unwrap_or_else(|| "GET".into())
+        .to_uppercase();
     let mut request = hyper::Request::builder()
         .method(method.as_str())
         .uri(&path)
@@ -123,7 +140,11 @@ async fn probe_http(plan: &CheckPlan, addr: SocketAddr) -> Result<String, String
 }
 
 /// Runs every check on its own interval until the returned task is aborted.
-pub fn spawn(plans: Vec<CheckPlan>, ip: IpAddr, results: mpsc::Sender<CheckResult>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(
+    plans: Vec<CheckPlan>,
+    ip: IpAddr,
+    results: mpsc::Sender<CheckResult>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tasks = Vec::new();
         for plan in plans {

@@ -28,11 +28,17 @@ pub fn argv(record: &MachineRecord, image: &ResolvedImage) -> Result<Vec<String>
     let process = record.config.processes.first();
     let entrypoint_override = (!init.entrypoint.is_empty())
         .then(|| init.entrypoint.clone())
-        .or_else(|| process.filter(|p| !p.entrypoint.is_empty()).map(|p| p.entrypoint.clone()));
+        .or_else(|| {
+            process
+                .filter(|p| !p.entrypoint.is_empty())
+                .map(|p| p.entrypoint.clone())
+        });
     let cmd_override = (!init.cmd.is_empty())
         .then(|| init.cmd.clone())
         .or_else(|| process.filter(|p| !p.cmd.is_empty()).map(|p| p.cmd.clone()));
-    let entrypoint = entrypoint_override.clone().unwrap_or_else(|| image.config.entrypoint.clone());
+    let entrypoint = entrypoint_override
+        .clone()
+        .unwrap_or_else(|| image.config.entrypoint.clone());
     let cmd = match (cmd_override, entrypoint_override) {
         (Some(cmd), _) => cmd,
         (None, Some(_)) => Vec::new(),
@@ -64,7 +70,10 @@ pub fn environment(record: &MachineRecord, image: &ResolvedImage) -> Vec<(String
         }
     }
     if !image.config.env.iter().any(|kv| kv.starts_with("PATH=")) {
-        set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        set(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
     }
     for (k, v) in &record.config.env {
         set(k, v.clone());

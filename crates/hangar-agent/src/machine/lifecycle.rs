@@ -45,7 +45,11 @@ pub struct IllegalTransition {
 }
 
 /// Checks that `action` is legal in `state`.
-pub fn check(machine_id: &str, state: MachineState, action: Action) -> Result<(), IllegalTransition> {
+pub fn check(
+    machine_id: &str,
+    state: MachineState,
+    action: Action,
+) -> Result<(), IllegalTransition> {
     use MachineState as S;
     let hint = match (action, state) {
         (_, S::Destroyed | S::Destroying) => Some("a destroyed machine cannot be used; create a new one"),

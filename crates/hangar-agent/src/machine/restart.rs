@@ -27,7 +27,12 @@ pub fn policy(config: &MachineConfig) -> RestartPolicy {
 
 /// Decides whether to restart after an unrequested exit, given the times
 /// (unix ms) of earlier restarts.
-pub fn should_restart(config: &MachineConfig, exit: &ExitInfo, recent_restarts: &[i64], now_ms: i64) -> bool {
+pub fn should_restart(
+    config: &MachineConfig,
+    exit: &ExitInfo,
+    recent_restarts: &[i64],
+    now_ms: i64,
+) -> bool {
     match policy(config) {
         RestartPolicy::No => false,
         RestartPolicy::Always => true,
@@ -69,15 +74,46 @@ mod tests {
 
     #[test]
     fn policies() {
-        let ok = ExitInfo { exit_code: Some(0), ..Default::default() };
-        let bad = ExitInfo { exit_code: Some(3), ..Default::default() };
+        let ok = ExitInfo {
+            exit_code: Some(0),
+            ..Default::default()
+        };
+        let bad = ExitInfo {
+            exit_code: Some(3),
+            ..Default::default()
+        };
         assert!(!should_restart(&cfg(RestartPolicy::No, None), &bad, &[], 0));
-        assert!(should_restart(&cfg(RestartPolicy::Always, None), &ok, &[], 0));
-        assert!(!should_restart(&cfg(RestartPolicy::OnFailure, None), &ok, &[], 0));
-        assert!(should_restart(&cfg(RestartPolicy::OnFailure, Some(2)), &bad, &[1], 2));
-        assert!(!should_restart(&cfg(RestartPolicy::OnFailure, Some(2)), &bad, &[1, 2], 3));
+        assert!(should_restart(
+            &cfg(RestartPolicy::Always, None),
+            &ok,
+            &[],
+            0
+        ));
+        assert!(!should_restart(
+            &cfg(RestartPolicy::OnFailure, None),
+            &ok,
+            &[],
+            0
+        ));
+        assert!(should_restart(
+            &cfg(RestartPolicy::OnFailure, Some(2)),
+            &bad,
+            &[1],
+            2
+        ));
+        assert!(!should_restart(
+            &cfg(RestartPolicy::OnFailure, Some(2)),
+            &bad,
+            &[1, 2],
+            3
+        ));
         // Restarts older than the window no longer count.
-        assert!(should_restart(&cfg(RestartPolicy::OnFailure, Some(2)), &bad, &[1, 2], RETRY_WINDOW_MS + 10));
+        assert!(should_restart(
+            &cfg(RestartPolicy::OnFailure, Some(2)),
+            &bad,
+            &[1, 2],
+            RETRY_WINDOW_MS + 10
+        ));
         // Unset policy means on-failure.
         assert!(should_restart(&MachineConfig::default(), &bad, &[], 0));
         assert_eq!(backoff(0), Duration::from_millis(100));

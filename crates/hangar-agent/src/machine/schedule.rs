@@ -32,7 +32,10 @@ mod tests {
     fn next_run_counts_from_creation() {
         let hour = interval("hourly").unwrap();
         assert_eq!(until_next_run(hour, 0, 0), hour);
-        assert_eq!(until_next_run(hour, 0, 3_600_000 + 1_000), Duration::from_millis(3_599_000));
+        assert_eq!(
+            until_next_run(hour, 0, 3_600_000 + 1_000),
+            Duration::from_millis(3_599_000)
+        );
         assert!(interval("fortnightly").is_none());
     }
 }

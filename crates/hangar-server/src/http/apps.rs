@@ -22,7 +22,10 @@ pub struct ListAppsQuery {
 #[utoipa::path(get, path = "/v1/apps", tag = "Apps", operation_id = "Apps_list",
     params(ListAppsQuery),
     responses((status = 200, body = ListAppsResponse), (status = 401, body = hangar_types::ApiError)))]
-pub async fn list_apps(State(cp): State<Arc<ControlPlane>>, ApiQuery(q): ApiQuery<ListAppsQuery>) -> HttpResult<Json<ListAppsResponse>> {
+pub async fn list_apps(
+    State(cp): State<Arc<ControlPlane>>,
+    ApiQuery(q): ApiQuery<ListAppsQuery>,
+) -> HttpResult<Json<ListAppsResponse>> {
     let apps = cp.list_apps(q.org_slug.as_deref()).await?;
     let mut out = Vec::new();
     for app in apps {
@@ -45,14 +48,21 @@ pub async fn list_apps(State(cp): State<Arc<ControlPlane>>, ApiQuery(q): ApiQuer
 #[utoipa::path(post, path = "/v1/apps", tag = "Apps", operation_id = "Apps_create",
     request_body = CreateAppRequest,
     responses((status = 201, body = App), (status = 400, body = hangar_types::ApiError), (status = 422, body = hangar_types::ApiError)))]
-pub async fn create_app(State(cp): State<Arc<ControlPlane>>, ApiJson(req): ApiJson<CreateAppRequest>) -> HttpResult<(StatusCode, Json<App>)> {
+pub async fn create_app(
+    State(cp): State<Arc<ControlPlane>>,
+    ApiJson(req): ApiJson<CreateAppRequest>,
+) -> HttpResult<(StatusCode, Json<App>)> {
     let name = req
         .app_name
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| HttpError::bad_request("app_name is required"))?;
-    let org = req.org_slug.as_deref().filter(|o| !o.is_empty()).unwrap_or("personal");
+    let org = req
+        .org_slug
+        .as_deref()
+        .filter(|o| !o.is_empty())
+        .unwrap_or("personal");
     let app = cp.create_app(name, org, req.network.clone()).await?;
     Ok((StatusCode::CREATED, Json(app.to_app(false))))
 }
@@ -61,9 +71,17 @@ pub async fn create_app(State(cp): State<Arc<ControlPlane>>, ApiJson(req): ApiJs
 #[utoipa::path(get, path = "/v1/apps/{app_name}", tag = "Apps", operation_id = "Apps_show",
     params(("app_name" = String, Path, description = "App name")),
     responses((status = 200, body = App), (status = 404, body = hangar_types::ApiError)))]
-pub async fn get_app(State(cp): State<Arc<ControlPlane>>, Path(app_name): Path<String>) -> HttpResult<Json<App>> {
+pub async fn get_app(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(app_name): Path<String>,
+) -> HttpResult<Json<App>> {
     let app = cp.app(&app_name).await?;
-    let deployed = cp.agent.list(&app_name).await.iter().any(|m| m.state == MachineState::Started);
+    let deployed = cp
+        .agent
+        .list(&app_name)
+        .await
+        .iter()
+        .any(|m| m.state == MachineState::Started);
     Ok(Json(app.to_app(deployed)))
 }
 

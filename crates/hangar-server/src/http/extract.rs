@@ -28,20 +28,29 @@ fn json_rejection(rejection: JsonRejection) -> HttpError {
     match rejection {
         JsonRejection::JsonDataError(e) => HttpError::bad_request(format!(
             "invalid request body: {}",
-            std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.body_text())
+            std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| e.body_text())
         )),
         JsonRejection::JsonSyntaxError(e) => HttpError::bad_request(format!(
             "request body is not valid JSON: {}",
-            std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.body_text())
+            std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| e.body_text())
         )),
         JsonRejection::MissingJsonContentType(_) => HttpError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "send the request body as JSON with the header Content-Type: application/json",
         ),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => HttpError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body is larger than the limit of {} bytes", crate::http::BODY_LIMIT),
-        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            HttpError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "request body is larger than the limit of {} bytes",
+                    crate::http::BODY_LIMIT
+                ),
+            )
+        }
         other => HttpError::new(other.status(), other.body_text()),
     }
 }
@@ -53,16 +62,21 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
     type Rejection = HttpError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                HttpError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("request body is larger than the limit of {} bytes", crate::http::BODY_LIMIT),
-                )
-            } else {
-                HttpError::new(e.status(), e.body_text())
-            }
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    HttpError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "request body is larger than the limit of {} bytes",
+                            crate::http::BODY_LIMIT
+                        ),
+                    )
+                } else {
+                    HttpError::new(e.status(), e.body_text())
+                }
+            })?;
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(OptionalJson(T::default()));
         }
@@ -81,9 +95,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(q) => Ok(ApiQuery(q.0)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(HttpError::bad_request(format!("invalid query parameters: {}", e.body_text())))
-            }
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(HttpError::bad_request(
+                format!("invalid query parameters: {}", e.body_text()),
+            )),
             Err(other) => Err(HttpError::new(other.status(), other.body_text())),
         }
     }

@@ -15,7 +15,10 @@ use crate::platform::ControlPlane;
 #[utoipa::path(get, path = "/v1/apps/{app_name}/machines/{machine_id}/lease", tag = "Machines", operation_id = "Machines_show_lease",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = LeaseEnvelope), (status = 404, body = hangar_types::ApiError)))]
-pub async fn get_lease(State(cp): State<Arc<ControlPlane>>, Path((app, id)): Path<(String, String)>) -> HttpResult<Json<LeaseEnvelope>> {
+pub async fn get_lease(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app, id)): Path<(String, String)>,
+) -> HttpResult<Json<LeaseEnvelope>> {
     cp.machine_record(&app, &id).await?;
     let lease = cp
         .lease(&app, &id)
@@ -44,7 +47,14 @@ pub async fn create_lease(
 ) -> HttpResult<Json<LeaseEnvelope>> {
     let record = cp.machine_record(&app, &id).await?;
     let lease = cp
-        .acquire_lease(&app, &id, body.ttl.or(q.ttl), body.description, nonce, record.instance_id)
+        .acquire_lease(
+            &app,
+            &id,
+            body.ttl.or(q.ttl),
+            body.description,
+            nonce,
+            record.instance_id,
+        )
         .await?;
     Ok(Json(LeaseEnvelope::success(lease)))
 }
@@ -53,7 +63,11 @@ pub async fn create_lease(
 #[utoipa::path(delete, path = "/v1/apps/{app_name}/machines/{machine_id}/lease", tag = "Machines", operation_id = "Machines_release_lease",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = OkResponse), (status = 400, body = hangar_types::ApiError), (status = 404, body = hangar_types::ApiError), (status = 409, body = hangar_types::ApiError)))]
-pub async fn release_lease(State(cp): State<Arc<ControlPlane>>, Path((app, id)): Path<(String, String)>, LeaseNonce(nonce): LeaseNonce) -> HttpResult<Json<OkResponse>> {
+pub async fn release_lease(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app, id)): Path<(String, String)>,
+    LeaseNonce(nonce): LeaseNonce,
+) -> HttpResult<Json<OkResponse>> {
     cp.machine_record(&app, &id).await?;
     cp.release_lease(&app, &id, nonce).await?;
     Ok(Json(OkResponse::ok()))

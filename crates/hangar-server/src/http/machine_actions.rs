@@ -7,7 +7,10 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::Json;
 use hangar_agent::parse_signal;
-use hangar_types::{duration::parse_go_duration, ExecRequest, ExecResponse, MachineState, OkResponse, ProcessStat, SignalRequest, StartResponse, StopRequest};
+use hangar_types::{
+    duration::parse_go_duration, ExecRequest, ExecResponse, MachineState, OkResponse, ProcessStat,
+    SignalRequest, StartResponse, StopRequest,
+};
 use serde::Deserialize;
 
 use crate::http::error::{HttpError, HttpResult};
@@ -16,7 +19,12 @@ use crate::platform::ControlPlane;
 
 type MachinePath = Path<(String, String)>;
 
-async fn guard(cp: &ControlPlane, app: &str, machine: &str, nonce: &Option<String>) -> HttpResult<()> {
+async fn guard(
+    cp: &ControlPlane,
+    app: &str,
+    machine: &str,
+    nonce: &Option<String>,
+) -> HttpResult<()> {
     cp.machine_record(app, machine).await?;
     cp.check_lease(app, machine, nonce).await
 }
@@ -25,7 +33,11 @@ async fn guard(cp: &ControlPlane, app: &str, machine: &str, nonce: &Option<Strin
 #[utoipa::path(post, path = "/v1/apps/{app_name}/machines/{machine_id}/start", tag = "Machines", operation_id = "Machines_start",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = StartResponse), (status = 404, body = hangar_types::ApiError), (status = 412, body = hangar_types::ApiError)))]
-pub async fn start(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachinePath, LeaseNonce(nonce): LeaseNonce) -> HttpResult<Json<StartResponse>> {
+pub async fn start(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app, id)): MachinePath,
+    LeaseNonce(nonce): LeaseNonce,
+) -> HttpResult<Json<StartResponse>> {
     guard(&cp, &app, &id, &nonce).await?;
     let previous = cp.agent.start(&id).await?;
     let now = cp.agent.record(&id).await?.state;
@@ -41,10 +53,17 @@ pub async fn start(State(cp): State<Arc<ControlPlane>>, Path((app, id)): Machine
 fn signal_number(value: &serde_json::Value) -> HttpResult<i32> {
     let parsed = match value {
         serde_json::Value::String(s) => parse_signal(s),
-        serde_json::Value::Number(n) => n.as_i64().and_then(|n| i32::try_from(n).ok()).filter(|n| (1..=64).contains(n)),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .and_then(|n| i32::try_from(n).ok())
+            .filter(|n| (1..=64).contains(n)),
         _ => None,
     };
-    parsed.ok_or_else(|| HttpError::bad_request(format!("unknown signal {value}: use a name such as SIGTERM or SIGINT, or a number")))
+    parsed.ok_or_else(|| {
+        HttpError::bad_request(format!(
+            "unknown signal {value}: use a name such as SIGTERM or SIGINT, or a number"
+        ))
+    })
 }
 
 /// Stop a machine: its stop signal, then SIGKILL after the timeout.
@@ -71,7 +90,11 @@ pub async fn stop(
 #[utoipa::path(post, path = "/v1/apps/{app_name}/machines/{machine_id}/suspend", tag = "Machines", operation_id = "Machines_suspend",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = OkResponse), (status = 404, body = hangar_types::ApiError), (status = 412, body = hangar_types::ApiError)))]
-pub async fn suspend(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachinePath, LeaseNonce(nonce): LeaseNonce) -> HttpResult<Json<OkResponse>> {
+pub async fn suspend(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app, id)): MachinePath,
+    LeaseNonce(nonce): LeaseNonce,
+) -> HttpResult<Json<OkResponse>> {
     guard(&cp, &app, &id, &nonce).await?;
     cp.agent.suspend(&id).await?;
     Ok(Json(OkResponse::ok()))
@@ -103,7 +126,9 @@ pub async fn restart(
         None => None,
     };
     let timeout = match q.timeout.as_deref().filter(|s| !s.is_empty()) {
-        Some(t) => Some(parse_go_duration(t).map_err(|e| HttpError::bad_request(format!("timeout: {e}")))?),
+        Some(t) => Some(
+            parse_go_duration(t).map_err(|e| HttpError::bad_request(format!("timeout: {e}")))?,
+        ),
         None => None,
     };
     cp.agent.restart(&id, signal, timeout).await?;
@@ -135,7 +160,11 @@ pub async fn signal(
 #[utoipa::path(post, path = "/v1/apps/{app_name}/machines/{machine_id}/cordon", tag = "Machines", operation_id = "Machines_cordon",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = OkResponse), (status = 404, body = hangar_types::ApiError)))]
-pub async fn cordon(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachinePath, LeaseNonce(nonce): LeaseNonce) -> HttpResult<Json<OkResponse>> {
+pub async fn cordon(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app, id)): MachinePath,
+    LeaseNonce(nonce): LeaseNonce,
+) -> HttpResult<Json<OkResponse>> {
     guard(&cp, &app, &id, &nonce).await?;
     cp.agent.set_cordoned(&id, true).await?;
     Ok(Json(OkResponse::ok()))
@@ -145,7 +174,11 @@ pub async fn cordon(State(cp): State<Arc<ControlPlane>>, Path((app, id)): Machin
 #[utoipa::path(post, path = "/v1/apps/{app_name}/machines/{machine_id}/uncordon", tag = "Machines", operation_id = "Machines_uncordon",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = OkResponse), (status = 404, body = hangar_types::ApiError)))]
-pub async fn uncordon(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachinePath, LeaseNonce(nonce): LeaseNonce) -> HttpResult<Json<OkResponse>> {
+pub async fn uncordon(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app, id)): MachinePath,
+    LeaseNonce(nonce): LeaseNonce,
+) -> HttpResult<Json<OkResponse>> {
     guard(&cp, &app, &id, &nonce).await?;
     cp.agent.set_cordoned(&id, false).await?;
     Ok(Json(OkResponse::ok()))
@@ -163,7 +196,11 @@ const MAX_WAIT_SECS: u64 = 60;
         ("instance_id" = Option<String>, Query, description = "wait for this version"),
         ("version" = Option<String>, Query, description = "flyctl's name for instance_id")),
     responses((status = 200, body = OkResponse), (status = 400, body = hangar_types::ApiError), (status = 404, body = hangar_types::ApiError), (status = 408, body = hangar_types::ApiError)))]
-pub async fn wait(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachinePath, QueryPairs(pairs): QueryPairs) -> HttpResult<Json<OkResponse>> {
+pub async fn wait(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app, id)): MachinePath,
+    QueryPairs(pairs): QueryPairs,
+) -> HttpResult<Json<OkResponse>> {
     let mut states = Vec::new();
     let mut timeout = Duration::from_secs(MAX_WAIT_SECS);
     let mut instance = None;
@@ -171,7 +208,10 @@ pub async fn wait(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachineP
         match k.as_str() {
             "state" => {
                 for s in v.split(',').filter(|s| !s.is_empty()) {
-                    let state: MachineState = s.parse().map_err(|e: hangar_types::UnknownState| HttpError::bad_request(e.to_string()))?;
+                    let state: MachineState =
+                        s.parse().map_err(|e: hangar_types::UnknownState| {
+                            HttpError::bad_request(e.to_string())
+                        })?;
                     states.push(state);
                 }
             }
@@ -200,7 +240,9 @@ pub async fn wait(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachineP
         Ok(_) => {}
         Err(e) => return Err(e),
     }
-    cp.agent.wait(&id, &states, instance.as_deref(), timeout).await?;
+    cp.agent
+        .wait(&id, &states, instance.as_deref(), timeout)
+        .await?;
     Ok(Json(OkResponse::ok()))
 }
 
@@ -212,22 +254,37 @@ const MAX_EXEC_SECS: i64 = 300;
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     request_body = ExecRequest,
     responses((status = 200, body = ExecResponse), (status = 400, body = hangar_types::ApiError), (status = 408, body = hangar_types::ApiError), (status = 412, body = hangar_types::ApiError)))]
-pub async fn exec(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachinePath, ApiJson(req): ApiJson<ExecRequest>) -> HttpResult<Json<ExecResponse>> {
+pub async fn exec(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app, id)): MachinePath,
+    ApiJson(req): ApiJson<ExecRequest>,
+) -> HttpResult<Json<ExecResponse>> {
     let argv = if !req.command.is_empty() {
         req.command.clone()
     } else if let Some(cmd) = req.cmd.as_deref().filter(|c| !c.trim().is_empty()) {
-        shlex::split(cmd).ok_or_else(|| HttpError::bad_request(format!("cannot split cmd {cmd:?}: check its quotes")))?
+        shlex::split(cmd).ok_or_else(|| {
+            HttpError::bad_request(format!("cannot split cmd {cmd:?}: check its quotes"))
+        })?
     } else {
-        return Err(HttpError::bad_request("give the command to run as `command` (an array) or `cmd` (a string)"));
+        return Err(HttpError::bad_request(
+            "give the command to run as `command` (an array) or `cmd` (a string)",
+        ));
     };
     let secs = req.timeout.unwrap_or(30);
     if !(1..=MAX_EXEC_SECS).contains(&secs) {
-        return Err(HttpError::bad_request(format!("timeout must be between 1 and {MAX_EXEC_SECS} seconds (got {secs})")));
+        return Err(HttpError::bad_request(format!(
+            "timeout must be between 1 and {MAX_EXEC_SECS} seconds (got {secs})"
+        )));
     }
     cp.machine_record(&app, &id).await?;
     let out = cp
         .agent
-        .exec(&id, argv, Duration::from_secs(secs as u64), req.stdin.map(String::into_bytes))
+        .exec(
+            &id,
+            argv,
+            Duration::from_secs(secs as u64),
+            req.stdin.map(String::into_bytes),
+        )
         .await?;
     Ok(Json(ExecResponse {
         exit_code: out.exit_code,
@@ -248,7 +305,11 @@ pub struct PsQuery {
 #[utoipa::path(get, path = "/v1/apps/{app_name}/machines/{machine_id}/ps", tag = "Machines", operation_id = "Machines_list_processes",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id"), PsQuery),
     responses((status = 200, body = [ProcessStat]), (status = 404, body = hangar_types::ApiError), (status = 412, body = hangar_types::ApiError)))]
-pub async fn ps(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachinePath, ApiQuery(q): ApiQuery<PsQuery>) -> HttpResult<Json<Vec<ProcessStat>>> {
+pub async fn ps(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app, id)): MachinePath,
+    ApiQuery(q): ApiQuery<PsQuery>,
+) -> HttpResult<Json<Vec<ProcessStat>>> {
     cp.machine_record(&app, &id).await?;
     let mut list: Vec<ProcessStat> = cp
         .agent
@@ -266,7 +327,10 @@ pub async fn ps(State(cp): State<Arc<ControlPlane>>, Path((app, id)): MachinePat
             listen_sockets: p
                 .listen_sockets
                 .into_iter()
-                .map(|s| hangar_types::ListenSocket { proto: s.proto, address: s.address })
+                .map(|s| hangar_types::ListenSocket {
+                    proto: s.proto,
+                    address: s.address,
+                })
                 .collect(),
         })
         .collect();

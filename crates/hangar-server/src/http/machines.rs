@@ -10,7 +10,10 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use futures_util::StreamExt;
-use hangar_types::{CreateMachineRequest, Machine, MachineEvent, MachineVersion, MetadataValue, OkResponse, UpdateMachineRequest};
+use hangar_types::{
+    CreateMachineRequest, Machine, MachineEvent, MachineVersion, MetadataValue, OkResponse,
+    UpdateMachineRequest,
+};
 use serde::Deserialize;
 
 use crate::http::error::{HttpError, HttpResult};
@@ -22,7 +25,9 @@ fn parse_bool(name: &str, value: &str) -> HttpResult<bool> {
     match value {
         "true" | "1" | "" => Ok(true),
         "false" | "0" => Ok(false),
-        other => Err(HttpError::bad_request(format!("{name} must be true or false, not {other:?}"))),
+        other => Err(HttpError::bad_request(format!(
+            "{name} must be true or false, not {other:?}"
+        ))),
     }
 }
 
@@ -33,7 +38,11 @@ fn parse_bool(name: &str, value: &str) -> HttpResult<bool> {
         ("region" = Option<String>, Query, description = "Region filter"),
         ("metadata.{key}" = Option<String>, Query, description = "Metadata filter")),
     responses((status = 200, body = [Machine]), (status = 404, body = hangar_types::ApiError)))]
-pub async fn list_machines(State(cp): State<Arc<ControlPlane>>, Path(app_name): Path<String>, QueryPairs(pairs): QueryPairs) -> HttpResult<Json<Vec<Machine>>> {
+pub async fn list_machines(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(app_name): Path<String>,
+    QueryPairs(pairs): QueryPairs,
+) -> HttpResult<Json<Vec<Machine>>> {
     let mut filter = MachineFilter::default();
     for (k, v) in pairs {
         match k.as_str() {
@@ -66,7 +75,10 @@ pub async fn create_machine(
 #[utoipa::path(get, path = "/v1/apps/{app_name}/machines/{machine_id}", tag = "Machines", operation_id = "Machines_show",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = Machine), (status = 404, body = hangar_types::ApiError)))]
-pub async fn get_machine(State(cp): State<Arc<ControlPlane>>, Path((app_name, machine_id)): Path<(String, String)>) -> HttpResult<Json<Machine>> {
+pub async fn get_machine(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app_name, machine_id)): Path<(String, String)>,
+) -> HttpResult<Json<Machine>> {
     Ok(Json(cp.machine_view(&app_name, &machine_id).await?))
 }
 
@@ -81,7 +93,10 @@ pub async fn update_machine(
     LeaseNonce(nonce): LeaseNonce,
     ApiJson(req): ApiJson<UpdateMachineRequest>,
 ) -> HttpResult<Json<Machine>> {
-    Ok(Json(cp.update_machine(&app_name, &machine_id, req, &nonce).await?))
+    Ok(Json(
+        cp.update_machine(&app_name, &machine_id, req, &nonce)
+            .await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -103,7 +118,8 @@ pub async fn destroy_machine(
     ApiQuery(q): ApiQuery<DestroyQuery>,
 ) -> HttpResult<Json<OkResponse>> {
     let force = q.force.unwrap_or(false) || q.kill.unwrap_or(false);
-    cp.destroy_machine(&app_name, &machine_id, force, &nonce).await?;
+    cp.destroy_machine(&app_name, &machine_id, force, &nonce)
+        .await?;
     Ok(Json(OkResponse::ok()))
 }
 
@@ -111,7 +127,10 @@ pub async fn destroy_machine(
 #[utoipa::path(get, path = "/v1/apps/{app_name}/machines/{machine_id}/events", tag = "Machines", operation_id = "Machines_list_events",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = [MachineEvent]), (status = 404, body = hangar_types::ApiError)))]
-pub async fn events(State(cp): State<Arc<ControlPlane>>, Path((app_name, machine_id)): Path<(String, String)>) -> HttpResult<Json<Vec<MachineEvent>>> {
+pub async fn events(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app_name, machine_id)): Path<(String, String)>,
+) -> HttpResult<Json<Vec<MachineEvent>>> {
     cp.machine_record(&app_name, &machine_id).await?;
     Ok(Json(cp.agent.events(&machine_id).await?))
 }
@@ -120,7 +139,10 @@ pub async fn events(State(cp): State<Arc<ControlPlane>>, Path((app_name, machine
 #[utoipa::path(get, path = "/v1/apps/{app_name}/machines/{machine_id}/versions", tag = "Machines", operation_id = "Machines_list_versions",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = [MachineVersion]), (status = 404, body = hangar_types::ApiError)))]
-pub async fn versions(State(cp): State<Arc<ControlPlane>>, Path((app_name, machine_id)): Path<(String, String)>) -> HttpResult<Json<Vec<MachineVersion>>> {
+pub async fn versions(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app_name, machine_id)): Path<(String, String)>,
+) -> HttpResult<Json<Vec<MachineVersion>>> {
     let record = cp.machine_record(&app_name, &machine_id).await?;
     let mut versions = record.versions;
     versions.reverse();
@@ -178,12 +200,25 @@ pub async fn logs(
 #[utoipa::path(get, path = "/v1/apps/{app_name}/machines/{machine_id}/metadata", tag = "Machines", operation_id = "Machines_show_metadata",
     params(("app_name" = String, Path, description = "App name"), ("machine_id" = String, Path, description = "Machine id")),
     responses((status = 200, body = BTreeMap<String, String>), (status = 404, body = hangar_types::ApiError)))]
-pub async fn get_metadata(State(cp): State<Arc<ControlPlane>>, Path((app_name, machine_id)): Path<(String, String)>) -> HttpResult<Json<BTreeMap<String, String>>> {
-    Ok(Json(cp.machine_record(&app_name, &machine_id).await?.config.metadata))
+pub async fn get_metadata(
+    State(cp): State<Arc<ControlPlane>>,
+    Path((app_name, machine_id)): Path<(String, String)>,
+) -> HttpResult<Json<BTreeMap<String, String>>> {
+    Ok(Json(
+        cp.machine_record(&app_name, &machine_id)
+            .await?
+            .config
+            .metadata,
+    ))
 }
 
 fn valid_metadata_key(key: &str) -> HttpResult<()> {
-    if key.is_empty() || key.len() > 256 || !key.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+    if key.is_empty()
+        || key.len() > 256
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
         return Err(HttpError::bad_request(format!(
             "invalid metadata key {key:?}: use letters, digits, '-', '_' and '.'"
         )));
@@ -205,7 +240,9 @@ pub async fn set_metadata(
     valid_metadata_key(&key)?;
     cp.machine_record(&app_name, &machine_id).await?;
     cp.check_lease(&app_name, &machine_id, &nonce).await?;
-    cp.agent.set_metadata(&machine_id, key, Some(body.value)).await?;
+    cp.agent
+        .set_metadata(&machine_id, key, Some(body.value))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -28,37 +28,90 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub fn router(cp: Arc<ControlPlane>) -> Router {
     let v1 = Router::new()
         .route("/apps", get(apps::list_apps).post(apps::create_app))
-        .route("/apps/{app_name}", get(apps::get_app).delete(apps::delete_app))
-        .route("/apps/{app_name}/machines", get(machines::list_machines).post(machines::create_machine))
+        .route(
+            "/apps/{app_name}",
+            get(apps::get_app).delete(apps::delete_app),
+        )
+        .route(
+            "/apps/{app_name}/machines",
+            get(machines::list_machines).post(machines::create_machine),
+        )
         .route(
             "/apps/{app_name}/machines/{machine_id}",
             get(machines::get_machine)
                 .post(machines::update_machine)
                 .delete(machines::destroy_machine),
         )
-        .route("/apps/{app_name}/machines/{machine_id}/start", post(machine_actions::start))
-        .route("/apps/{app_name}/machines/{machine_id}/stop", post(machine_actions::stop))
-        .route("/apps/{app_name}/machines/{machine_id}/suspend", post(machine_actions::suspend))
-        .route("/apps/{app_name}/machines/{machine_id}/restart", post(machine_actions::restart))
-        .route("/apps/{app_name}/machines/{machine_id}/signal", post(machine_actions::signal))
-        .route("/apps/{app_name}/machines/{machine_id}/cordon", post(machine_actions::cordon))
-        .route("/apps/{app_name}/machines/{machine_id}/uncordon", post(machine_actions::uncordon))
-        .route("/apps/{app_name}/machines/{machine_id}/wait", get(machine_actions::wait))
-        .route("/apps/{app_name}/machines/{machine_id}/exec", post(machine_actions::exec))
-        .route("/apps/{app_name}/machines/{machine_id}/ps", get(machine_actions::ps))
-        .route("/apps/{app_name}/machines/{machine_id}/events", get(machines::events))
-        .route("/apps/{app_name}/machines/{machine_id}/versions", get(machines::versions))
-        .route("/apps/{app_name}/machines/{machine_id}/logs", get(machines::logs))
-        .route("/apps/{app_name}/machines/{machine_id}/metadata", get(machines::get_metadata))
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/start",
+            post(machine_actions::start),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/stop",
+            post(machine_actions::stop),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/suspend",
+            post(machine_actions::suspend),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/restart",
+            post(machine_actions::restart),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/signal",
+            post(machine_actions::signal),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/cordon",
+            post(machine_actions::cordon),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/uncordon",
+            post(machine_actions::uncordon),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/wait",
+            get(machine_actions::wait),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/exec",
+            post(machine_actions::exec),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/ps",
+            get(machine_actions::ps),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/events",
+            get(machines::events),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/versions",
+            get(machines::versions),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/logs",
+            get(machines::logs),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/metadata",
+            get(machines::get_metadata),
+        )
         .route(
             "/apps/{app_name}/machines/{machine_id}/metadata/{key}",
             post(machines::set_metadata).delete(machines::delete_metadata),
         )
         .route(
             "/apps/{app_name}/machines/{machine_id}/lease",
-            get(leases::get_lease).post(leases::create_lease).delete(leases::release_lease),
+            get(leases::get_lease)
+                .post(leases::create_lease)
+                .delete(leases::release_lease),
         )
-        .route("/apps/{app_name}/volumes", get(volumes::list_volumes).post(volumes::create_volume))
+        .route(
+            "/apps/{app_name}/volumes",
+            get(volumes::list_volumes).post(volumes::create_volume),
+        )
         .route(
             "/apps/{app_name}/volumes/{volume_id}",
             get(volumes::get_volume)
@@ -66,7 +119,10 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
                 .post(volumes::update_volume)
                 .delete(volumes::delete_volume),
         )
-        .route("/apps/{app_name}/volumes/{volume_id}/extend", put(volumes::extend_volume))
+        .route(
+            "/apps/{app_name}/volumes/{volume_id}/extend",
+            put(volumes::extend_volume),
+        )
         .route(
             "/apps/{app_name}/volumes/{volume_id}/snapshots",
             get(volumes::list_snapshots).post(volumes::create_snapshot),
@@ -96,10 +152,15 @@ async fn require_token(State(cp): State<Arc<ControlPlane>>, req: Request, next: 
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("FlyV1 ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("FlyV1 "))
+        })
         .map(str::trim);
     match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), cp.token.as_bytes()) => next.run(req).await,
+        Some(token) if constant_time_eq(token.as_bytes(), cp.token.as_bytes()) => {
+            next.run(req).await
+        }
         Some(_) => HttpError::new(
             StatusCode::UNAUTHORIZED,
             "the API token is not valid: use the token `hangar dev` printed (HANGAR_API_TOKEN)",

@@ -51,11 +51,20 @@ impl ControlPlane {
             .get_json::<AppRecord>(&key(name))
             .await?
             .map(|(a, _)| a)
-            .ok_or_else(|| HttpError::not_found(format!("app {name:?} not found: create it with `hangar apps create {name}`")))
+            .ok_or_else(|| {
+                HttpError::not_found(format!(
+                    "app {name:?} not found: create it with `hangar apps create {name}`"
+                ))
+            })
     }
 
     /// Creates an app; 422 if the name is taken or invalid.
-    pub async fn create_app(&self, name: &str, org_slug: &str, network: Option<String>) -> HttpResult<AppRecord> {
+    pub async fn create_app(
+        &self,
+        name: &str,
+        org_slug: &str,
+        network: Option<String>,
+    ) -> HttpResult<AppRecord> {
         if !ids::is_valid_app_name(name) {
             return Err(HttpError::unprocessable(format!(
                 "invalid app name {name:?}: use 1-63 lowercase letters, digits and dashes, starting with a letter and not ending with a dash"

@@ -78,7 +78,12 @@ impl ControlPlane {
     }
 
     /// Releases a lease; the holder's nonce is required.
-    pub async fn release_lease(&self, app: &str, machine: &str, nonce: Option<String>) -> HttpResult<()> {
+    pub async fn release_lease(
+        &self,
+        app: &str,
+        machine: &str,
+        nonce: Option<String>,
+    ) -> HttpResult<()> {
         let Some(nonce) = nonce else {
             return Err(HttpError::bad_request(
                 "releasing a lease needs its nonce in the fly-machine-lease-nonce header",
@@ -86,7 +91,9 @@ impl ControlPlane {
         };
         let (current, _) = self.current_lease(app, machine).await?;
         match current {
-            None => Err(HttpError::not_found(format!("machine {machine} has no active lease"))),
+            None => Err(HttpError::not_found(format!(
+                "machine {machine} has no active lease"
+            ))),
             Some(held) if held.nonce != nonce => Err(held_elsewhere(machine, &held)),
             Some(_) => {
                 self.store.delete(&key(app, machine)).await?;
@@ -96,9 +103,16 @@ impl ControlPlane {
     }
 
     /// Refuses a mutating call on a Machine leased by someone else.
-    pub async fn check_lease(&self, app: &str, machine: &str, nonce: &Option<String>) -> HttpResult<()> {
+    pub async fn check_lease(
+        &self,
+        app: &str,
+        machine: &str,
+        nonce: &Option<String>,
+    ) -> HttpResult<()> {
         match self.current_lease(app, machine).await?.0 {
-            Some(held) if nonce.as_deref() != Some(held.nonce.as_str()) => Err(held_elsewhere(machine, &held)),
+            Some(held) if nonce.as_deref() != Some(held.nonce.as_str()) => {
+                Err(held_elsewhere(machine, &held))
+            }
             _ => Ok(()),
         }
     }

@@ -2,7 +2,9 @@
 //! volume attachment and leases around the agent's operations.
 
 use hangar_agent::{MachineRecord, NewMachine};
-use hangar_types::{ids, CreateMachineRequest, Machine, MachineConfig, MachineState, UpdateMachineRequest};
+use hangar_types::{
+    ids, CreateMachineRequest, Machine, MachineConfig, MachineState, UpdateMachineRequest,
+};
 
 use crate::http::error::{HttpError, HttpResult};
 use crate::platform::ControlPlane;
@@ -35,7 +37,9 @@ fn validate_config(config: &MachineConfig) -> HttpResult<()> {
             )));
         }
         if mount.volume.is_empty() {
-            return Err(HttpError::bad_request("config.mounts[0].volume must name a volume id (vol_…)"));
+            return Err(HttpError::bad_request(
+                "config.mounts[0].volume must name a volume id (vol_…)",
+            ));
         }
     }
     if let Some(schedule) = &config.schedule {
@@ -70,7 +74,9 @@ impl ControlPlane {
     pub async fn machine_record(&self, app: &str, id: &str) -> HttpResult<MachineRecord> {
         match self.agent.record(id).await {
             Ok(r) if r.app == app => Ok(r),
-            _ => Err(HttpError::not_found(format!("machine {id} not found in app {app}"))),
+            _ => Err(HttpError::not_found(format!(
+                "machine {id} not found in app {app}"
+            ))),
         }
     }
 
@@ -79,7 +85,11 @@ impl ControlPlane {
         Ok(self.agent.machine(id).await?)
     }
 
-    pub async fn list_machines(&self, app: &str, filter: &MachineFilter) -> HttpResult<Vec<Machine>> {
+    pub async fn list_machines(
+        &self,
+        app: &str,
+        filter: &MachineFilter,
+    ) -> HttpResult<Vec<Machine>> {
         self.app(app).await?;
         Ok(self
             .agent
@@ -98,13 +108,21 @@ impl ControlPlane {
             .collect())
     }
 
-    pub async fn create_machine(&self, app: &str, req: CreateMachineRequest) -> HttpResult<Machine> {
+    pub async fn create_machine(
+        &self,
+        app: &str,
+        req: CreateMachineRequest,
+    ) -> HttpResult<Machine> {
         self.app(app).await?;
         validate_config(&req.config)?;
         let region = self.placement_region(req.region.as_deref())?;
         let name = match req.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
             Some(name) => {
-                if name.len() > 63 || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                if name.len() > 63
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
                     return Err(HttpError::bad_request(format!(
                         "invalid machine name {name:?}: use up to 63 letters, digits, dashes and underscores"
                     )));
@@ -147,14 +165,27 @@ impl ControlPlane {
         let mut machine = self.agent.machine(&id).await?;
         if let Some(ttl) = req.lease_ttl {
             let lease = self
-                .acquire_lease(app, &id, Some(ttl), Some("created with lease_ttl".into()), None, machine.instance_id.clone())
+                .acquire_lease(
+                    app,
+                    &id,
+                    Some(ttl),
+                    Some("created with lease_ttl".into()),
+                    None,
+                    machine.instance_id.clone(),
+                )
                 .await?;
             machine.nonce = Some(lease.nonce);
         }
         Ok(machine)
     }
 
-    pub async fn update_machine(&self, app: &str, id: &str, req: UpdateMachineRequest, nonce: &Option<String>) -> HttpResult<Machine> {
+    pub async fn update_machine(
+        &self,
+        app: &str,
+        id: &str,
+        req: UpdateMachineRequest,
+        nonce: &Option<String>,
+    ) -> HttpResult<Machine> {
         let current = self.machine_record(app, id).await?;
         self.check_lease(app, id, nonce).await?;
         validate_config(&req.config)?;
@@ -182,8 +213,18 @@ impl ControlPlane {
                 )));
             }
         }
-        let old_volumes: Vec<&str> = current.config.mounts.iter().map(|m| m.volume.as_str()).collect();
-        let new_volumes: Vec<&str> = req.config.mounts.iter().map(|m| m.volume.as_str()).collect();
+        let old_volumes: Vec<&str> = current
+            .config
+            .mounts
+            .iter()
+            .map(|m| m.volume.as_str())
+            .collect();
+        let new_volumes: Vec<&str> = req
+            .config
+            .mounts
+            .iter()
+            .map(|m| m.volume.as_str())
+            .collect();
         if old_volumes != new_volumes {
             return Err(HttpError::bad_request(
                 "an update cannot change which volume a machine mounts; create a new machine with the other volume",
@@ -195,21 +236,39 @@ impl ControlPlane {
         let mut machine = self.agent.machine(id).await?;
         if let Some(ttl) = req.lease_ttl {
             let lease = self
-                .acquire_lease(app, id, Some(ttl), None, nonce.clone(), machine.instance_id.clone())
+                .acquire_lease(
+                    app,
+                    id,
+                    Some(ttl),
+                    None,
+                    nonce.clone(),
+                    machine.instance_id.clone(),
+                )
                 .await?;
             machine.nonce = Some(lease.nonce);
         }
         Ok(machine)
     }
 
-    pub async fn destroy_machine(&self, app: &str, id: &str, force: bool, nonce: &Option<String>) -> HttpResult<()> {
+    pub async fn destroy_machine(
+        &self,
+        app: &str,
+        id: &str,
+        force: bool,
+        nonce: &Option<String>,
+    ) -> HttpResult<()> {
         self.machine_record(app, id).await?;
         self.check_lease(app, id, nonce).await?;
         self.agent.destroy(id, force).await?;
         // Volume records are freed once the machine is really gone.
         let _ = self
             .agent
-            .wait(id, &[MachineState::Destroyed], None, std::time::Duration::from_secs(30))
+            .wait(
+                id,
+                &[MachineState::Destroyed],
+                None,
+                std::time::Duration::from_secs(30),
+            )
             .await;
         self.detach_volumes_of(app, id).await?;
         self.forget_lease(app, id).await?;

@@ -21,7 +21,11 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     pub fn new(store: Arc<dyn Store>, agent: Arc<Agent>, token: String) -> Arc<Self> {
-        Arc::new(ControlPlane { store, agent, token })
+        Arc::new(ControlPlane {
+            store,
+            agent,
+            token,
+        })
     }
 
     /// Regions with a host.

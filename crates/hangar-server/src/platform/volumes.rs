@@ -20,7 +20,11 @@ fn snapshot_prefix(app: &str, volume: &str) -> String {
 }
 
 fn valid_volume_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 30 && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    !name.is_empty()
+        && name.len() <= 30
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 impl ControlPlane {
@@ -33,7 +37,11 @@ impl ControlPlane {
     }
 
     /// Volumes of an app; destroyed ones only if asked.
-    pub async fn list_volumes(&self, app: &str, include_destroyed: bool) -> HttpResult<Vec<Volume>> {
+    pub async fn list_volumes(
+        &self,
+        app: &str,
+        include_destroyed: bool,
+    ) -> HttpResult<Vec<Volume>> {
         let mut volumes: Vec<Volume> = self
             .store
             .list_json::<Volume>(&format!("volumes/{app}/"))
@@ -105,7 +113,10 @@ impl ControlPlane {
         };
         let id = ids::new_volume_id();
         let storage = self.agent.volumes();
-        storage.create(&id, size_gb).await.map_err(|e| HttpError::internal(e.to_string()))?;
+        storage
+            .create(&id, size_gb)
+            .await
+            .map_err(|e| HttpError::internal(e.to_string()))?;
         let filled = match source {
             Some(StorageSource::Snapshot(snap)) => storage.restore(&id, &snap).await,
             Some(StorageSource::Volume(src)) => storage.copy_from(&src, &id).await,
@@ -144,7 +155,13 @@ impl ControlPlane {
         Ok(volume)
     }
 
-    pub async fn update_volume(&self, app: &str, id: &str, retention: Option<i64>, auto_backup: Option<bool>) -> HttpResult<Volume> {
+    pub async fn update_volume(
+        &self,
+        app: &str,
+        id: &str,
+        retention: Option<i64>,
+        auto_backup: Option<bool>,
+    ) -> HttpResult<Volume> {
         let (mut volume, rev) = self.volume(app, id).await?;
         if let Some(r) = retention {
             if !(1..=60).contains(&r) {
@@ -162,7 +179,11 @@ impl ControlPlane {
     }
 
     async fn put_volume(&self, app: &str, volume: &Volume, rev: i64) -> HttpResult<()> {
-        match self.store.cas_json(&key(app, &volume.id), volume, rev).await? {
+        match self
+            .store
+            .cas_json(&key(app, &volume.id), volume, rev)
+            .await?
+        {
             Ok(_) => Ok(()),
             Err(_) => Err(HttpError::conflict(format!(
                 "volume {} changed concurrently; retry",
@@ -172,7 +193,12 @@ impl ControlPlane {
     }
 
     /// Grows a volume; it never shrinks.
-    pub async fn extend_volume(&self, app: &str, id: &str, size_gb: i64) -> HttpResult<(Volume, bool)> {
+    pub async fn extend_volume(
+        &self,
+        app: &str,
+        id: &str,
+        size_gb: i64,
+    ) -> HttpResult<(Volume, bool)> {
         let (mut volume, rev) = self.volume(app, id).await?;
         if size_gb <= volume.size_gb {
             return Err(HttpError::bad_request(format!(
@@ -223,7 +249,13 @@ impl ControlPlane {
     }
 
     /// Attaches a volume to a new Machine: same app, region, and unattached.
-    pub async fn attach_volume(&self, app: &str, id: &str, machine: &str, region: &str) -> HttpResult<()> {
+    pub async fn attach_volume(
+        &self,
+        app: &str,
+        id: &str,
+        machine: &str,
+        region: &str,
+    ) -> HttpResult<()> {
         let (mut volume, rev) = self.volume(app, id).await?;
         if let Some(other) = &volume.attached_machine_id {
             return Err(HttpError::precondition(format!(
@@ -284,7 +316,10 @@ impl ControlPlane {
             volume_size: volume.size_gb,
         };
         self.store
-            .put_json(&format!("{}{id}", snapshot_prefix(app, volume_id)), &snapshot)
+            .put_json(
+                &format!("{}{id}", snapshot_prefix(app, volume_id)),
+                &snapshot,
+            )
             .await?;
         Ok(snapshot)
     }
@@ -296,7 +331,9 @@ impl ControlPlane {
             .into_iter()
             .map(|(_, s, _)| s)
             .find(|s| s.id == snapshot)
-            .ok_or_else(|| HttpError::not_found(format!("snapshot {snapshot} not found in app {app}")))
+            .ok_or_else(|| {
+                HttpError::not_found(format!("snapshot {snapshot} not found in app {app}"))
+            })
     }
 
     /// The region a request is placed in: the one asked for if a host
@@ -307,7 +344,10 @@ impl ControlPlane {
             return Ok(regions[0].clone());
         };
         for candidate in asked.split(',').map(str::trim) {
-            if matches!(candidate, "any" | "us" | "usa" | "na" | "sa" | "eu" | "apac") {
+            if matches!(
+                candidate,
+                "any" | "us" | "usa" | "na" | "sa" | "eu" | "apac"
+            ) {
                 return Ok(regions[0].clone());
             }
             if regions.iter().any(|r| r == candidate) {

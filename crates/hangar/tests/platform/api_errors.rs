@@ -22,20 +22,34 @@ impl Raw {
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
-        assert!(resp.headers().contains_key("fly-request-id"), "every answer carries Fly-Request-Id");
+        assert!(
+            resp.headers().contains_key("fly-request-id"),
+            "every answer carries Fly-Request-Id"
+        );
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 }
 
 fn error_text(body: &Value) -> String {
-    body.get("error").and_then(Value::as_str).unwrap_or_else(|| panic!("no error field in {body}")).to_string()
+    body.get("error")
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no error field in {body}"))
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,7 +63,12 @@ async fn authentication_is_required() {
     assert!(error_text(&body).contains("missing API token"));
     let wrong = http.get(&url).bearer_auth("nope").send().await.unwrap();
     assert_eq!(wrong.status().as_u16(), 401);
-    let right = http.get(&url).bearer_auth(&tb.platform.token).send().await.unwrap();
+    let right = http
+        .get(&url)
+        .bearer_auth(&tb.platform.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(right.status().as_u16(), 200);
     tb.stop().await;
 }
@@ -64,49 +83,81 @@ async fn bad_requests_are_refused_clearly() {
     assert_eq!(status, 400);
     assert!(error_text(&body).contains("not valid JSON"), "{body}");
 
-    let (status, body) = raw.send(M::POST, "/apps", Some(r#"{"app_name": "Bad_Name"}"#)).await;
+    let (status, body) = raw
+        .send(M::POST, "/apps", Some(r#"{"app_name": "Bad_Name"}"#))
+        .await;
     assert_eq!(status, 422);
     assert!(error_text(&body).contains("invalid app name"), "{body}");
 
-    let (status, _) = raw.send(M::POST, "/apps", Some(r#"{"name": "errs", "org_slug": "personal"}"#)).await;
+    let (status, _) = raw
+        .send(
+            M::POST,
+            "/apps",
+            Some(r#"{"name": "errs", "org_slug": "personal"}"#),
+        )
+        .await;
     assert_eq!(status, 201, "flyctl's `name` field is accepted");
-    let (status, body) = raw.send(M::POST, "/apps", Some(r#"{"app_name": "errs"}"#)).await;
+    let (status, body) = raw
+        .send(M::POST, "/apps", Some(r#"{"app_name": "errs"}"#))
+        .await;
     assert_eq!(status, 422);
     assert!(error_text(&body).contains("already taken"));
 
     let (status, body) = raw.send(M::GET, "/apps/nope/machines", None).await;
     assert_eq!(status, 404);
     assert!(error_text(&body).contains("app \"nope\" not found"));
-    let (status, body) = raw.send(M::GET, "/apps/errs/machines/0123456789abcd", None).await;
+    let (status, body) = raw
+        .send(M::GET, "/apps/errs/machines/0123456789abcd", None)
+        .await;
     assert_eq!(status, 404);
     assert!(error_text(&body).contains("machine 0123456789abcd not found"));
 
     // A config without an image, with a wrong type, and an oversized body.
-    let (status, body) = raw.send(M::POST, "/apps/errs/machines", Some(r#"{"config": {}}"#)).await;
+    let (status, body) = raw
+        .send(M::POST, "/apps/errs/machines", Some(r#"{"config": {}}"#))
+        .await;
     assert_eq!(status, 400);
     assert!(error_text(&body).contains("config.image is required"));
-    let (status, body) = raw.send(M::POST, "/apps/errs/machines", Some(r#"{"config": {"image": 5}}"#)).await;
+    let (status, body) = raw
+        .send(
+            M::POST,
+            "/apps/errs/machines",
+            Some(r#"{"config": {"image": 5}}"#),
+        )
+        .await;
     assert_eq!(status, 400);
     assert!(error_text(&body).contains("invalid request body"), "{body}");
-    let huge = json!({"config": {"image": "x", "env": {"BIG": "y".repeat(2 * 1024 * 1024)}}}).to_string();
+    let huge =
+        json!({"config": {"image": "x", "env": {"BIG": "y".repeat(2 * 1024 * 1024)}}}).to_string();
     let (status, body) = raw.send(M::POST, "/apps/errs/machines", Some(&huge)).await;
     assert_eq!(status, 413);
     assert!(error_text(&body).contains("larger than the limit"));
 
     // Image references that cannot be resolved: 4xx, and no machine left behind.
-    for reference in ["oci:/does/not/exist:latest", "UPPER CASE!!", "docker-archive:/nope.tar"] {
+    for reference in [
+        "oci:/does/not/exist:latest",
+        "UPPER CASE!!",
+        "docker-archive:/nope.tar",
+    ] {
         let body = json!({"config": {"image": reference}}).to_string();
         let (status, answer) = raw.send(M::POST, "/apps/errs/machines", Some(&body)).await;
-        assert!((400..500).contains(&status), "{reference}: {status} {answer}");
+        assert!(
+            (400..500).contains(&status),
+            "{reference}: {status} {answer}"
+        );
         assert!(error_text(&answer).contains("image"), "{answer}");
     }
-    let (_, list) = raw.send(M::GET, "/apps/errs/machines?include_deleted=true", None).await;
+    let (_, list) = raw
+        .send(M::GET, "/apps/errs/machines?include_deleted=true", None)
+        .await;
     assert_eq!(list, json!([]), "a failed create leaves nothing behind");
 
     // Unknown endpoints and bad query values.
     let (status, _) = raw.send(M::GET, "/nothing/here", None).await;
     assert_eq!(status, 404);
-    let (status, body) = raw.send(M::GET, "/apps/errs/machines?include_deleted=maybe", None).await;
+    let (status, body) = raw
+        .send(M::GET, "/apps/errs/machines?include_deleted=maybe", None)
+        .await;
     assert_eq!(status, 400);
     assert!(error_text(&body).contains("include_deleted"));
     tb.stop().await;
@@ -118,13 +169,19 @@ async fn illegal_transitions_are_refused_and_change_nothing() {
         return;
     }
     let tb = testbed().await;
-    let Some(image) = http_image(&tb, "trans") else { return };
+    let Some(image) = http_image(&tb, "trans") else {
+        return;
+    };
     create_app(&tb, "trans").await;
     let created = tb
         .client
         .create_machine(
             "trans",
-            &hangar_types::CreateMachineRequest { config: config(&image.reference), skip_launch: Some(true), ..Default::default() },
+            &hangar_types::CreateMachineRequest {
+                config: config(&image.reference),
+                skip_launch: Some(true),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
@@ -136,22 +193,43 @@ async fn illegal_transitions_are_refused_and_change_nothing() {
         assert_eq!(status, 412, "{action}: {body}");
         assert!(error_text(&body).contains("it is created"), "{body}");
     }
-    let (status, body) = raw.send(M::POST, &format!("{base}/exec"), Some(r#"{"command": ["true"]}"#)).await;
+    let (status, body) = raw
+        .send(
+            M::POST,
+            &format!("{base}/exec"),
+            Some(r#"{"command": ["true"]}"#),
+        )
+        .await;
     assert_eq!(status, 412);
     assert!(error_text(&body).contains("start the machine first"));
-    let (status, body) = raw.send(M::POST, &format!("{base}/signal"), Some(r#"{"signal": "SIGNOPE"}"#)).await;
+    let (status, body) = raw
+        .send(
+            M::POST,
+            &format!("{base}/signal"),
+            Some(r#"{"signal": "SIGNOPE"}"#),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = raw.send(M::GET, &format!("{base}/wait?state=started&timeout=600"), None).await;
+    let (status, body) = raw
+        .send(
+            M::GET,
+            &format!("{base}/wait?state=started&timeout=600"),
+            None,
+        )
+        .await;
     assert_eq!(status, 400);
     assert!(error_text(&body).contains("between 1 and 60"));
-    let (status, body) = raw.send(M::GET, &format!("{base}/wait?state=sleeping"), None).await;
+    let (status, body) = raw
+        .send(M::GET, &format!("{base}/wait?state=sleeping"), None)
+        .await;
     assert_eq!(status, 400, "{body}");
     let (status, _) = raw.send(M::GET, &base, None).await;
     assert_eq!(status, 200);
     let m = tb.client.get_machine("trans", &created.id).await.unwrap();
     assert_eq!(m.state, hangar_types::MachineState::Created);
     // A stale current_version is refused.
-    let stale = json!({"config": {"image": image.reference}, "current_version": "01OLDVERSION"}).to_string();
+    let stale = json!({"config": {"image": image.reference}, "current_version": "01OLDVERSION"})
+        .to_string();
     let (status, body) = raw.send(M::POST, &base, Some(&stale)).await;
     assert_eq!(status, 412);
     assert!(error_text(&body).contains("changed since you read it"));

@@ -25,26 +25,59 @@ async fn apps_and_machines_from_the_command_line() {
         return;
     }
     let tb = testbed().await;
-    let Some(image) = http_image(&tb, "cli") else { return };
+    let Some(image) = http_image(&tb, "cli") else {
+        return;
+    };
     let (code, _, err) = hangar(&tb, &["apps", "create", "cliapp"]);
     assert_eq!(code, 0, "{err}");
     let (code, out, _) = hangar(&tb, &["apps", "list"]);
     assert_eq!(code, 0);
     assert!(out.contains("cliapp"), "{out}");
-    let (code, out, err) = hangar(&tb, &["machine", "run", &image.reference, "-a", "cliapp", "--name", "one", "--env", "A=b", "--json"]);
+    let (code, out, err) = hangar(
+        &tb,
+        &[
+            "machine",
+            "run",
+            &image.reference,
+            "-a",
+            "cliapp",
+            "--name",
+            "one",
+            "--env",
+            "A=b",
+            "--json",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
-    let machine: hangar_types::Machine = serde_json::from_str(&out).expect("--json prints the machine");
+    let machine: hangar_types::Machine =
+        serde_json::from_str(&out).expect("--json prints the machine");
     assert_eq!(machine.name, "one");
     assert_eq!(machine.config.env.get("A").map(String::as_str), Some("b"));
     let (code, out, _) = hangar(&tb, &["machine", "list", "-a", "cliapp"]);
     assert_eq!(code, 0);
-    assert!(out.contains(&machine.id) && out.contains("started"), "{out}");
-    let (code, out, err) = hangar(&tb, &["machine", "exec", "-a", "cliapp", &machine.id, "echo from-exec"]);
+    assert!(
+        out.contains(&machine.id) && out.contains("started"),
+        "{out}"
+    );
+    let (code, out, err) = hangar(
+        &tb,
+        &[
+            "machine",
+            "exec",
+            "-a",
+            "cliapp",
+            &machine.id,
+            "echo from-exec",
+        ],
+    );
     assert_eq!(code, 0, "{out} {err}");
     assert_eq!(out.trim(), "from-exec");
     let (code, _, err) = hangar(&tb, &["machine", "stop", &machine.id, "-a", "cliapp"]);
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = hangar(&tb, &["machine", "destroy", &machine.id, "-a", "cliapp", "--force"]);
+    let (code, _, err) = hangar(
+        &tb,
+        &["machine", "destroy", &machine.id, "-a", "cliapp", "--force"],
+    );
     assert_eq!(code, 0, "{err}");
     // Errors say what to do.
     let (code, _, err) = hangar(&tb, &["machine", "list"]);

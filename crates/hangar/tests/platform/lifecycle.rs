@@ -17,11 +17,14 @@ async fn a_machine_lives_and_dies_through_the_api() {
         return;
     }
     let tb = testbed().await;
-    let Some(image) = http_image(&tb, "web") else { return };
+    let Some(image) = http_image(&tb, "web") else {
+        return;
+    };
     create_app(&tb, "web").await;
     let mut cfg = config(&image.reference);
     cfg.env.insert("GREETING".into(), "hi".into());
-    cfg.metadata.insert("fly_process_group".into(), "web".into());
+    cfg.metadata
+        .insert("fly_process_group".into(), "web".into());
     let machine = create_machine(&tb, "web", cfg).await;
     assert_eq!(machine.state, MachineState::Started);
     assert_eq!(machine.id.len(), 14);
@@ -45,27 +48,61 @@ async fn a_machine_lives_and_dies_through_the_api() {
     assert_eq!(out.stderr, "oops\n");
 
     // Stop: the server goes away; start: it comes back.
-    tb.client.stop_machine("web", &machine.id, None).await.unwrap();
+    tb.client
+        .stop_machine("web", &machine.id, None)
+        .await
+        .unwrap();
     wait_state(&tb, "web", &machine.id, MachineState::Stopped).await;
-    assert!(http_get(&url).await.is_err(), "a stopped machine must not answer");
+    assert!(
+        http_get(&url).await.is_err(),
+        "a stopped machine must not answer"
+    );
     let started = tb.client.start_machine("web", &machine.id).await.unwrap();
     assert_eq!(started.previous_state, "stopped");
     wait_http(&url).await;
 
     // Suspend freezes it; start resumes the same processes.
-    let before = tb.client.exec_machine("web", &machine.id, &exec("cat /proc/1/stat | cut -d' ' -f22")).await.unwrap().stdout;
+    let before = tb
+        .client
+        .exec_machine(
+            "web",
+            &machine.id,
+            &exec("cat /proc/1/stat | cut -d' ' -f22"),
+        )
+        .await
+        .unwrap()
+        .stdout;
     tb.client.suspend_machine("web", &machine.id).await.unwrap();
     wait_state(&tb, "web", &machine.id, MachineState::Suspended).await;
     let resumed = tb.client.start_machine("web", &machine.id).await.unwrap();
     assert_eq!(resumed.previous_state, "suspended");
     wait_http(&url).await;
-    let after = tb.client.exec_machine("web", &machine.id, &exec("cat /proc/1/stat | cut -d' ' -f22")).await.unwrap().stdout;
-    assert_eq!(before, after, "resume must continue the same init process, not boot a new one");
+    let after = tb
+        .client
+        .exec_machine(
+            "web",
+            &machine.id,
+            &exec("cat /proc/1/stat | cut -d' ' -f22"),
+        )
+        .await
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        before, after,
+        "resume must continue the same init process, not boot a new one"
+    );
 
     // Logs hold the boot lines of both boots.
     let mut logs = tb
         .client
-        .machine_logs("web", &machine.id, &LogOptions { follow: false, tail: Some(100) })
+        .machine_logs(
+            "web",
+            &machine.id,
+            &LogOptions {
+                follow: false,
+                tail: Some(100),
+            },
+        )
         .await
         .unwrap();
     let mut boots = 0;
@@ -84,7 +121,12 @@ async fn a_machine_lives_and_dies_through_the_api() {
     assert!(events.windows(2).all(|w| w[0].timestamp >= w[1].timestamp));
 
     // Update: a new version replaces the running one.
-    let mut cfg2 = tb.client.get_machine("web", &machine.id).await.unwrap().config;
+    let mut cfg2 = tb
+        .client
+        .get_machine("web", &machine.id)
+        .await
+        .unwrap()
+        .config;
     cfg2.env.insert("GREETING".into(), "hello-again".into());
     let updated = tb
         .client
@@ -101,23 +143,53 @@ async fn a_machine_lives_and_dies_through_the_api() {
         .unwrap();
     assert_ne!(updated.instance_id, machine.instance_id);
     wait_state(&tb, "web", &machine.id, MachineState::Started).await;
-    let out = tb.client.exec_machine("web", &machine.id, &exec("echo $GREETING")).await.unwrap();
+    let out = tb
+        .client
+        .exec_machine("web", &machine.id, &exec("echo $GREETING"))
+        .await
+        .unwrap();
     assert_eq!(out.stdout, "hello-again\n");
-    let versions = tb.client.machine_versions("web", &machine.id).await.unwrap();
+    let versions = tb
+        .client
+        .machine_versions("web", &machine.id)
+        .await
+        .unwrap();
     assert_eq!(versions.len(), 2);
 
     // Destroy: refused while started without force, then gone.
-    let refused = tb.client.destroy_machine("web", &machine.id, DestroyOptions::default()).await.unwrap_err();
+    let refused = tb
+        .client
+        .destroy_machine("web", &machine.id, DestroyOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(refused.status(), Some(412), "{refused}");
     tb.client
-        .destroy_machine("web", &machine.id, DestroyOptions { force: true, kill: false })
+        .destroy_machine(
+            "web",
+            &machine.id,
+            DestroyOptions {
+                force: true,
+                kill: false,
+            },
+        )
         .await
         .unwrap();
     wait_state(&tb, "web", &machine.id, MachineState::Destroyed).await;
-    assert!(tb.client.list_machines("web", &ListMachinesOptions::default()).await.unwrap().is_empty());
+    assert!(tb
+        .client
+        .list_machines("web", &ListMachinesOptions::default())
+        .await
+        .unwrap()
+        .is_empty());
     let all = tb
         .client
-        .list_machines("web", &ListMachinesOptions { include_deleted: true, ..Default::default() })
+        .list_machines(
+            "web",
+            &ListMachinesOptions {
+                include_deleted: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(all.len(), 1);
@@ -131,42 +203,91 @@ async fn list_filters_by_region_and_metadata() {
         return;
     }
     let tb = testbed().await;
-    let Some(image) = http_image(&tb, "filters") else { return };
+    let Some(image) = http_image(&tb, "filters") else {
+        return;
+    };
     create_app(&tb, "filters").await;
     let mut a = config(&image.reference);
     a.metadata.insert("role".into(), "db".into());
     let a = tb
         .client
-        .create_machine("filters", &hangar_types::CreateMachineRequest { config: a, skip_launch: Some(true), ..Default::default() })
+        .create_machine(
+            "filters",
+            &hangar_types::CreateMachineRequest {
+                config: a,
+                skip_launch: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(a.state, MachineState::Created, "skip_launch leaves the machine created");
+    assert_eq!(
+        a.state,
+        MachineState::Created,
+        "skip_launch leaves the machine created"
+    );
     let b = config(&image.reference);
     tb.client
-        .create_machine("filters", &hangar_types::CreateMachineRequest { config: b, skip_launch: Some(true), ..Default::default() })
+        .create_machine(
+            "filters",
+            &hangar_types::CreateMachineRequest {
+                config: b,
+                skip_launch: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let by_meta = tb
         .client
-        .list_machines("filters", &ListMachinesOptions { metadata: [("role".to_string(), "db".to_string())].into(), ..Default::default() })
+        .list_machines(
+            "filters",
+            &ListMachinesOptions {
+                metadata: [("role".to_string(), "db".to_string())].into(),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
-    assert_eq!(by_meta.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), vec![a.id.clone()]);
+    assert_eq!(
+        by_meta.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        vec![a.id.clone()]
+    );
     let elsewhere = tb
         .client
-        .list_machines("filters", &ListMachinesOptions { region: Some("ams".into()), ..Default::default() })
+        .list_machines(
+            "filters",
+            &ListMachinesOptions {
+                region: Some("ams".into()),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(elsewhere.is_empty());
     // Metadata set through its endpoint does not make a new version.
-    tb.client.set_machine_metadata("filters", &a.id, "tier", "gold").await.unwrap();
+    tb.client
+        .set_machine_metadata("filters", &a.id, "tier", "gold")
+        .await
+        .unwrap();
     let meta = tb.client.machine_metadata("filters", &a.id).await.unwrap();
     assert_eq!(meta.get("tier").map(String::as_str), Some("gold"));
-    assert_eq!(tb.client.get_machine("filters", &a.id).await.unwrap().instance_id, a.instance_id);
+    assert_eq!(
+        tb.client
+            .get_machine("filters", &a.id)
+            .await
+            .unwrap()
+            .instance_id,
+        a.instance_id
+    );
     // Wait honours its timeout with 408.
     let err = tb
         .client
-        .wait_for_state("filters", &a.id, &hangar_client::WaitOptions::new(MachineState::Started, Duration::from_secs(1)))
+        .wait_for_state(
+            "filters",
+            &a.id,
+            &hangar_client::WaitOptions::new(MachineState::Started, Duration::from_secs(1)),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(408), "{err}");

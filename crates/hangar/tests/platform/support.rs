@@ -3,18 +3,26 @@
 use std::time::Duration;
 
 use hangar_testbed::{busybox_image, BusyboxImage, Testbed};
-use hangar_types::{CreateAppRequest, CreateMachineRequest, Machine, MachineConfig, MachineGuest, MachineState};
+use hangar_types::{
+    CreateAppRequest, CreateMachineRequest, Machine, MachineConfig, MachineGuest, MachineState,
+};
 
 /// Boots a platform whose Machine init is this crate's `hangar` binary.
 pub async fn testbed() -> Testbed {
-    Testbed::start(Some(env!("CARGO_BIN_EXE_hangar"))).await.expect("boot testbed")
+    Testbed::start(Some(env!("CARGO_BIN_EXE_hangar")))
+        .await
+        .expect("boot testbed")
 }
 
 /// The busybox HTTP server image: serves /www on port 8080 and logs a boot line.
 pub fn http_image(tb: &Testbed, name: &str) -> Option<BusyboxImage> {
     busybox_image(
         &tb.scratch(name),
-        &["/bin/sh", "-c", "echo booted $FLY_MACHINE_ID in $FLY_REGION; exec httpd -f -v -p 8080 -h /www"],
+        &[
+            "/bin/sh",
+            "-c",
+            "echo booted $FLY_MACHINE_ID in $FLY_REGION; exec httpd -f -v -p 8080 -h /www",
+        ],
         &[("/www/index.html", "hello from a hangar machine\n", 0o644)],
     )
 }
@@ -45,21 +53,35 @@ pub fn config(image: &str) -> MachineConfig {
 
 pub async fn create_machine(tb: &Testbed, app: &str, config: MachineConfig) -> Machine {
     tb.client
-        .create_machine(app, &CreateMachineRequest { config, ..Default::default() })
+        .create_machine(
+            app,
+            &CreateMachineRequest {
+                config,
+                ..Default::default()
+            },
+        )
         .await
         .expect("create machine")
 }
 
 /// Waits (bounded) for a machine state through the API.
 pub async fn wait_state(tb: &Testbed, app: &str, id: &str, state: MachineState) -> Machine {
-    hangar_testbed::wait_until_async(&format!("machine {id} to be {state}"), Duration::from_secs(30), || async {
-        let m = tb.client.get_machine(app, id).await.map_err(|e| e.to_string())?;
-        if m.state == state {
-            Ok(m)
-        } else {
-            Err(format!("state {}", m.state))
-        }
-    })
+    hangar_testbed::wait_until_async(
+        &format!("machine {id} to be {state}"),
+        Duration::from_secs(30),
+        || async {
+            let m = tb
+                .client
+                .get_machine(app, id)
+                .await
+                .map_err(|e| e.to_string())?;
+            if m.state == state {
+                Ok(m)
+            } else {
+                Err(format!("state {}", m.state))
+            }
+        },
+    )
     .await
 }
 
@@ -75,10 +97,19 @@ pub async fn http_get(url: &str) -> Result<String, String> {
 
 /// Waits (bounded) until the machine's HTTP server answers.
 pub async fn wait_http(url: &str) -> String {
-    hangar_testbed::wait_until_async(&format!("{url} to answer"), Duration::from_secs(20), || http_get(url)).await
+    hangar_testbed::wait_until_async(&format!("{url} to answer"), Duration::from_secs(20), || {
+        http_get(url)
+    })
+    .await
 }
 
 /// The URL of port 8080 on the machine's private IPv4 address.
 pub fn url_of(machine: &Machine) -> String {
-    format!("http://{}:8080/", machine.private_ipv4.as_deref().expect("machine has a private IPv4"))
+    format!(
+        "http://{}:8080/",
+        machine
+            .private_ipv4
+            .as_deref()
+            .expect("machine has a private IPv4")
+    )
 }
