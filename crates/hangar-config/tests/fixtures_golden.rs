@@ -131,3 +131,36 @@ fn fixtures_match_golden_files() {
     println!("{} fixture inputs checked", files.len());
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn every_fixture_round_trips_through_all_formats() {
+    let mut files = Vec::new();
+    inputs(&common::fixtures_dir(), &mut files);
+    for input in &files {
+        let Ok(loaded) = load_file(input) else {
+            continue;
+        };
+        if loaded.config.parse_error.is_some() {
+            continue;
+        }
+        for format in [
+            hangar_config::Format::Toml,
+            hangar_config::Format::Json,
+            hangar_config::Format::Yaml,
+        ] {
+            let text = hangar_config::render(&loaded.config, format, true).unwrap();
+            let reloaded = hangar_config::load_str(&text, format, None).unwrap_or_else(|err| {
+                panic!(
+                    "{}: {format:?} output does not reload: {err}\n{text}",
+                    input.display()
+                )
+            });
+            assert_eq!(
+                reloaded.config,
+                loaded.config,
+                "{} via {format:?}:\n{text}",
+                input.display()
+            );
+        }
+    }
+}
