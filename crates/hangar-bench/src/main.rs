@@ -1,0 +1,249 @@
+//! `hangar-bench`: measures a single-host Hangar platform (create+start
+//! latency, start-from-stopped and resume-from-suspended latency, density of
+//! idle Machines) and, in the same run and on the same busybox rootfs, the
+//! Docker engine and runc. Prints a Markdown report. Needs root.
+//!
+//! ```text
+//! cargo build --release -p hangar
+//! cargo run --release -p hangar-bench -- --init target/release/hangar all
+//! ```
+
+mod error;
+mod host;
+mod peers;
+mod platform;
+mod probe;
+mod report;
+mod scenarios;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::error::BenchError;
+use crate::host::HostFacts;
+use crate::peers::docker::Docker;
+use crate::peers::runc::Runc;
+use crate::platform::BenchPlatform;
+use crate::report::Report;
+
+/// Benchmarks a single-host Hangar platform against docker and runc.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// The `hangar` binary, used as every Machine's init.
+    #[arg(long, default_value = "target/release/hangar")]
+    init: PathBuf,
+    /// Where images, the platform's data and peer bundles go (default: a new
+    /// directory under /var/tmp, removed at the end).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Machines (and peer containers) created for the create+start scenario.
+    #[arg(long, default_value_t = 200)]
+    machines: usize,
+    /// Stop/start and suspend/resume cycles.
+    #[arg(long, default_value_t = 50)]
+    cycles: usize,
+    /// Idle Machines the density scenario tries to reach.
+    #[arg(long, default_value_t = 500)]
+    density_target: usize,
+    /// Guest memory of every Machine and container, in MB.
+    #[arg(long, default_value_t = 64)]
+    memory_mb: u32,
+    /// Time budget of each create loop, in seconds.
+    #[arg(long, default_value_t = 1200)]
+    budget_secs: u64,
+    /// Peers to measure beside Hangar.
+    #[arg(long, value_enum, default_values_t = [Peer::Docker, Peer::Runc])]
+    peer: Vec<Peer>,
+    /// Measure Hangar only.
+    #[arg(long)]
+    no_peers: bool,
+    /// Also write the Markdown report to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// What to measure.
+    #[arg(required = true, value_enum)]
+    scenarios: Vec<Scenario>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// Create+start latency of N Machines.
+    Machines,
+    /// Start-from-stopped and resume-from-suspended latency.
+    Cycles,
+    /// Idle Machines until the target or a failure.
+    Density,
+    /// All of the above.
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Peer {
+    Docker,
+    Runc,
+}
+
+impl Cli {
+    fn wants(&self, scenario: Scenario) -> bool {
+        self.scenarios.contains(&scenario) || self.scenarios.contains(&Scenario::All)
+    }
+    fn wants_peer(&self, peer: Peer) -> bool {
+        !self.no_peers && self.peer.contains(&peer)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if !hangar_testbed::is_root() {
+        return Err(BenchError::NotRoot.into());
+    }
+    let init = std::fs::canonicalize(&cli.init)
+        .map_err(|_| BenchError::MissingInit(cli.init.display().to_string()))?;
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let host = HostFacts::read();
+    let _temp;
+    let work = match &cli.work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir.clone()
+        }
+        None => {
+            let dir = tempfile::Builder::new()
+                .prefix("hangar-bench-")
+                .tempdir_in("/var/tmp")?;
+            let path = dir.path().to_path_buf();
+            _temp = dir;
+            path
+        }
+    };
+    eprintln!(
+        "hangar-bench: init {}, work dir {}, load {}",
+        init.display(),
+        work.display(),
+        host.loadavg
+    );
+    let budget = Duration::from_secs(cli.budget_secs);
+    let platform = BenchPlatform::boot(&init, &work).await?;
+    let mut report = Report::default();
+    let result = measure(&cli, &platform, &work, budget, &mut report).await;
+    platform.stop().await;
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", platform::BRIDGE])
+        .status();
+    if let Err(e) = result {
+        report.failures.push(format!("run aborted: {e}"));
+    }
+    let markdown = report.to_markdown(&host, &command, &host::loadavg());
+    println!("{markdown}");
+    if let Some(out) = &cli.out {
+        std::fs::write(out, &markdown)?;
+    }
+    Ok(())
+}
+
+async fn measure(
+    cli: &Cli,
+    platform: &BenchPlatform,
+    work: &std::path::Path,
+    budget: Duration,
+    report: &mut Report,
+) -> Result<(), BenchError> {
+    let docker = if cli.wants_peer(Peer::Docker) && peers::command::available("docker").await {
+        Some(Docker::setup(&platform.rootfs, work, cli.memory_mb).await?)
+    } else {
+        None
+    };
+    let mut runc = if cli.wants_peer(Peer::Runc) && peers::command::available("runc").await {
+        Some(Runc::setup(&platform.rootfs, work, cli.memory_mb).await?)
+    } else {
+        None
+    };
+    let outcome = async {
+        if cli.wants(Scenario::Machines) {
+            eprintln!("create+start: {} Machines", cli.machines);
+            let run =
+                scenarios::create_start::run(platform, cli.machines, cli.memory_mb, budget).await?;
+            report.add_create_start("hangar", run, "POST /machines answers `started`");
+            if let Some(docker) = &docker {
+                eprintln!("create+start: {} docker containers", cli.machines);
+                report.add_create_start(
+                    "docker",
+                    docker.create_start(cli.machines, budget).await?,
+                    "`docker run -d` returns",
+                );
+            }
+            if let Some(runc) = &mut runc {
+                eprintln!("create+start: {} runc containers", cli.machines);
+                report.add_create_start(
+                    "runc",
+                    runc.create_start(cli.machines, budget).await?,
+                    "`runc create` + `runc start`, no network",
+                );
+            }
+        }
+        if cli.wants(Scenario::Cycles) {
+            eprintln!(
+                "cycles: {} stop/start and {} suspend/resume",
+                cli.cycles, cli.cycles
+            );
+            let run = scenarios::cycles::run(platform, cli.cycles, cli.memory_mb).await?;
+            report.add_cycles(
+                "hangar",
+                run,
+                [
+                    "POST start + wait started",
+                    "POST start on suspended + wait started",
+                ],
+            );
+            if let Some(docker) = &docker {
+                report.add_cycles(
+                    "docker",
+                    docker.cycles(cli.cycles).await?,
+                    [
+                        "`docker start` after `docker kill`",
+                        "`docker unpause` after `docker pause`",
+                    ],
+                );
+            }
+            if let Some(runc) = &mut runc {
+                report.add_cycles(
+                    "runc",
+                    runc.cycles(cli.cycles).await?,
+                    ["", "`runc resume` after `runc pause`"],
+                );
+            }
+        }
+        if cli.wants(Scenario::Density) {
+            eprintln!("density: up to {} idle Machines", cli.density_target);
+            let density =
+                scenarios::density::run(platform, cli.density_target, cli.memory_mb, budget)
+                    .await?;
+            report.set_density(density);
+        }
+        Ok::<_, BenchError>(())
+    }
+    .await;
+    if let Some(docker) = docker {
+        docker.teardown().await;
+    }
+    if let Some(runc) = &mut runc {
+        runc.delete_all().await;
+    }
+    if outcome.is_err() {
+        // Leave no Machine behind when a scenario aborted half-way.
+        let _ = platform.destroy_all().await;
+    }
+    outcome
+}

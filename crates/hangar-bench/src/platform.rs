@@ -1,0 +1,181 @@
+//! The platform under test: the same in-process platform the test harness
+//! boots (store, agent, process driver, API on 127.0.0.1:0), but on its own
+//! bridge and a /16 subnet so that hundreds of Machines get addresses (the
+//! harness's /24 holds at most 253).
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hangar::platform::{Platform, PlatformOptions};
+use hangar_agent::Subnets;
+use hangar_client::{Client, DestroyOptions, ListMachinesOptions, WaitOptions};
+use hangar_testbed::{busybox_image, BusyboxImage};
+use hangar_types::{
+    CreateAppRequest, CreateMachineRequest, Machine, MachineConfig, MachineGuest, MachineState,
+};
+
+use crate::error::BenchError;
+
+/// The app every benchmark Machine belongs to.
+pub const APP: &str = "bench";
+/// The host bridge of the benchmark's Machines.
+pub const BRIDGE: &str = "hgbench0";
+/// Port the HTTP image serves on.
+pub const HTTP_PORT: u16 = 8080;
+
+/// How long one API call may take before the run gives up on it.
+const API_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A running platform with its client and the two benchmark images.
+pub struct BenchPlatform {
+    platform: Platform,
+    /// Client of the platform's Machines API.
+    pub client: Client,
+    /// busybox `httpd` on port 8080.
+    pub http_image: BusyboxImage,
+    /// busybox `sleep 1000000`.
+    pub idle_image: BusyboxImage,
+    /// The root filesystem both images were built from (the peers use it too).
+    pub rootfs: PathBuf,
+}
+
+impl BenchPlatform {
+    /// Builds the images under `work` and boots a platform whose data
+    /// directory is `work/data` and whose Machine init is `init_exe`.
+    pub async fn boot(init_exe: &Path, work: &Path) -> Result<BenchPlatform, BenchError> {
+        let images = work.join("images");
+        let http_image = busybox_image(
+            &images.join("http"),
+            &["/bin/httpd", "-f", "-p", "8080", "-h", "/www"],
+            &[("/www/index.html", "hello from the benchmark\n", 0o644)],
+        )
+        .ok_or(BenchError::MissingBusybox("/bin/busybox"))?;
+        let idle_image = busybox_image(
+            &images.join("idle"),
+            &["/bin/sleep", "1000000"],
+            &[("/www/index.html", "hello from the benchmark\n", 0o644)],
+        )
+        .ok_or(BenchError::MissingBusybox("/bin/busybox"))?;
+        let platform = Platform::start(PlatformOptions {
+            data_dir: work.join("data"),
+            api_listen: "127.0.0.1:0".parse().expect("literal address"),
+            token: None,
+            region: "bench".into(),
+            init_exe: init_exe.to_path_buf(),
+            init_args: vec!["machine-init".into()],
+            bridge: BRIDGE.into(),
+            subnets: Subnets {
+                ipv4: Ipv4Addr::new(172, 28, 0, 0),
+                ipv4_prefix: 16,
+                ipv6: "fdaa:0:4b::".parse().expect("literal address"),
+                ipv6_prefix: 64,
+            },
+            allowed_image_sources: Vec::new(),
+        })
+        .await
+        .map_err(BenchError::Boot)?;
+        let client = Client::new(&platform.url, platform.token.clone())
+            .map_err(BenchError::api("client setup"))?
+            .with_request_timeout(Some(API_TIMEOUT));
+        client
+            .create_app(&CreateAppRequest {
+                app_name: Some(APP.into()),
+                org_slug: Some("personal".into()),
+                ..Default::default()
+            })
+            .await
+            .map_err(BenchError::api("create app"))?;
+        Ok(BenchPlatform {
+            platform,
+            client,
+            rootfs: images.join("http").join("rootfs"),
+            http_image,
+            idle_image,
+        })
+    }
+
+    /// A Machine config of `image` with one shared CPU and `memory_mb`.
+    pub fn config(image: &BusyboxImage, memory_mb: u32) -> MachineConfig {
+        MachineConfig {
+            image: image.reference.clone(),
+            guest: Some(MachineGuest {
+                cpus: Some(1),
+                memory_mb: Some(memory_mb.into()),
+                cpu_kind: Some("shared".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// `POST /v1/apps/bench/machines`: creates and starts a Machine.
+    pub async fn create(&self, config: MachineConfig) -> Result<Machine, BenchError> {
+        self.client
+            .create_machine(
+                APP,
+                &CreateMachineRequest {
+                    config,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(BenchError::api("create machine"))
+    }
+
+    /// Blocks (at most 60 s, server side) until the Machine is in `state`.
+    pub async fn wait_state(&self, id: &str, state: MachineState) -> Result<(), BenchError> {
+        self.client
+            .wait_for_state(APP, id, &WaitOptions::new(state, Duration::from_secs(60)))
+            .await
+            .map_err(BenchError::api(format!("wait for {id} to be {state}")))
+    }
+
+    /// Destroys a Machine, killing it if it runs.
+    pub async fn destroy(&self, id: &str) -> Result<(), BenchError> {
+        self.client
+            .destroy_machine(
+                APP,
+                id,
+                DestroyOptions {
+                    force: true,
+                    kill: true,
+                },
+            )
+            .await
+            .map_err(BenchError::api(format!("destroy {id}")))
+    }
+
+    /// Every live Machine of the benchmark app.
+    pub async fn machines(&self) -> Result<Vec<Machine>, BenchError> {
+        self.client
+            .list_machines(APP, &ListMachinesOptions::default())
+            .await
+            .map_err(BenchError::api("list machines"))
+    }
+
+    /// Destroys every live Machine; returns how many were destroyed and the
+    /// errors of those that could not be.
+    pub async fn destroy_all(&self) -> Result<(usize, Vec<BenchError>), BenchError> {
+        let mut destroyed = 0;
+        let mut errors = Vec::new();
+        for machine in self.machines().await? {
+            match self.destroy(&machine.id).await {
+                Ok(()) => destroyed += 1,
+                Err(e) => errors.push(e),
+            }
+        }
+        Ok((destroyed, errors))
+    }
+
+    /// Stops the API and the agent.
+    pub async fn stop(self) {
+        self.platform.stop().await;
+    }
+}
+
+/// The address of the Machine's HTTP port on its private IPv4 address.
+pub fn http_addr(machine: &Machine) -> Option<std::net::SocketAddr> {
+    let ip: Ipv4Addr = machine.private_ipv4.as_deref()?.parse().ok()?;
+    Some((ip, HTTP_PORT).into())
+}
