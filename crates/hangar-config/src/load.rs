@@ -139,7 +139,26 @@ pub fn load_file(path: &Path) -> Result<LoadedConfig, LoadError> {
         });
     }
     let text = std::fs::read_to_string(path).map_err(io_error)?;
-    load_str(&text, Format::from_path(path), Some(path))
+    load_str(&text, detect_format(path, &text), Some(path))
+}
+
+/// The format of a file: by suffix, except that a `.yml` file that is not a YAML mapping is read
+/// as TOML, which is what flyctl does with every `.yml` file.
+fn detect_format(path: &Path, text: &str) -> Format {
+    let format = Format::from_path(path);
+    let is_yml = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("yml"));
+    if is_yml {
+        let yaml_mapping = serde_yaml::from_str::<serde_yaml::Value>(text)
+            .map(|v| v.is_mapping() || v.is_null())
+            .unwrap_or(false);
+        if !yaml_mapping {
+            return Format::Toml;
+        }
+    }
+    format
 }
 
 /// Loads config text of a known format; `file` is used in diagnostics and to resolve relative paths.

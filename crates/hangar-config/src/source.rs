@@ -11,7 +11,7 @@ pub enum Format {
     Toml,
     /// JSON (`.json`).
     Json,
-    /// YAML (`.yaml`, and `.yml` — flyctl reads `.yml` as TOML; see docs/config.md).
+    /// YAML (`.yaml`; `.yml` too when it holds a YAML mapping — see docs/config.md).
     Yaml,
 }
 
