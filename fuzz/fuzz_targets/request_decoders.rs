@@ -19,9 +19,9 @@ use std::str::FromStr;
 
 use hangar_types::duration::{format_go_duration, parse_go_duration};
 use hangar_types::{
-    CreateAppRequest, CreateLeaseRequest, CreateMachineRequest, CreateVolumeRequest,
-    ExecRequest, ExtendVolumeRequest, GoDuration, MachineConfig, MachineState, MetadataValue,
-    SignalRequest, StopRequest, UpdateMachineRequest, UpdateVolumeRequest,
+    CreateAppRequest, CreateLeaseRequest, CreateMachineRequest, CreateVolumeRequest, ExecRequest,
+    ExtendVolumeRequest, GoDuration, MachineConfig, MachineState, MetadataValue, SignalRequest,
+    StopRequest, UpdateMachineRequest, UpdateVolumeRequest,
 };
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
@@ -80,8 +80,9 @@ where
 fn parse_scalars(text: &str) {
     if let Ok(duration) = parse_go_duration(text) {
         let formatted = format_go_duration(duration);
-        let reparsed = parse_go_duration(&formatted)
-            .unwrap_or_else(|e| panic!("parse_go_duration rejects its own format {formatted:?}: {e}"));
+        let reparsed = parse_go_duration(&formatted).unwrap_or_else(|e| {
+            panic!("parse_go_duration rejects its own format {formatted:?}: {e}")
+        });
         assert_eq!(
             duration, reparsed,
             "duration {text:?} formats as {formatted:?}, which parses to a different duration"
@@ -90,7 +91,8 @@ fn parse_scalars(text: &str) {
     if let Ok(state) = MachineState::from_str(text) {
         assert_eq!(state.as_str(), text, "state name does not round trip");
         let encoded = serde_json::to_string(&state).expect("a state encodes");
-        let decoded: MachineState = serde_json::from_str(&encoded).expect("a state's encoding decodes");
+        let decoded: MachineState =
+            serde_json::from_str(&encoded).expect("a state's encoding decodes");
         assert_eq!(state, decoded, "state changed over encode/decode");
     }
 }
