@@ -34,7 +34,11 @@ pub struct DurationParseError {
     pub input: String,
 }
 
-/// Parses Go duration syntax (`300ms`, `-1.5h`, `2h45m`); a bare number is seconds.
+/// The longest duration Go can represent: i64::MAX nanoseconds (~292 years).
+const MAX_NANOS: u128 = i64::MAX as u128;
+
+/// Parses Go duration syntax (`300ms`, `1.5h`, `2h45m`); a bare number is
+/// seconds. Exact to the nanosecond; more than Go's ~292 years is an error.
 pub fn parse_go_duration(input: &str) -> Result<Duration, DurationParseError> {
     let err = || DurationParseError {
         input: input.to_string(),
@@ -43,39 +47,71 @@ pub fn parse_go_duration(input: &str) -> Result<Duration, DurationParseError> {
     if s.is_empty() {
         return Err(err());
     }
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs < 0.0 || !secs.is_finite() {
-            return Err(err());
-        }
-        return Ok(Duration::from_secs_f64(secs));
+    let is_number = |c: char| c.is_ascii_digit() || c == '.';
+    if s.chars().all(is_number) {
+        return nanos_of(s, 1_000_000_000)
+            .map(nanos_to_duration)
+            .ok_or_else(err);
     }
     let mut rest = s;
-    let mut total = 0f64;
+    let mut total: u128 = 0;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
+        let num_len = rest.find(|c: char| !is_number(c)).ok_or_else(err)?;
         if num_len == 0 {
             return Err(err());
         }
-        let value: f64 = rest[..num_len].parse().map_err(|_| err())?;
+        let number = &rest[..num_len];
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+        let unit_len = rest.find(is_number).unwrap_or(rest.len());
+        let unit_nanos: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             _ => return Err(err()),
         };
-        total += value * factor;
         rest = &rest[unit_len..];
+        total = total
+            .checked_add(nanos_of(number, unit_nanos).ok_or_else(err)?)
+            .filter(|t| *t <= MAX_NANOS)
+            .ok_or_else(err)?;
     }
-    Ok(Duration::from_secs_f64(total))
+    Ok(nanos_to_duration(total))
+}
+
+/// `number` (digits with at most one '.') times `unit_nanos`, exactly,
+/// truncating below a nanosecond; None if malformed or too large.
+fn nanos_of(number: &str, unit_nanos: u128) -> Option<u128> {
+    let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
+    if int_part.is_empty() && frac_part.is_empty() || frac_part.contains('.') {
+        return None;
+    }
+    let mut nanos: u128 = 0;
+    for d in int_part.bytes() {
+        nanos = nanos.checked_mul(10)?.checked_add(u128::from(d - b'0'))?;
+        if nanos > MAX_NANOS {
+            return None;
+        }
+    }
+    nanos = nanos.checked_mul(unit_nanos)?;
+    let mut scale = unit_nanos;
+    for d in frac_part.bytes() {
+        scale /= 10;
+        if scale == 0 {
+            break;
+        }
+        nanos = nanos.checked_add(u128::from(d - b'0') * scale)?;
+    }
+    (nanos <= MAX_NANOS).then_some(nanos)
+}
+
+fn nanos_to_duration(nanos: u128) -> Duration {
+    Duration::new(
+        (nanos / 1_000_000_000) as u64,
+        (nanos % 1_000_000_000) as u32,
+    )
 }
 
 /// Formats like Go's `time.Duration.String()`: `1h2m3s`, `1.5s`, `250ms`, `0s`.
@@ -138,6 +174,11 @@ impl<'de> Deserialize<'de> for GoDuration {
                 parse_go_duration(v).map(GoDuration).map_err(E::custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<GoDuration, E> {
+                if u128::from(v) > MAX_NANOS {
+                    return Err(E::custom(
+                        "a duration must be at most 9223372036854775807 nanoseconds",
+                    ));
+                }
                 Ok(GoDuration(Duration::from_nanos(v)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<GoDuration, E> {
@@ -146,8 +187,10 @@ impl<'de> Deserialize<'de> for GoDuration {
                     .map_err(|_| E::custom("a duration cannot be negative"))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<GoDuration, E> {
-                if v < 0.0 || !v.is_finite() {
-                    return Err(E::custom("a duration cannot be negative"));
+                if v < 0.0 || !v.is_finite() || v >= MAX_NANOS as f64 || v.fract() != 0.0 {
+                    return Err(E::custom(
+                        "a numeric duration must be a whole number of nanoseconds between 0 and 9223372036854775807",
+                    ));
                 }
                 Ok(GoDuration(Duration::from_nanos(v as u64)))
             }
@@ -174,6 +217,35 @@ mod tests {
         assert_eq!(parse_go_duration("5").unwrap(), Duration::from_secs(5));
         assert!(parse_go_duration("5 parsecs").is_err());
         assert!(parse_go_duration("").is_err());
+        assert!(parse_go_duration("1.2.3s").is_err());
+        assert!(parse_go_duration(".s").is_err());
+    }
+
+    #[test]
+    fn huge_durations_are_errors_not_panics() {
+        assert!(parse_go_duration("1e30").is_err());
+        assert!(parse_go_duration("9999999999999999h").is_err());
+        assert!(parse_go_duration(&"9".repeat(400)).is_err());
+        assert!(serde_json::from_str::<GoDuration>("1.5e28").is_err());
+        assert_eq!(
+            parse_go_duration("2562047h47m16.854775807s")
+                .unwrap()
+                .as_nanos(),
+            i64::MAX as u128
+        );
+        assert!(parse_go_duration("2562047h47m16.854775808s").is_err());
+    }
+
+    #[test]
+    fn round_trips_exactly() {
+        for nanos in [1u64, 999, 1_500_000, 9_223_303_702_733_369, i64::MAX as u64] {
+            let d = Duration::from_nanos(nanos);
+            assert_eq!(
+                parse_go_duration(&format_go_duration(d)).unwrap(),
+                d,
+                "{nanos}"
+            );
+        }
     }
 
     #[test]

@@ -164,7 +164,14 @@ impl Platform {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = (&mut self.server).await;
+        // Open requests (followed logs, long waits) get a moment to finish;
+        // then the server is stopped regardless.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.server)
+            .await
+            .is_err()
+        {
+            self.server.abort();
+        }
         self.agent.shutdown().await;
     }
 }

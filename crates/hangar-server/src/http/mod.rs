@@ -134,12 +134,30 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(middleware::from_fn(request_id))
         .with_state(cp)
 }
 
 async fn not_found() -> HttpError {
     HttpError::not_found("no such endpoint: see the API reference (openapi/hangar.json)")
+}
+
+/// A handler that panicked answers 500 with a JSON error instead of a
+/// dropped connection; the panic itself is logged.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into());
+    tracing::error!(%detail, "request handler panicked");
+    HttpError::internal(format!(
+        "internal error while handling the request ({detail}); this is a Hangar bug, please report it"
+    ))
+    .into_response()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -3,6 +3,7 @@
 //! One test binary, so the platform is linked once.
 
 mod api_errors;
+mod checks_and_logs;
 mod cli;
 mod crash_recovery;
 mod isolation;
