@@ -46,6 +46,44 @@ async fn a_machine_lives_and_dies_through_the_api() {
     assert_eq!(out.exit_code, 3);
     assert_eq!(out.stdout, format!("hi web web {}\n", machine.id));
     assert_eq!(out.stderr, "oops\n");
+    // The deprecated `cmd` string form is split like a shell would.
+    let legacy = tb
+        .client
+        .exec_machine(
+            "web",
+            &machine.id,
+            &ExecRequest {
+                cmd: Some("echo 'two words'".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(legacy.stdout, "two words\n");
+    // ps lists the machine's processes, its init as pid 1 and httpd listening.
+    let ps = tb
+        .client
+        .machine_processes("web", &machine.id)
+        .await
+        .unwrap();
+    assert!(ps.iter().any(|p| p.pid == 1), "{ps:?}");
+    assert!(ps.iter().any(|p| p.command.contains("httpd")), "{ps:?}");
+    // Cordon takes it out of routing without stopping it.
+    tb.client.cordon_machine("web", &machine.id).await.unwrap();
+    let cordoned = tb.client.get_machine("web", &machine.id).await.unwrap();
+    assert!(cordoned.cordoned);
+    assert_eq!(cordoned.state, MachineState::Started);
+    tb.client
+        .uncordon_machine("web", &machine.id)
+        .await
+        .unwrap();
+    assert!(
+        !tb.client
+            .get_machine("web", &machine.id)
+            .await
+            .unwrap()
+            .cordoned
+    );
 
     // Stop: the server goes away; start: it comes back.
     tb.client
