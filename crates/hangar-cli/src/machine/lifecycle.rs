@@ -220,7 +220,7 @@ pub(crate) async fn destroy(ctx: &Context, app: &str, args: DestroyArgs) -> anyh
 pub(crate) async fn kill(ctx: &Context, app: &str, args: MachineIdsArgs) -> anyhow::Result<i32> {
     let client = ctx.client()?;
     let request = SignalRequest {
-        signal: serde_json::Value::from("SIGKILL"),
+        signal: hangar_types::SignalValue::Name("SIGKILL".into()),
     };
     let mut results = Vec::new();
     for id in &args.ids {

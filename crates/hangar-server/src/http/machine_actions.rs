@@ -9,7 +9,7 @@ use axum::Json;
 use hangar_agent::parse_signal;
 use hangar_types::{
     duration::parse_go_duration, ExecRequest, ExecResponse, MachineState, OkResponse, ProcessStat,
-    SignalRequest, StartResponse, StopRequest,
+    SignalRequest, SignalValue, StartResponse, StopRequest,
 };
 use serde::Deserialize;
 
@@ -50,14 +50,10 @@ pub async fn start(
     }))
 }
 
-fn signal_number(value: &serde_json::Value) -> HttpResult<i32> {
+fn signal_number(value: &SignalValue) -> HttpResult<i32> {
     let parsed = match value {
-        serde_json::Value::String(s) => parse_signal(s),
-        serde_json::Value::Number(n) => n
-            .as_i64()
-            .and_then(|n| i32::try_from(n).ok())
-            .filter(|n| (1..=64).contains(n)),
-        _ => None,
+        SignalValue::Name(s) => parse_signal(s),
+        SignalValue::Number(n) => i32::try_from(*n).ok().filter(|n| (1..=64).contains(n)),
     };
     parsed.ok_or_else(|| {
         HttpError::bad_request(format!(
@@ -79,7 +75,7 @@ pub async fn stop(
 ) -> HttpResult<Json<OkResponse>> {
     guard(&cp, &app, &id, &nonce).await?;
     let signal = match req.signal.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(signal_number(&serde_json::Value::String(s.to_string()))?),
+        Some(s) => Some(signal_number(&SignalValue::Name(s.to_string()))?),
         None => None,
     };
     cp.agent.stop(&id, signal, req.timeout.map(|d| d.0)).await?;
@@ -121,7 +117,7 @@ pub async fn restart(
 ) -> HttpResult<Json<OkResponse>> {
     guard(&cp, &app, &id, &nonce).await?;
     let signal = match q.signal.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(signal_number(&serde_json::Value::String(s.to_string()))?),
+        Some(s) => Some(signal_number(&SignalValue::Name(s.to_string()))?),
         None if q.force_stop == Some(true) => Some(libc_sigkill()),
         None => None,
     };

@@ -145,7 +145,24 @@ pub struct StopRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignalRequest {
     #[schema(value_type = String, example = "SIGTERM")]
-    pub signal: serde_json::Value,
+    pub signal: SignalValue,
+}
+
+/// A signal by name (`"SIGTERM"`) or number (`9`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SignalValue {
+    Number(i64),
+    Name(String),
+}
+
+impl std::fmt::Display for SignalValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignalValue::Number(n) => write!(f, "{n}"),
+            SignalValue::Name(s) => write!(f, "{s:?}"),
+        }
+    }
 }
 
 /// `POST …/exec`: `command` (argv) is preferred, `cmd` (a shell-split string) is deprecated.
