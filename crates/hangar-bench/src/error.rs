@@ -37,6 +37,13 @@ pub enum BenchError {
         #[source]
         source: hangar_client::ClientError,
     },
+    #[error("machine {id}: create answered `{answered}` and it never became started ({wait}); now {now}")]
+    NotStarted {
+        id: String,
+        answered: String,
+        wait: String,
+        now: String,
+    },
     #[error("cannot boot the platform: {0:#}")]
     Boot(anyhow::Error),
     #[error("file system error at {path}: {source}")]

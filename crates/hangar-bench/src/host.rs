@@ -98,6 +98,10 @@ pub struct ResourceProbe {
     pub threads: usize,
     /// Processes on the host.
     pub host_processes: usize,
+    /// Resident memory charged to all Machine cgroups (v1 `total_rss`), MiB.
+    pub machines_rss_mib: f64,
+    /// Page cache charged to all Machine cgroups (v1 `total_cache`), MiB.
+    pub machines_cache_mib: f64,
 }
 
 impl ResourceProbe {
@@ -132,8 +136,38 @@ impl ResourceProbe {
             open_fds: count_dir("/proc/self/fd"),
             threads,
             host_processes,
+            machines_rss_mib: machine_cgroups_stat("total_rss"),
+            machines_cache_mib: machine_cgroups_stat("total_cache"),
         }
     }
+}
+
+/// A `memory.stat` field of the process driver's `hangar/` cgroup, which
+/// it creates below this process's own v1 memory cgroup; in MiB, 0 when
+/// there is no such cgroup (no Machine yet, or memory not on v1).
+fn machine_cgroups_stat(field: &str) -> f64 {
+    let own = read_to_string("/proc/self/cgroup");
+    let Some(path) = own.lines().find_map(|l| {
+        let mut parts = l.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == "memory")
+            .then(|| path.to_string())
+    }) else {
+        return 0.0;
+    };
+    let stat = read_to_string(format!(
+        "/sys/fs/cgroup/memory{}/hangar/memory.stat",
+        path.trim_end_matches('/')
+    ));
+    stat.lines()
+        .find_map(|l| {
+            l.strip_prefix(field)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .map(|bytes| bytes as f64 / (1024.0 * 1024.0))
+        .unwrap_or(0.0)
 }
 
 fn nofile_hard() -> u64 {

@@ -131,6 +131,54 @@ impl BenchPlatform {
             .map_err(BenchError::api(format!("wait for {id} to be {state}")))
     }
 
+    /// Creates a Machine and waits until it is started; when it is not, the
+    /// error tells what the create answered and what became of the Machine.
+    pub async fn create_started(&self, config: MachineConfig) -> Result<Machine, BenchError> {
+        let machine = self.create(config).await?;
+        if machine.state == MachineState::Started {
+            return Ok(machine);
+        }
+        if machine.state == MachineState::Failed {
+            return Err(BenchError::NotStarted {
+                answered: machine.state.to_string(),
+                wait: "not waited for: failed is final".into(),
+                now: self.describe(&machine.id).await,
+                id: machine.id,
+            });
+        }
+        match self.wait_state(&machine.id, MachineState::Started).await {
+            Ok(()) => Ok(machine),
+            Err(wait) => Err(BenchError::NotStarted {
+                answered: machine.state.to_string(),
+                wait: wait.to_string(),
+                now: self.describe(&machine.id).await,
+                id: machine.id,
+            }),
+        }
+    }
+
+    /// The Machine's state and latest events (newest first), for a failure
+    /// message.
+    pub async fn describe(&self, id: &str) -> String {
+        let state = match self.client.get_machine(APP, id).await {
+            Ok(m) => m.state.to_string(),
+            Err(e) => format!("unknown ({e})"),
+        };
+        let events = match self.client.machine_events(APP, id).await {
+            Ok(events) => events
+                .iter()
+                .take(4)
+                .map(|e| match e.request.as_ref().and_then(|r| r.get("error")) {
+                    Some(error) => format!("{}→{} ({error})", e.kind, e.status),
+                    None => format!("{}→{}", e.kind, e.status),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => format!("unknown ({e})"),
+        };
+        format!("state `{state}`, latest events: {events}")
+    }
+
     /// Destroys a Machine, killing it if it runs.
     pub async fn destroy(&self, id: &str) -> Result<(), BenchError> {
         self.client

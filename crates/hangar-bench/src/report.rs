@@ -182,8 +182,8 @@ fn density_markdown(out: &mut String, d: &Density) {
     if let Some(s) = d.create.summary() {
         let _ = writeln!(out, "- Create+start latency over the whole run: mean {:.1} ms, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms.", s.mean_ms, s.p50_ms, s.p99_ms, s.max_ms);
     }
-    out.push_str("\n| machines | elapsed s | host mem used MiB | bridge ports | iptables rules | open fds (platform) | threads (platform) | host processes | p50 create ms (last batch) |\n");
-    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("\n| machines | elapsed s | host mem used MiB | bridge ports | iptables rules | open fds (platform) | threads (platform) | host processes | machine cgroups rss / cache MiB | p50 create ms (last batch) |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     let row = |out: &mut String,
                machines: usize,
                elapsed: f64,
@@ -192,8 +192,14 @@ fn density_markdown(out: &mut String, d: &Density) {
                p50: String| {
         let _ = writeln!(
             out,
-            "| {machines} | {elapsed:.1} | {mem:.0} | {} | {} | {} | {} | {} | {p50} |",
-            p.bridge_ports, p.iptables_rules, p.open_fds, p.threads, p.host_processes
+            "| {machines} | {elapsed:.1} | {mem:.0} | {} | {} | {} | {} | {} | {:.0} / {:.0} | {p50} |",
+            p.bridge_ports,
+            p.iptables_rules,
+            p.open_fds,
+            p.threads,
+            p.host_processes,
+            p.machines_rss_mib,
+            p.machines_cache_mib
         );
     };
     row(out, 0, 0.0, used_before, &d.probe_before, "".into());

@@ -43,12 +43,7 @@ pub async fn run(
         }
         let t0 = Instant::now();
         let attempt = async {
-            let machine = platform.create(config()).await?;
-            if machine.state != MachineState::Started {
-                platform
-                    .wait_state(&machine.id, MachineState::Started)
-                    .await?;
-            }
+            let machine = platform.create_started(config()).await?;
             let to_started = t0.elapsed();
             let to_http = match http_addr(&machine) {
                 Some(addr) => {

@@ -75,19 +75,9 @@ pub async fn run(
             break;
         }
         let t0 = Instant::now();
-        let attempt = async {
-            let machine = platform
-                .create(BenchPlatform::config(&platform.idle_image, memory_mb))
-                .await?;
-            if machine.state != MachineState::Started {
-                platform
-                    .wait_state(&machine.id, MachineState::Started)
-                    .await?;
-            }
-            Ok::<_, BenchError>(())
-        };
-        match attempt.await {
-            Ok(()) => {
+        let config = BenchPlatform::config(&platform.idle_image, memory_mb);
+        match platform.create_started(config).await {
+            Ok(_) => {
                 consecutive_failures = 0;
                 reached += 1;
                 create.push(t0.elapsed());
@@ -137,14 +127,18 @@ pub async fn run(
     let (_, errors) = platform.destroy_all().await?;
     failures.extend(errors.into_iter().map(|e| format!("cleanup: {e}")));
     // Destroy answers before the host side is gone; wait (bounded) for the
-    // bridge ports to go too, so the memory reading after is honest.
+    // bridge ports to go back to what they were, so the memory reading after
+    // is honest.
     let released = poll_until(
         "the bridge ports of destroyed Machines to go",
         Duration::from_secs(120),
         || async {
             match ResourceProbe::sample(BRIDGE).bridge_ports {
-                0 => Ok(()),
-                n => Err(format!("{n} ports left")),
+                n if n <= probe_before.bridge_ports => Ok(()),
+                n => Err(format!(
+                    "{n} ports left, {} before the run",
+                    probe_before.bridge_ports
+                )),
             }
         },
     )
