@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hangar_config::machine::{
-    DnsConfig, MachineConfig, MachineGuest, MachineMount, OriginMachine, StopConfig, CONSOLE_GROUP,
-    RELEASE_COMMAND_GROUP,
+    AutostopMode, DnsConfig, MachineConfig, MachineGuest, MachineInit, MachineMount,
+    OriginMachine, RestartPolicy, StopConfig, CONSOLE_GROUP, RELEASE_COMMAND_GROUP,
 };
 use hangar_config::model::{
     AutoStop, Concurrency, HeaderValue, HttpOptions, HttpResponseOptions, Metrics, Mount, Port,
@@ -41,6 +41,16 @@ fn secs(n: i64) -> Option<GoDuration> {
     Some(GoDuration::from_secs(n))
 }
 
+/// `n` seconds as the Machines API carries it.
+fn api_secs(n: u64) -> Option<hangar_types::GoDuration> {
+    Some(hangar_types::GoDuration::from_secs(n))
+}
+
+/// The init of a Machine config (empty when unset).
+fn init(config: &MachineConfig) -> MachineInit {
+    config.init.clone().unwrap_or_default()
+}
+
 fn s(text: &str) -> Option<String> {
     Some(text.to_string())
 }
@@ -67,9 +77,9 @@ fn error_messages(diagnostics: &[hangar_config::Diagnostic]) -> String {
 
 fn guest(kind: &str, cpus: i64, memory_mb: i64) -> MachineGuest {
     MachineGuest {
-        cpu_kind: kind.into(),
-        cpus,
-        memory_mb,
+        cpu_kind: Some(kind.into()),
+        cpus: Some(cpus),
+        memory_mb: Some(memory_mb),
         ..MachineGuest::default()
     }
 }
@@ -667,44 +677,44 @@ fn tomachine() -> Outcome {
     );
     expect_eq!(
         got.metrics.as_ref().map(|m| (m.port, m.path.clone())),
-        Some((9999, "/metrics".to_string()))
+        Some((Some(9999), s("/metrics")))
     );
     expect_eq!(got.statics.len(), 1);
     expect_eq!(
         got.mounts,
         vec![MachineMount {
-            name: "data".into(),
+            name: s("data"),
             path: "/data".into(),
             ..MachineMount::default()
         }]
     );
-    let listening = &got.checks["listening"].check;
+    let listening = &got.checks["listening"];
     expect_eq!(
-        (listening.kind.as_str(), listening.port),
-        ("tcp", Some(8080))
+        (listening.check_type.as_deref(), listening.port),
+        (Some("tcp"), Some(8080))
     );
-    let status = &got.checks["status"].check;
+    let status = &got.checks["status"];
     expect_eq!(
         (
-            status.kind.as_str(),
+            status.check_type.as_deref(),
             status.port,
             status.interval,
             status.timeout,
             status.path.clone()
         ),
-        ("http", Some(8080), secs(10), secs(1), s("/status"))
+        (Some("http"), Some(8080), api_secs(10), api_secs(1), s("/status"))
     );
     expect_eq!(
         got.stop_config,
         Some(StopConfig {
-            timeout: secs(10),
+            timeout: api_secs(10),
             signal: s("SIGTERM"),
         })
     );
-    expect_eq!(got.init.swap_size_mb, Some(512));
+    expect_eq!(init(&got).swap_size_mb, Some(512));
     expect_eq!(
-        got.restart.as_ref().map(|r| r.policy.as_str()),
-        Some("always")
+        got.restart.as_ref().and_then(|r| r.policy),
+        Some(RestartPolicy::Always)
     );
     expect_eq!(
         got.dns.as_ref().map(|d| d.nameservers.clone()),
@@ -716,55 +726,61 @@ fn tomachine() -> Outcome {
     let mut existing = MachineConfig {
         guest: Some(guest("performance", 4, 8192)),
         schedule: s("daily"),
-        auto_destroy: true,
+        auto_destroy: Some(true),
         dns: Some(DnsConfig {
-            skip_registration: true,
+            skip_registration: Some(true),
             ..DnsConfig::default()
         }),
         env: map(&[("OLD", "1")]),
         mounts: vec![MachineMount {
             volume: "vol_old".into(),
-            name: "old".into(),
+            name: s("old"),
             path: "/old".into(),
             ..MachineMount::default()
         }],
         ..MachineConfig::default()
     };
     existing.metadata.insert("keep_me".into(), "yes".into());
-    existing.init.cmd = Some(strings(&["old", "cmd"]));
+    existing.init = Some(MachineInit {
+        cmd: strings(&["old", "cmd"]),
+        ..MachineInit::default()
+    });
     let updated = config
         .to_machine_config("", Some(&existing))
         .map_err(|e| e.to_string())?;
     expect_eq!(updated.guest, existing.guest);
     expect_eq!(updated.schedule, s("daily"));
-    expect!(updated.auto_destroy, "auto_destroy kept");
+    expect_eq!(updated.auto_destroy, Some(true));
     let dns = updated.dns.clone().ok_or("dns kept")?;
     expect!(
-        dns.skip_registration && dns.nameservers == strings(&["1.2.3.4"]),
+        dns.skip_registration == Some(true) && dns.nameservers == strings(&["1.2.3.4"]),
         "dns merged: {dns:?}"
     );
     expect_eq!(updated.metadata.get("keep_me"), Some(&"yes".to_string()));
     expect!(!updated.env.contains_key("OLD"), "env replaced");
     expect_eq!(updated.mounts, got.mounts);
-    expect_eq!(updated.init.cmd, None);
+    expect_eq!(init(&updated).cmd, Vec::<String>::new());
 
     let release = config
         .to_release_machine_config()
         .map_err(|e| e.to_string())?;
-    expect_eq!(release.init.cmd, Some(strings(&["migrate-db"])));
+    expect_eq!(init(&release).cmd, strings(&["migrate-db"]));
     expect_eq!(release.env.get("RELEASE_COMMAND"), Some(&"1".to_string()));
     expect_eq!(release.env.get("FOO"), Some(&"BAR".to_string()));
     expect_eq!(
         release.metadata["fly_process_group"],
         RELEASE_COMMAND_GROUP.to_string()
     );
-    expect!(release.auto_destroy, "release machine auto-destroys");
+    expect_eq!(release.auto_destroy, Some(true));
     expect_eq!(
-        release.restart.as_ref().map(|r| r.policy.as_str()),
-        Some("no")
+        release.restart.as_ref().and_then(|r| r.policy),
+        Some(RestartPolicy::No)
     );
     expect!(
-        release.dns.as_ref().is_some_and(|d| d.skip_registration),
+        release
+            .dns
+            .as_ref()
+            .is_some_and(|d| d.skip_registration == Some(true)),
         "dns skip"
     );
     expect_eq!(release.stop_config, got.stop_config);
@@ -780,13 +796,13 @@ fn tomachine() -> Outcome {
     let console = config
         .to_console_machine_config()
         .map_err(|e| e.to_string())?;
-    expect_eq!(console.init.exec, Some(strings(&["/bin/sleep", "inf"])));
+    expect_eq!(init(&console).exec, strings(&["/bin/sleep", "inf"]));
     expect_eq!(
         console.metadata["fly_process_group"],
         CONSOLE_GROUP.to_string()
     );
     expect_eq!(console.stop_config, None);
-    expect!(console.auto_destroy, "console auto-destroys");
+    expect_eq!(console.auto_destroy, Some(true));
 
     let origin = OriginMachine {
         config: MachineConfig {
@@ -818,14 +834,14 @@ fn tomachine() -> Outcome {
 fn tomachine_experimental() -> Outcome {
     let mut config = load("tomachine-experimental.toml")?.config;
     let got = machine(&config, "")?;
-    expect_eq!(got.init.cmd, Some(strings(&["/call", "me"])));
-    expect_eq!(got.init.entrypoint, Some(strings(&["/IgoFirst"])));
-    expect_eq!(got.init.exec, Some(strings(&["ignore", "others"])));
+    expect_eq!(init(&got).cmd, strings(&["/call", "me"]));
+    expect_eq!(init(&got).entrypoint, strings(&["/IgoFirst"]));
+    expect_eq!(init(&got).exec, strings(&["ignore", "others"]));
     config.set_process("app", "/override experimental");
     let got = machine(&config, "")?;
-    expect_eq!(got.init.cmd, Some(strings(&["/override", "experimental"])));
-    expect_eq!(got.init.entrypoint, Some(strings(&["/IgoFirst"])));
-    expect_eq!(got.init.exec, Some(strings(&["ignore", "others"])));
+    expect_eq!(init(&got).cmd, strings(&["/override", "experimental"]));
+    expect_eq!(init(&got).entrypoint, strings(&["/IgoFirst"]));
+    expect_eq!(init(&got).exec, strings(&["ignore", "others"]));
     Ok(())
 }
 
@@ -839,18 +855,18 @@ fn tomachine_process_groups() -> Outcome {
     };
     let tcp = |port| ("tcp".to_string(), port);
     let app = machine(&config, "app")?;
-    expect_eq!(app.init.cmd, Some(strings(&["run-nginx"])));
+    expect_eq!(init(&app).cmd, strings(&["run-nginx"]));
     expect_eq!(summary(&app), vec![tcp(8080), tcp(1111)]);
     expect_eq!(
         app.checks.keys().cloned().collect::<Vec<_>>(),
         strings(&["listening"])
     );
     let vpn = machine(&config, "vpn")?;
-    expect_eq!(vpn.init.cmd, Some(strings(&["run-tailscale"])));
+    expect_eq!(init(&vpn).cmd, strings(&["run-tailscale"]));
     expect_eq!(summary(&vpn), vec![("udp".to_string(), 9999), tcp(1111)]);
     expect!(vpn.checks.is_empty(), "vpn has no checks");
     let foo_group = machine(&config, "foo")?;
-    expect_eq!(foo_group.init.cmd, Some(strings(&["keep", "me", "alive"])));
+    expect_eq!(init(&foo_group).cmd, strings(&["keep", "me", "alive"]));
     expect_eq!(summary(&foo_group), vec![tcp(1111)]);
     expect_eq!(
         foo_group.checks.keys().cloned().collect::<Vec<_>>(),
@@ -862,7 +878,7 @@ fn tomachine_process_groups() -> Outcome {
 fn tomachine_default_for_new_apps() -> Outcome {
     let mut config = load("tomachine-default-for-new-apps.toml")?.config;
     let got = machine(&config, "")?;
-    expect_eq!(got.checks["alive"].check.port, Some(8080));
+    expect_eq!(got.checks["alive"].port, Some(8080));
     config.http_service = None;
     match config.to_machine_config("", None) {
         Err(err) => expect!(
@@ -880,7 +896,7 @@ fn tomachine_mounts() -> Outcome {
         Ok(machine(&config, group)?
             .mounts
             .into_iter()
-            .map(|m| m.name)
+            .filter_map(|m| m.name)
             .collect())
     };
     expect_eq!(names("")?, strings(&["data"]));
@@ -893,7 +909,7 @@ fn tomachine_mounts() -> Outcome {
 fn tomachine_services() -> Outcome {
     let config = load("tomachine-services.toml")?.config;
     let got = machine(&config, "")?;
-    let pairs: Vec<(Option<bool>, Option<AutoStop>)> = got
+    let pairs: Vec<(Option<bool>, Option<AutostopMode>)> = got
         .services
         .iter()
         .map(|s| (s.autostart, s.autostop))
@@ -901,11 +917,11 @@ fn tomachine_services() -> Outcome {
     expect_eq!(
         pairs,
         vec![
-            (Some(true), Some(AutoStop::Stop)),
-            (Some(true), Some(AutoStop::Stop)),
-            (Some(false), Some(AutoStop::Off)),
+            (Some(true), Some(AutostopMode::Stop)),
+            (Some(true), Some(AutostopMode::Stop)),
+            (Some(false), Some(AutostopMode::Off)),
             (Some(false), None),
-            (None, Some(AutoStop::Stop)),
+            (None, Some(AutostopMode::Stop)),
             (None, None),
         ]
     );
@@ -1007,7 +1023,7 @@ fn tomachine_machine_checks() -> Outcome {
     expect_eq!(
         custom.stop_config,
         Some(StopConfig {
-            timeout: secs(5),
+            timeout: api_secs(5),
             signal: s("SIGKILL")
         })
     );
@@ -1021,7 +1037,7 @@ fn tomachine_machine_checks() -> Outcome {
     expect_eq!(
         inherited.stop_config,
         Some(StopConfig {
-            timeout: secs(9),
+            timeout: api_secs(9),
             signal: s("SIGQUIT")
         })
     );
@@ -1032,7 +1048,7 @@ fn tomachine_machine_checks() -> Outcome {
     expect_eq!(
         inherited.stop_config,
         Some(StopConfig {
-            timeout: secs(9),
+            timeout: api_secs(9),
             signal: s("SIGUSR1")
         })
     );
@@ -1048,7 +1064,7 @@ fn tomachine_machine_checks() -> Outcome {
         inherited.env.get("PRIMARY_REGION"),
         Some(&"mia".to_string())
     );
-    expect_eq!(inherited.init.entrypoint, Some(strings(&["/bin/sh"])));
+    expect_eq!(init(&inherited).entrypoint, strings(&["/bin/sh"]));
     // Missing origin: empty FLY_TEST_MACHINE_IP; without an image it is an error.
     let orphan = config
         .to_test_machine_config(&check, None)

@@ -9,7 +9,7 @@ use hangar_config::machine::{
 fn mount(name: &str, path: &str) -> MachineMount {
     MachineMount {
         volume: format!("vol_{name}"),
-        name: name.into(),
+        name: Some(name.into()),
         path: path.into(),
         ..MachineMount::default()
     }
@@ -108,7 +108,7 @@ fn deploy_without_restart_clears_a_hand_set_policy() {
     let config = common::toml("app = \"r\"\n").config;
     let existing = MachineConfig {
         restart: Some(hangar_config::machine::MachineRestart {
-            policy: "always".into(),
+            policy: Some(hangar_config::machine::RestartPolicy::Always),
             max_retries: None,
         }),
         ..MachineConfig::default()

@@ -4,21 +4,22 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::guest::{resolve_compute, GuestError};
-use super::types::{
-    MachineCheckHeader, MachineConfig, MachineFile, MachineHealthCheck, MachineMetrics,
-    MachineMount, MachinePort, MachineRestart, MachineService, MachineServiceCheck,
-    MachineServiceConcurrency, MachineStatic, StopConfig,
+use hangar_types::{
+    AutostopMode, HttpOptions, HttpResponseOptions, MachineCheck, MachineConfig, MachineFile,
+    MachineHttpHeader, MachineInit, MachineMetrics, MachineMount, MachinePort, MachineRestart,
+    MachineService, ProxyProtoOptions, ReplayCache, ServiceConcurrency, Static, StopConfig,
+    TlsOptions,
 };
 use super::{
     METADATA_PLATFORM_VERSION, METADATA_PROCESS_GROUP, METADATA_TOOL_VERSION, PLATFORM_VERSION_V2,
 };
 use crate::groups::Flattened;
 use crate::model::{
-    Concurrency, Config, File, HttpService, RestartPolicy, Service, ServiceHttpCheck,
-    ServiceTcpCheck, TopLevelCheck,
+    self, AutoStop, Concurrency, Config, File, HttpService, RestartPolicy, Service,
+    ServiceHttpCheck, ServiceTcpCheck, TopLevelCheck,
 };
 use crate::shell::{self, ShellSplitError};
-use crate::units::parse_decimal_size_gb;
+use crate::units::{parse_decimal_size_gb, GoDuration};
 
 /// Value written to the `fly_flyctl_version` metadata key.
 pub const TOOL_VERSION: &str = concat!("hangar-", env!("CARGO_PKG_VERSION"));
@@ -119,9 +120,9 @@ impl Config {
         self.apply_machine_config_overlay(&mut config)?;
 
         config.metrics = flat.metrics.map(|(_, m)| MachineMetrics {
-            port: m.port.unwrap_or_default(),
-            path: m.path.clone().unwrap_or_default(),
-            https: m.https.unwrap_or(false),
+            port: Some(m.port.unwrap_or_default()),
+            path: Some(m.path.clone().unwrap_or_default()),
+            https: m.https.filter(|https| *https),
         });
 
         let experimental = self.experimental.as_ref();
@@ -129,16 +130,21 @@ impl Config {
             .processes
             .get(&flat.group)
             .filter(|command| !command.trim().is_empty());
-        config.init.cmd = match process_command {
-            Some(command) => Some(split_command(
-                &format!("[processes] {}", flat.group),
-                command,
-            )?),
-            None => experimental.and_then(|e| e.cmd.clone()),
+        let mut init = config.init.take().unwrap_or_default();
+        init.cmd = match process_command {
+            Some(command) => split_command(&format!("[processes] {}", flat.group), command)?,
+            None => experimental
+                .and_then(|e| e.cmd.clone())
+                .unwrap_or_default(),
         };
-        config.init.entrypoint = experimental.and_then(|e| e.entrypoint.clone());
-        config.init.exec = experimental.and_then(|e| e.exec.clone());
-        config.init.swap_size_mb = self.swap_size_mb;
+        init.entrypoint = experimental
+            .and_then(|e| e.entrypoint.clone())
+            .unwrap_or_default();
+        init.exec = experimental
+            .and_then(|e| e.exec.clone())
+            .unwrap_or_default();
+        init.swap_size_mb = self.swap_size_mb;
+        config.init = non_empty_init(init);
 
         config
             .metadata
@@ -188,15 +194,15 @@ impl Config {
     pub(crate) fn stop_config(&self) -> Option<StopConfig> {
         let signal = self.kill_signal.clone().filter(|s| !s.is_empty());
         (self.kill_timeout.is_some() || signal.is_some()).then_some(StopConfig {
-            timeout: self.kill_timeout,
+            timeout: api_duration(self.kill_timeout),
             signal,
         })
     }
 
-    fn machine_statics(&self) -> Vec<MachineStatic> {
+    fn machine_statics(&self) -> Vec<Static> {
         self.statics
             .iter()
-            .map(|s| MachineStatic {
+            .map(|s| Static {
                 guest_path: s.guest_path.clone().unwrap_or_default(),
                 url_prefix: s.url_prefix.clone().unwrap_or_default(),
                 tigris_bucket: s.tigris_bucket.clone(),
@@ -298,7 +304,7 @@ impl Config {
     /// `[auto_start_machines]` extension tables where the service sets nothing.
     fn apply_service_defaults(&self, mut service: MachineService) -> MachineService {
         if let Some(defaults) = &self.auto_stop_machines {
-            service.autostop = service.autostop.or(defaults.enabled);
+            service.autostop = service.autostop.or(defaults.enabled.map(api_autostop));
             service.min_machines_running = service
                 .min_machines_running
                 .or(defaults.min_machines_running);
@@ -312,7 +318,7 @@ impl Config {
     fn machine_checks_for(
         &self,
         flat: &Flattened<'_>,
-    ) -> Result<BTreeMap<String, MachineHealthCheck>, ConvertError> {
+    ) -> Result<BTreeMap<String, MachineCheck>, ConvertError> {
         let mut checks = BTreeMap::new();
         for (name, check) in &flat.checks {
             let port = match check.port.filter(|p| *p != 0) {
@@ -330,6 +336,81 @@ impl Config {
             checks.insert(name.to_string(), top_level_check_to_machine(check, port));
         }
         Ok(checks)
+    }
+}
+
+/// `init`, or `None` when it overrides nothing (so no `"init": {}` is written).
+pub(crate) fn non_empty_init(init: MachineInit) -> Option<MachineInit> {
+    (init != MachineInit::default()).then_some(init)
+}
+
+/// A fly.toml duration as the API carries it. The API has no negative durations: a negative
+/// one becomes zero.
+pub(crate) fn api_duration(duration: Option<GoDuration>) -> Option<hangar_types::GoDuration> {
+    duration.map(|d| hangar_types::GoDuration(d.to_std()))
+}
+
+/// fly.toml's autostop setting as the API encodes it (`false`, `true` or `"suspend"`).
+fn api_autostop(autostop: AutoStop) -> AutostopMode {
+    match autostop {
+        AutoStop::Off => AutostopMode::Off,
+        AutoStop::Stop => AutostopMode::Stop,
+        AutoStop::Suspend => AutostopMode::Suspend,
+    }
+}
+
+fn api_tls_options(tls: &model::TlsOptions) -> TlsOptions {
+    TlsOptions {
+        alpn: tls.alpn.clone(),
+        versions: tls.versions.clone(),
+        default_self_signed: tls.default_self_signed,
+    }
+}
+
+fn api_http_options(http: &model::HttpOptions) -> HttpOptions {
+    HttpOptions {
+        compress: http.compress,
+        h2_backend: http.h2_backend,
+        idle_timeout: http.idle_timeout,
+        headers_read_timeout: http.headers_read_timeout,
+        response: http.response.as_ref().map(|response| HttpResponseOptions {
+            headers: response
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), api_header_value(value)))
+                .collect(),
+            pristine: response.pristine,
+        }),
+        replay_cache: http
+            .replay_cache
+            .iter()
+            .map(|cache| ReplayCache {
+                path_prefix: cache.path_prefix.clone(),
+                ttl_seconds: cache.ttl_seconds,
+                kind: cache.kind.clone(),
+                name: cache.name.clone(),
+                allow_bypass: cache.allow_bypass,
+            })
+            .collect(),
+    }
+}
+
+/// A response header value: `false` removes the header, a string or list sets it.
+fn api_header_value(value: &model::HeaderValue) -> serde_json::Value {
+    match value {
+        model::HeaderValue::Flag(flag) => serde_json::Value::Bool(*flag),
+        model::HeaderValue::Text(text) => serde_json::Value::String(text.clone()),
+        model::HeaderValue::List(list) => serde_json::Value::Array(
+            list.iter()
+                .map(|item| serde_json::Value::String(item.clone()))
+                .collect(),
+        ),
+    }
+}
+
+fn api_proxy_proto_options(options: &model::ProxyProtoOptions) -> ProxyProtoOptions {
+    ProxyProtoOptions {
+        version: options.version.clone(),
     }
 }
 
@@ -373,7 +454,7 @@ fn merge_json(base: &mut serde_json::Value, overlay: serde_json::Value) {
 
 /// `[http_service]` → a TCP service on 80 (http, force_https) and 443 (tls+http).
 fn http_service_to_machine(http: &HttpService) -> MachineService {
-    let http_options = http.http_options.clone();
+    let http_options = http.http_options.as_ref().map(api_http_options);
     MachineService {
         protocol: "tcp".into(),
         internal_port: http.internal_port.unwrap_or_default(),
@@ -389,20 +470,21 @@ fn http_service_to_machine(http: &HttpService) -> MachineService {
                 port: Some(443),
                 handlers: vec!["http".into(), "tls".into()],
                 http_options,
-                tls_options: http.tls_options.clone(),
+                tls_options: http.tls_options.as_ref().map(api_tls_options),
                 ..MachinePort::default()
             },
         ],
         concurrency: http.concurrency.as_ref().map(machine_concurrency),
         checks: http.checks.iter().map(http_check_to_machine).collect(),
-        autostop: http.auto_stop_machines,
+        autostop: http.auto_stop_machines.map(api_autostop),
         autostart: http.auto_start_machines,
         min_machines_running: http.min_machines_running,
+        ..MachineService::default()
     }
 }
 
 fn service_to_machine(service: &Service) -> MachineService {
-    let mut checks: Vec<MachineServiceCheck> = service
+    let mut checks: Vec<MachineCheck> = service
         .tcp_checks
         .iter()
         .map(tcp_check_to_machine)
@@ -420,78 +502,78 @@ fn service_to_machine(service: &Service) -> MachineService {
                 end_port: p.end_port,
                 handlers: p.handlers.clone(),
                 force_https: p.force_https.filter(|f| *f),
-                tls_options: p.tls_options.clone(),
-                http_options: p.http_options.clone(),
-                proxy_proto_options: p.proxy_proto_options.clone(),
+                tls_options: p.tls_options.as_ref().map(api_tls_options),
+                http_options: p.http_options.as_ref().map(api_http_options),
+                proxy_proto_options: p.proxy_proto_options.as_ref().map(api_proxy_proto_options),
             })
             .collect(),
         concurrency: service.concurrency.as_ref().map(machine_concurrency),
         checks,
-        autostop: service.auto_stop_machines,
+        autostop: service.auto_stop_machines.map(api_autostop),
         autostart: service.auto_start_machines,
         min_machines_running: service.min_machines_running,
+        ..MachineService::default()
     }
 }
 
-fn machine_concurrency(concurrency: &Concurrency) -> MachineServiceConcurrency {
-    MachineServiceConcurrency {
-        kind: concurrency.kind.clone().unwrap_or_default(),
+fn machine_concurrency(concurrency: &Concurrency) -> ServiceConcurrency {
+    ServiceConcurrency {
+        kind: concurrency.kind.clone().filter(|kind| !kind.is_empty()),
         hard_limit: concurrency.hard_limit,
         soft_limit: concurrency.soft_limit,
     }
 }
 
-fn headers_to_machine(headers: &BTreeMap<String, String>) -> Vec<MachineCheckHeader> {
+fn headers_to_machine(headers: &BTreeMap<String, String>) -> Vec<MachineHttpHeader> {
     headers
         .iter()
-        .map(|(name, value)| MachineCheckHeader {
+        .map(|(name, value)| MachineHttpHeader {
             name: name.clone(),
             values: vec![value.clone()],
         })
         .collect()
 }
 
-fn tcp_check_to_machine(check: &ServiceTcpCheck) -> MachineServiceCheck {
-    MachineServiceCheck {
-        kind: "tcp".into(),
-        interval: check.interval,
-        timeout: check.timeout,
-        grace_period: check.grace_period,
-        ..MachineServiceCheck::default()
+fn tcp_check_to_machine(check: &ServiceTcpCheck) -> MachineCheck {
+    MachineCheck {
+        check_type: Some("tcp".into()),
+        interval: api_duration(check.interval),
+        timeout: api_duration(check.timeout),
+        grace_period: api_duration(check.grace_period),
+        ..MachineCheck::default()
     }
 }
 
-fn http_check_to_machine(check: &ServiceHttpCheck) -> MachineServiceCheck {
-    MachineServiceCheck {
-        kind: "http".into(),
+fn http_check_to_machine(check: &ServiceHttpCheck) -> MachineCheck {
+    MachineCheck {
+        check_type: Some("http".into()),
         port: None,
-        interval: check.interval,
-        timeout: check.timeout,
-        grace_period: check.grace_period,
+        interval: api_duration(check.interval),
+        timeout: api_duration(check.timeout),
+        grace_period: api_duration(check.grace_period),
         method: check.method.as_ref().map(|m| m.to_uppercase()),
         path: check.path.clone(),
         protocol: check.protocol.clone(),
         tls_skip_verify: check.tls_skip_verify,
         tls_server_name: check.tls_server_name.clone(),
         headers: headers_to_machine(&check.headers),
+        kind: None,
     }
 }
 
-fn top_level_check_to_machine(check: &TopLevelCheck, port: i64) -> MachineHealthCheck {
-    MachineHealthCheck {
-        check: MachineServiceCheck {
-            kind: check.kind.clone().unwrap_or_default(),
-            port: Some(port),
-            interval: check.interval,
-            timeout: check.timeout,
-            grace_period: check.grace_period,
-            method: check.method.as_ref().map(|m| m.to_uppercase()),
-            path: check.path.clone(),
-            protocol: check.protocol.clone(),
-            tls_skip_verify: check.tls_skip_verify,
-            tls_server_name: check.tls_server_name.clone(),
-            headers: headers_to_machine(&check.headers),
-        },
+fn top_level_check_to_machine(check: &TopLevelCheck, port: i64) -> MachineCheck {
+    MachineCheck {
+        check_type: Some(check.kind.clone().unwrap_or_default()),
+        port: Some(port),
+        interval: api_duration(check.interval),
+        timeout: api_duration(check.timeout),
+        grace_period: api_duration(check.grace_period),
+        method: check.method.as_ref().map(|m| m.to_uppercase()),
+        path: check.path.clone(),
+        protocol: check.protocol.clone(),
+        tls_skip_verify: check.tls_skip_verify,
+        tls_server_name: check.tls_server_name.clone(),
+        headers: headers_to_machine(&check.headers),
         kind: None,
     }
 }
@@ -504,7 +586,7 @@ fn machine_mount(mount: &crate::model::Mount) -> MachineMount {
     };
     MachineMount {
         path: mount.destination.clone().unwrap_or_default(),
-        name: mount.source.clone().unwrap_or_default(),
+        name: mount.source.clone().filter(|name| !name.is_empty()),
         extend_threshold_percent: mount.auto_extend_size_threshold.filter(|t| *t != 0),
         add_size_gb: gb(&mount.auto_extend_size_increment),
         size_gb_limit: gb(&mount.auto_extend_size_limit),
@@ -521,9 +603,18 @@ pub(crate) fn machine_restart(
     let parsed = RestartPolicy::parse(policy)
         .ok_or_else(|| ConvertError::RestartPolicy(policy.to_string()))?;
     Ok(MachineRestart {
-        policy: parsed.api_name().into(),
+        policy: Some(api_restart_policy(parsed)),
         max_retries: retries,
     })
+}
+
+/// fly.toml's restart policy as the API names it (`never` is `no`).
+pub(crate) fn api_restart_policy(policy: RestartPolicy) -> hangar_types::RestartPolicy {
+    match policy {
+        RestartPolicy::Always => hangar_types::RestartPolicy::Always,
+        RestartPolicy::Never => hangar_types::RestartPolicy::No,
+        RestartPolicy::OnFailure => hangar_types::RestartPolicy::OnFailure,
+    }
 }
 
 /// Standard base64 with padding.

@@ -59,9 +59,9 @@ pub enum GuestError {
 /// The guest of a preset.
 pub fn guest_for_size(size: &str) -> Result<MachineGuest, GuestError> {
     let gpu = |kind: &str| MachineGuest {
-        cpu_kind: "performance".into(),
-        cpus: 8,
-        memory_mb: 32768,
+        cpu_kind: Some("performance".into()),
+        cpus: Some(8),
+        memory_mb: Some(32768),
         gpus: Some(1),
         gpu_kind: Some(kind.into()),
         ..MachineGuest::default()
@@ -69,9 +69,9 @@ pub fn guest_for_size(size: &str) -> Result<MachineGuest, GuestError> {
     let counted = |prefix: &str, kind: &str, per_cpu: i64, allowed: &[i64]| {
         let cpus: i64 = size.strip_prefix(prefix)?.strip_suffix('x')?.parse().ok()?;
         allowed.contains(&cpus).then(|| MachineGuest {
-            cpu_kind: kind.into(),
-            cpus,
-            memory_mb: cpus * per_cpu,
+            cpu_kind: Some(kind.into()),
+            cpus: Some(cpus),
+            memory_mb: Some(cpus * per_cpu),
             ..MachineGuest::default()
         })
     };
@@ -132,16 +132,16 @@ pub fn resolve_compute(
         if mb == 0 {
             return Err(GuestError::ZeroMemory);
         }
-        guest.memory_mb = mb;
+        guest.memory_mb = Some(mb);
     }
     if let Some(kind) = compute.cpu_kind.as_ref().filter(|k| !k.is_empty()) {
-        guest.cpu_kind = kind.clone();
+        guest.cpu_kind = Some(kind.clone());
     }
     if let Some(cpus) = compute.cpus.filter(|c| *c != 0) {
-        guest.cpus = cpus;
+        guest.cpus = Some(cpus);
     }
     if let Some(memory_mb) = compute.memory_mb.filter(|m| *m != 0) {
-        guest.memory_mb = memory_mb;
+        guest.memory_mb = Some(memory_mb);
     }
     if let Some(max) = compute.max_memory_mb.filter(|m| *m != 0) {
         guest.max_memory_mb = Some(max);

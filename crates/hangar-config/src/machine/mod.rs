@@ -1,22 +1,22 @@
 //! Machine configs produced from a fly.toml, in the JSON shape of the Machines API `MachineConfig`.
 //!
-//! These types are this crate's own serde model of the API shape (kept independent of
-//! `hangar-types`); unknown fields of an existing config are kept in `extra` so an update
-//! round-trips them.
+//! The config types are `hangar-types`' wire types (re-exported here), so the platform has one
+//! `MachineConfig`; an update starts from the existing config and replaces only the fields
+//! fly.toml manages, so fields it does not manage (`rootfs`, `containers`, `processes`, …) are
+//! kept.
 
 mod convert;
 mod guest;
 mod special;
-mod types;
 mod update;
 
 pub use convert::{ConvertError, TOOL_VERSION};
 pub use guest::{guest_for_size, resolve_compute, GuestError, PRESET_NAMES};
 pub use special::{OriginMachine, CONSOLE_GROUP, RELEASE_COMMAND_GROUP, TEST_MACHINE_GROUP};
-pub use types::{
-    DnsConfig, MachineCheckHeader, MachineConfig, MachineFile, MachineGuest, MachineHealthCheck,
-    MachineInit, MachineMetrics, MachineMount, MachinePort, MachineRestart, MachineService,
-    MachineServiceCheck, MachineServiceConcurrency, MachineStatic, StopConfig,
+pub use hangar_types::{
+    AutostopMode, DnsConfig, MachineCheck, MachineConfig, MachineFile, MachineGuest,
+    MachineHttpHeader, MachineInit, MachineMetrics, MachineMount, MachinePort, MachineRestart,
+    MachineRootfs, MachineService, RestartPolicy, ServiceConcurrency, Static, StopConfig,
 };
 pub use update::{plan_mount_update, stamp_release, MountUpdate};
 

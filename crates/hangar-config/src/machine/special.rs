@@ -1,8 +1,9 @@
 //! The release-command, console and machine-check test Machine configs (reference §2.3).
 
-use super::convert::{split_command, ConvertError};
+use hangar_types::{DnsConfig, MachineConfig, MachineInit, MachineRestart, RestartPolicy, StopConfig};
+
+use super::convert::{api_duration, non_empty_init, split_command, ConvertError};
 use super::guest::resolve_compute;
-use super::types::{DnsConfig, MachineConfig, MachineRestart, StopConfig};
 use super::{
     METADATA_PLATFORM_VERSION, METADATA_PROCESS_GROUP, METADATA_TOOL_VERSION, PLATFORM_VERSION_V2,
 };
@@ -28,13 +29,13 @@ pub struct OriginMachine {
 /// Settings shared by every one-off Machine: destroyed on exit, never restarted, not in DNS.
 fn one_off(group: &str) -> MachineConfig {
     let mut config = MachineConfig {
-        auto_destroy: true,
+        auto_destroy: Some(true),
         restart: Some(MachineRestart {
-            policy: "no".into(),
+            policy: Some(RestartPolicy::No),
             max_retries: None,
         }),
         dns: Some(DnsConfig {
-            skip_registration: true,
+            skip_registration: Some(true),
             ..DnsConfig::default()
         }),
         ..MachineConfig::default()
@@ -61,12 +62,16 @@ impl Config {
         }
         let mut config = one_off(RELEASE_COMMAND_GROUP);
         let command = self.release_command().unwrap_or_default();
-        config.init.cmd = Some(split_command("release_command", command)?);
-        config.init.entrypoint = self
-            .experimental
-            .as_ref()
-            .and_then(|e| e.entrypoint.clone());
-        config.init.swap_size_mb = self.swap_size_mb;
+        config.init = non_empty_init(MachineInit {
+            cmd: split_command("release_command", command)?,
+            entrypoint: self
+                .experimental
+                .as_ref()
+                .and_then(|e| e.entrypoint.clone())
+                .unwrap_or_default(),
+            swap_size_mb: self.swap_size_mb,
+            ..MachineInit::default()
+        });
         config.env = self.machine_env(RELEASE_COMMAND_GROUP);
         config.env.insert("RELEASE_COMMAND".into(), "1".into());
         config.stop_config = self.stop_config();
@@ -98,8 +103,11 @@ impl Config {
             return Err(ConvertError::Unparsed(error.clone()));
         }
         let mut config = one_off(CONSOLE_GROUP);
-        config.init.exec = Some(vec!["/bin/sleep".into(), "inf".into()]);
-        config.init.swap_size_mb = self.swap_size_mb;
+        config.init = Some(MachineInit {
+            exec: vec!["/bin/sleep".into(), "inf".into()],
+            swap_size_mb: self.swap_size_mb,
+            ..MachineInit::default()
+        });
         config.env = self.machine_env(CONSOLE_GROUP);
         Ok(config)
     }
@@ -133,19 +141,26 @@ impl Config {
                 ))
             }
         };
-        config.init.cmd = Some(check.command.clone());
-        config.init.entrypoint = if !check.entrypoint.is_empty() {
-            Some(check.entrypoint.clone())
+        let mut init = MachineInit {
+            cmd: check.command.clone(),
+            ..MachineInit::default()
+        };
+        init.entrypoint = if !check.entrypoint.is_empty() {
+            check.entrypoint.clone()
         } else {
-            origin.and_then(|o| o.config.init.entrypoint.clone())
+            origin
+                .and_then(|o| o.config.init.as_ref())
+                .map(|i| i.entrypoint.clone())
+                .unwrap_or_default()
         };
         if let Some(entrypoint) = self
             .experimental
             .as_ref()
             .and_then(|e| e.entrypoint.clone())
         {
-            config.init.entrypoint = Some(entrypoint);
+            init.entrypoint = entrypoint;
         }
+        config.init = non_empty_init(init);
         config.env = self.env.clone();
         if let Some(origin) = origin {
             config.env.extend(
@@ -169,12 +184,12 @@ impl Config {
         );
         config.stop_config = Some(if custom_image.is_some() {
             StopConfig {
-                timeout: check.kill_timeout,
+                timeout: api_duration(check.kill_timeout),
                 signal: check.kill_signal.clone(),
             }
         } else {
             StopConfig {
-                timeout: check.kill_timeout.or(self.kill_timeout),
+                timeout: api_duration(check.kill_timeout.or(self.kill_timeout)),
                 signal: check
                     .kill_signal
                     .clone()

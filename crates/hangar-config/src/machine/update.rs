@@ -1,6 +1,7 @@
 //! What a deploy does to an existing Machine beyond the config itself.
 
-use super::types::{MachineConfig, MachineMount};
+use hangar_types::{MachineConfig, MachineMount};
+
 use super::{METADATA_RELEASE_ID, METADATA_RELEASE_VERSION};
 
 /// What to do with an existing Machine's volume when its group's `[[mounts]]` changed.

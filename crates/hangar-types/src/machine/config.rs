@@ -13,8 +13,9 @@ use crate::duration::GoDuration;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = api::MachineConfig)]
 pub struct MachineConfig {
-    /// Image reference; the only required field.
-    #[serde(default)]
+    /// Image reference; the only required field (omitted from JSON when empty,
+    /// as in a config not yet given an image).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub image: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
@@ -57,6 +58,32 @@ pub struct MachineConfig {
     pub size: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_machine_autostart: Option<bool>,
+    /// Root filesystem size and persistence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rootfs: Option<MachineRootfs>,
+    /// Sidecar container definitions, carried through unchanged (not run by Hangar).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub containers: Vec<serde_json::Value>,
+    /// Volumes shared by `containers`, carried through unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub volumes: Vec<serde_json::Value>,
+}
+
+/// Root filesystem of a Machine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = api::MachineRootfs)]
+pub struct MachineRootfs {
+    /// Size of the root filesystem in GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_gb: Option<i64>,
+    /// Size of the filesystem inside it in GB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fs_size_gb: Option<i64>,
+    /// `never`, `always` or `restart`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persist: Option<String>,
 }
 
 /// How the Machine's main process is started.
@@ -89,20 +116,29 @@ pub struct MachineGuest {
     pub cpus: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_mb: Option<i64>,
+    /// Memory ceiling in MB (memory may grow up to it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory_mb: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_dedication_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kernel_args: Vec<String>,
+    /// Deprecated in favour of `rootfs.persist`: `never`, `always` or `restart`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persist_rootfs: Option<String>,
 }
 
 /// A volume mounted into the Machine.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = api::MachineMount)]
 pub struct MachineMount {
-    /// Volume id (`vol_…`).
-    #[serde(default)]
+    /// Volume id (`vol_…`); empty (and omitted) in a config built from
+    /// fly.toml before a volume is attached.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub volume: String,
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -236,6 +272,27 @@ pub struct HttpOptions {
     pub headers_read_timeout: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<HttpResponseOptions>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replay_cache: Vec<ReplayCache>,
+}
+
+/// A rule sending requests matching a path prefix back to the Machine that
+/// served an earlier one (by cookie or header).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = api::ReplayCache)]
+pub struct ReplayCache {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<i64>,
+    /// `cookie` or `header`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Cookie or header name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_bypass: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -353,6 +410,34 @@ pub struct MachineProcess {
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// App secrets exposed to this process, each under an env var.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<MachineSecret>,
+    /// Do not expose the app's secrets to this process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_app_secrets: Option<bool>,
+    /// Env vars filled from facts about the Machine.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFrom>,
+}
+
+/// An app secret exposed as an env var.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = api::MachineSecret)]
+pub struct MachineSecret {
+    pub env_var: String,
+    /// Secret name; defaults to `env_var`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// An env var filled from a fact about the Machine.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = api::EnvFrom)]
+pub struct EnvFrom {
+    pub env_var: String,
+    /// `id`, `version`, `app_name`, `private_ip`, `region` or `image`.
+    pub field_ref: String,
 }
 
 /// A file written into the Machine before it boots.
@@ -367,6 +452,10 @@ pub struct MachineFile {
     pub secret_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,
+    /// Content taken from the image's config, carried through unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub image_config: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -380,6 +469,30 @@ pub struct DnsConfig {
     pub searches: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname_fqdn: Option<String>,
+    /// resolv.conf options.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<DnsOption>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_forward_rules: Vec<DnsForwardRule>,
+}
+
+/// One resolv.conf option (`ndots:2` is `{name: "ndots", value: "2"}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = api::DNSOption)]
+pub struct DnsOption {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// Names under `basename` resolved by the server at `addr`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = api::dnsForwardRule)]
+pub struct DnsForwardRule {
+    pub basename: String,
+    pub addr: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -389,11 +502,85 @@ pub struct MachineMetrics {
     pub port: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Scrape over HTTPS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub https: Option<bool>,
 }
 
+/// Static files served by the proxy from a directory of the Machine (or a bucket).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(as = api::Static)]
 pub struct Static {
+    #[serde(default)]
     pub guest_path: String,
+    #[serde(default)]
     pub url_prefix: String,
+    /// Serve from this Tigris bucket instead of the Machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tigris_bucket: Option<String>,
+    /// Document served for a directory path (`index.html`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_document: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config using every field hangar-config reads or passes through survives a
+    /// deserialize/serialize round trip unchanged, durations as Go strings.
+    #[test]
+    fn full_config_round_trips() {
+        let json = serde_json::json!({
+            "image": "registry/app:v1",
+            "init": {"cmd": ["bin/app"], "tty": true},
+            "guest": {
+                "cpu_kind": "performance", "cpus": 8, "memory_mb": 32768, "max_memory_mb": 65536,
+                "gpus": 1, "gpu_kind": "a10", "persist_rootfs": "always"
+            },
+            "mounts": [{"path": "/data", "name": "data", "extend_threshold_percent": 80}],
+            "services": [{
+                "protocol": "tcp", "internal_port": 8080, "autostop": "suspend",
+                "ports": [{"port": 443, "handlers": ["tls", "http"], "http_options": {
+                    "replay_cache": [{"path_prefix": "/", "ttl_seconds": 300, "type": "cookie",
+                                      "name": "session", "allow_bypass": true}]
+                }}],
+                "checks": [{"type": "http", "interval": "10s", "timeout": "1m30s", "path": "/"}]
+            }],
+            "checks": {"ready": {"type": "tcp", "port": 8080, "grace_period": "500ms",
+                                 "kind": "readiness"}},
+            "metrics": {"port": 9091, "path": "/metrics", "https": true},
+            "statics": [{"guest_path": "/app/public", "url_prefix": "/",
+                         "tigris_bucket": "assets", "index_document": "index.html"}],
+            "files": [{"guest_path": "/etc/motd", "image_config": {"path": "/motd"}}],
+            "dns": {"skip_registration": true, "options": [{"name": "ndots", "value": "2"}],
+                    "dns_forward_rules": [{"basename": "corp", "addr": "10.0.0.1"}],
+                    "hostname_fqdn": "app.internal"},
+            "processes": [{"cmd": ["x"], "secrets": [{"env_var": "TOKEN", "name": "API_TOKEN"}],
+                           "ignore_app_secrets": true,
+                           "env_from": [{"env_var": "ID", "field_ref": "id"}]}],
+            "rootfs": {"persist": "restart", "size_gb": 10},
+            "containers": [{"name": "sidecar", "image": "nginx"}],
+            "volumes": [{"name": "shared", "temp_dir": {}}],
+            "stop_config": {"signal": "SIGINT", "timeout": "2m0s"}
+        });
+        let config: MachineConfig = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&config).unwrap(), json);
+    }
+
+    /// Unset parts are omitted, not written as empty strings or objects.
+    #[test]
+    fn empty_parts_are_omitted() {
+        let config = MachineConfig {
+            mounts: vec![MachineMount {
+                path: "/data".into(),
+                ..MachineMount::default()
+            }],
+            ..MachineConfig::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&config).unwrap(),
+            serde_json::json!({"mounts": [{"path": "/data"}]})
+        );
+    }
 }
