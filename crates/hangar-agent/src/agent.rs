@@ -395,6 +395,19 @@ impl Agent {
                     if reached(&r) {
                         return Ok(r.state);
                     }
+                    // A failed or destroyed machine will not move on its own:
+                    // answer now instead of at the timeout.
+                    if matches!(r.state, MachineState::Failed | MachineState::Destroyed) {
+                        return Err(AgentError::WillNotReach {
+                            machine_id: id.to_string(),
+                            wanted: states
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join("|"),
+                            current: r.state.to_string(),
+                        });
+                    }
                     if let Some(instance) = instance_id {
                         if r.versions.iter().any(|v| v.version == instance)
                             && r.instance_id != instance

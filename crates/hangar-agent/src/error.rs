@@ -56,6 +56,12 @@ pub enum AgentError {
         machine_id: String,
         instance_id: String,
     },
+    #[error("machine {machine_id} is {current} and will not become {wanted} by itself; see its events for why, then start it (or create a new one)")]
+    WillNotReach {
+        machine_id: String,
+        wanted: String,
+        current: String,
+    },
     #[error("machine {machine_id} has no version {instance_id}; use an instance_id from GET /machines/{machine_id} or /versions")]
     UnknownInstance {
         machine_id: String,
@@ -90,6 +96,7 @@ impl AgentError {
             AgentError::WaitTimeout { .. } => ErrorClass::Timeout,
             AgentError::InstanceReplaced { .. } => ErrorClass::Precondition,
             AgentError::UnknownInstance { .. } => ErrorClass::BadRequest,
+            AgentError::WillNotReach { .. } => ErrorClass::Precondition,
             AgentError::ShuttingDown => ErrorClass::Internal,
         }
     }

@@ -227,6 +227,44 @@ async fn illegal_transitions_are_refused_and_change_nothing() {
     assert_eq!(status, 200);
     let m = tb.client.get_machine("trans", &created.id).await.unwrap();
     assert_eq!(m.state, hangar_types::MachineState::Created);
+    // A machine whose program does not exist fails to launch, says why, and
+    // a wait for `started` answers at once instead of at its timeout.
+    let broken =
+        json!({"config": {"image": image.reference, "init": {"cmd": ["/no/such/program"]}}})
+            .to_string();
+    let (status, machine) = raw
+        .send(M::POST, "/apps/trans/machines", Some(&broken))
+        .await;
+    assert_eq!(status, 200, "{machine}");
+    assert_eq!(machine["state"], "failed");
+    let id = machine["id"].as_str().unwrap().to_string();
+    let (_, events) = raw
+        .send(M::GET, &format!("/apps/trans/machines/{id}/events"), None)
+        .await;
+    assert_eq!(events[0]["type"], "launch_failed");
+    assert!(
+        events[0]["request"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("/no/such/program"),
+        "{events}"
+    );
+    // (A timed-out wait would be a 408.)
+    let (status, body) = raw
+        .send(
+            M::GET,
+            &format!("/apps/trans/machines/{id}/wait?state=started&timeout=30"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 412, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("will not become started"),
+        "{body}"
+    );
     // A stale current_version is refused.
     let stale = json!({"config": {"image": image.reference}, "current_version": "01OLDVERSION"})
         .to_string();
