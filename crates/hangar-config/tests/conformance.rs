@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use hangar_config::machine::{
-    AutostopMode, DnsConfig, MachineConfig, MachineGuest, MachineInit, MachineMount,
-    OriginMachine, RestartPolicy, StopConfig, CONSOLE_GROUP, RELEASE_COMMAND_GROUP,
+    AutostopMode, DnsConfig, MachineConfig, MachineGuest, MachineInit, MachineMount, OriginMachine,
+    RestartPolicy, StopConfig, CONSOLE_GROUP, RELEASE_COMMAND_GROUP,
 };
 use hangar_config::model::{
     AutoStop, Concurrency, HeaderValue, HttpOptions, HttpResponseOptions, Metrics, Mount, Port,
@@ -702,7 +702,13 @@ fn tomachine() -> Outcome {
             status.timeout,
             status.path.clone()
         ),
-        (Some("http"), Some(8080), api_secs(10), api_secs(1), s("/status"))
+        (
+            Some("http"),
+            Some(8080),
+            api_secs(10),
+            api_secs(1),
+            s("/status")
+        )
     );
     expect_eq!(
         got.stop_config,

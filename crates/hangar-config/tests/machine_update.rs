@@ -67,8 +67,12 @@ app = "upd"
         "auto_destroy": true,
         "standbys": ["abc"],
         "restart": {"policy": "no"},
-        "processes": [{"cmd": ["x"]}],
+        "processes": [{"cmd": ["x"], "secrets": [{"env_var": "TOKEN"}],
+                       "env_from": [{"env_var": "ID", "field_ref": "id"}]}],
         "rootfs": {"persist": "always"},
+        "containers": [{"name": "sidecar", "image": "nginx"}],
+        "volumes": [{"name": "shared"}],
+        "dns": {"nameservers": ["10.0.0.1"], "options": [{"name": "ndots", "value": "2"}]},
         "stop_config": {"timeout": 5000000000u64, "signal": "SIGINT"}
     }))
     .unwrap();
@@ -84,6 +88,11 @@ app = "upd"
     assert_eq!(json["standbys"][0], "abc");
     assert_eq!(json["processes"][0]["cmd"][0], "x", "unknown fields kept");
     assert_eq!(json["rootfs"]["persist"], "always");
+    assert_eq!(json["processes"][0]["secrets"][0]["env_var"], "TOKEN");
+    assert_eq!(json["processes"][0]["env_from"][0]["field_ref"], "id");
+    assert_eq!(json["containers"][0]["name"], "sidecar");
+    assert_eq!(json["volumes"][0]["name"], "shared");
+    assert_eq!(json["dns"]["options"][0]["value"], "2");
     assert_eq!(json["metadata"]["team"], "core");
     assert_eq!(json["metadata"]["fly_release_version"], "3");
     assert_eq!(json["init"]["tty"], true);

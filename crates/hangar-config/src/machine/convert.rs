@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::guest::{resolve_compute, GuestError};
 use hangar_types::{
     AutostopMode, HttpOptions, HttpResponseOptions, MachineCheck, MachineConfig, MachineFile,
     MachineHttpHeader, MachineInit, MachineMetrics, MachineMount, MachinePort, MachineRestart,
     MachineService, ProxyProtoOptions, ReplayCache, ServiceConcurrency, Static, StopConfig,
     TlsOptions,
 };
+
+use super::guest::{resolve_compute, GuestError};
 use super::{
     METADATA_PLATFORM_VERSION, METADATA_PROCESS_GROUP, METADATA_TOOL_VERSION, PLATFORM_VERSION_V2,
 };
@@ -133,9 +134,7 @@ impl Config {
         let mut init = config.init.take().unwrap_or_default();
         init.cmd = match process_command {
             Some(command) => split_command(&format!("[processes] {}", flat.group), command)?,
-            None => experimental
-                .and_then(|e| e.cmd.clone())
-                .unwrap_or_default(),
+            None => experimental.and_then(|e| e.cmd.clone()).unwrap_or_default(),
         };
         init.entrypoint = experimental
             .and_then(|e| e.entrypoint.clone())
@@ -641,6 +640,39 @@ fn base64_encode(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::units::GoDuration;
+
+    /// fly.toml durations are written in the API exactly as flyctl writes them.
+    #[test]
+    fn api_durations_format_like_fly_toml_durations() {
+        for text in [
+            "0s",
+            "1ns",
+            "999ns",
+            "1.5us",
+            "250ms",
+            "1.001ms",
+            "1s",
+            "10s",
+            "1.5s",
+            "59.999999999s",
+            "1m",
+            "3m",
+            "1m21s",
+            "1h",
+            "2h45m",
+            "26h3m4.000000005s",
+        ] {
+            let duration = GoDuration::parse(text).unwrap();
+            let api = super::api_duration(Some(duration)).unwrap();
+            assert_eq!(
+                serde_json::to_value(api).unwrap(),
+                serde_json::to_value(duration).unwrap(),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn base64_matches_reference_vectors() {
         for (input, expected) in [

@@ -12,12 +12,12 @@ mod update;
 
 pub use convert::{ConvertError, TOOL_VERSION};
 pub use guest::{guest_for_size, resolve_compute, GuestError, PRESET_NAMES};
-pub use special::{OriginMachine, CONSOLE_GROUP, RELEASE_COMMAND_GROUP, TEST_MACHINE_GROUP};
 pub use hangar_types::{
     AutostopMode, DnsConfig, MachineCheck, MachineConfig, MachineFile, MachineGuest,
     MachineHttpHeader, MachineInit, MachineMetrics, MachineMount, MachinePort, MachineRestart,
     MachineRootfs, MachineService, RestartPolicy, ServiceConcurrency, Static, StopConfig,
 };
+pub use special::{OriginMachine, CONSOLE_GROUP, RELEASE_COMMAND_GROUP, TEST_MACHINE_GROUP};
 pub use update::{plan_mount_update, stamp_release, MountUpdate};
 
 /// Metadata key naming a Machine's process group.

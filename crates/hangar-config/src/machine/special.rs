@@ -1,6 +1,8 @@
 //! The release-command, console and machine-check test Machine configs (reference §2.3).
 
-use hangar_types::{DnsConfig, MachineConfig, MachineInit, MachineRestart, RestartPolicy, StopConfig};
+use hangar_types::{
+    DnsConfig, MachineConfig, MachineInit, MachineRestart, RestartPolicy, StopConfig,
+};
 
 use super::convert::{api_duration, non_empty_init, split_command, ConvertError};
 use super::guest::resolve_compute;
