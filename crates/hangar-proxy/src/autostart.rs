@@ -1,0 +1,56 @@
+//! Starting Machines on demand, one start in flight per Machine.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+use crate::control::MachineControl;
+
+/// The outcome of one start, once known.
+type StartOutcome = Option<Result<(), String>>;
+
+/// Starts in flight, keyed by Machine id; every request waiting on the same
+/// Machine shares one call to [`MachineControl::start`].
+#[derive(Default)]
+pub(crate) struct Autostarter {
+    in_flight: Mutex<HashMap<String, watch::Receiver<StartOutcome>>>,
+}
+
+impl Autostarter {
+    /// Starts `machine_id` unless a start is already in flight, then waits for
+    /// the outcome. The start runs in its own task, so it completes even if
+    /// every waiting request gives up. Returns whether this call issued it.
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        control: &Arc<dyn MachineControl>,
+        app: &str,
+        machine_id: &str,
+    ) -> (Result<(), String>, bool) {
+        let (mut outcome, issued) = {
+            let mut in_flight = self.in_flight.lock().unwrap();
+            match in_flight.get(machine_id) {
+                Some(rx) => (rx.clone(), false),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    in_flight.insert(machine_id.to_string(), rx.clone());
+                    let starter = self.clone();
+                    let control = control.clone();
+                    let (app, id) = (app.to_string(), machine_id.to_string());
+                    tokio::spawn(async move {
+                        let result = control.start(&app, &id).await;
+                        // Remove before publishing so a later start is a new one.
+                        starter.in_flight.lock().unwrap().remove(&id);
+                        let _ = tx.send(Some(result));
+                    });
+                    (rx, true)
+                }
+            }
+        };
+        let result = match outcome.wait_for(Option::is_some).await {
+            Ok(done) => done.clone().unwrap_or(Ok(())),
+            Err(_) => Err("the start task ended without an outcome".to_string()),
+        };
+        (result, issued)
+    }
+}

@@ -1,0 +1,157 @@
+//! Choosing a Machine for a request (Fly Proxy's rules, reference §6.2).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hangar_types::MachineService;
+use rand::Rng;
+
+use crate::load::{LoadGuard, LoadTracker};
+use crate::routes::{MachineRoute, RouteTable};
+
+/// Default concurrency soft limit when a service sets none.
+pub(crate) const DEFAULT_SOFT_LIMIT: usize = 20;
+
+/// Concurrency limits of a service, with defaults applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub(crate) soft: usize,
+    pub(crate) hard: Option<usize>,
+    /// `type = "requests"`: upstream connections may be reused.
+    pub(crate) per_request: bool,
+}
+
+impl Limits {
+    pub(crate) fn of(service: &MachineService) -> Limits {
+        let concurrency = service.concurrency.clone().unwrap_or_default();
+        let as_limit = |v: Option<i64>| v.and_then(|v| usize::try_from(v).ok());
+        Limits {
+            soft: as_limit(concurrency.soft_limit).unwrap_or(DEFAULT_SOFT_LIMIT),
+            hard: as_limit(concurrency.hard_limit),
+            per_request: concurrency.kind.as_deref() == Some("requests"),
+        }
+    }
+}
+
+/// A Machine chosen for a request, with the slot it holds there.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub(crate) machine_id: String,
+    pub(crate) upstream: SocketAddr,
+    pub(crate) per_request: bool,
+    pub(crate) guard: LoadGuard,
+}
+
+/// What the balancer decided.
+#[derive(Debug)]
+pub(crate) enum Choice {
+    /// Send the request here.
+    Route(Target),
+    /// No started Machine is below its soft limit: start this one.
+    Start(MachineRoute),
+    /// Every candidate is at its hard limit: wait for capacity.
+    AllAtHardLimit,
+    /// No started, healthy Machine has the service and none can be started.
+    NoCandidate,
+}
+
+/// One request's view for choosing.
+pub(crate) struct Request<'a> {
+    pub(crate) app: &'a str,
+    pub(crate) public_port: u16,
+    pub(crate) local_region: &'a str,
+    /// Machines already tried (connection failed).
+    pub(crate) excluded: &'a HashSet<String>,
+    /// Machines this proxy started whose start the route table may not show yet.
+    pub(crate) started_locally: &'a HashSet<String>,
+}
+
+struct Candidate<'a> {
+    route: &'a MachineRoute,
+    upstream: SocketAddr,
+    limits: Limits,
+    load: usize,
+}
+
+/// Picks a Machine: least loaded below soft limit, local region first; a
+/// local Machine over its soft limit beats a remote one; never at hard limit.
+pub(crate) fn choose(
+    table: &RouteTable,
+    loads: &Arc<LoadTracker>,
+    request: &Request<'_>,
+) -> Choice {
+    let mut candidates = Vec::new();
+    let mut autostart = false;
+    for route in table.machines.iter().filter(|m| m.app == request.app) {
+        if request.excluded.contains(&route.id) {
+            continue;
+        }
+        let Some((service, _)) = route.http_service(request.public_port) else {
+            continue;
+        };
+        autostart |= service.autostart.unwrap_or(true);
+        let started_here =
+            request.started_locally.contains(&route.id) && !route.cordoned && route.checks_passing;
+        if !(route.is_routable() || started_here) {
+            continue;
+        }
+        let Ok(internal_port) = u16::try_from(service.internal_port) else {
+            continue;
+        };
+        candidates.push(Candidate {
+            route,
+            upstream: SocketAddr::new(route.address, internal_port),
+            limits: Limits::of(service),
+            load: loads.in_flight(&route.id),
+        });
+    }
+
+    let mut rng = rand::rng();
+    let mut keyed: Vec<_> = candidates
+        .iter()
+        .map(|c| {
+            let remote = c.route.region != request.local_region;
+            let over_soft = c.load >= c.limits.soft;
+            ((remote, over_soft, c.load, rng.random::<u32>()), c)
+        })
+        .collect();
+    keyed.sort_by_key(|(key, _)| *key);
+
+    let any_below_soft = candidates.iter().any(|c| c.load < c.limits.soft);
+    if !any_below_soft && autostart {
+        if let Some(route) = startable(table, request) {
+            return Choice::Start(route.clone());
+        }
+    }
+    for (_, c) in &keyed {
+        if let Some(guard) = loads.try_acquire(&c.route.id, c.limits.hard) {
+            return Choice::Route(Target {
+                machine_id: c.route.id.clone(),
+                upstream: c.upstream,
+                per_request: c.limits.per_request,
+                guard,
+            });
+        }
+    }
+    if candidates.is_empty() {
+        Choice::NoCandidate
+    } else {
+        Choice::AllAtHardLimit
+    }
+}
+
+/// The stopped or suspended Machine to wake: local region first, then by id
+/// so that concurrent requests pick the same one.
+fn startable<'t>(table: &'t RouteTable, request: &Request<'_>) -> Option<&'t MachineRoute> {
+    table
+        .machines
+        .iter()
+        .filter(|m| m.app == request.app && m.is_startable())
+        .filter(|m| !request.excluded.contains(&m.id) && !request.started_locally.contains(&m.id))
+        .filter(|m| {
+            m.http_service(request.public_port)
+                .is_some_and(|(s, _)| s.autostart.unwrap_or(true))
+        })
+        .min_by_key(|m| (m.region != request.local_region, m.id.clone()))
+}

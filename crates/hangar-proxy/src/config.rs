@@ -1,0 +1,41 @@
+//! Proxy settings.
+
+use std::time::Duration;
+
+/// Settings of one proxy; `Default` gives Fly's defaults where Fly has one.
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    /// Apps are served at `<app>.<app_domain>`.
+    pub app_domain: String,
+    /// The region this proxy runs in: Machines here are preferred and it is
+    /// sent to Machines as `Fly-Region`.
+    pub region: String,
+    /// How often the autostop pass runs.
+    pub autostop_interval: Duration,
+    /// Request bodies up to this size are buffered so that a request can be
+    /// retried on another Machine; larger ones are refused.
+    pub max_request_body_buffer: usize,
+    /// How long a request waits for a Machine below its hard limit.
+    pub queue_timeout: Duration,
+    /// How many requests may wait for capacity at once; more are refused.
+    pub max_queued_requests: usize,
+    /// How many Machines a request is tried on when connections fail.
+    pub max_connect_attempts: usize,
+    /// How long a request waits for an autostarted Machine.
+    pub autostart_timeout: Duration,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            app_domain: "localhost".to_string(),
+            region: "local".to_string(),
+            autostop_interval: Duration::from_secs(300),
+            max_request_body_buffer: 10 * 1024 * 1024,
+            queue_timeout: Duration::from_secs(10),
+            max_queued_requests: 1024,
+            max_connect_attempts: 90,
+            autostart_timeout: Duration::from_secs(60),
+        }
+    }
+}

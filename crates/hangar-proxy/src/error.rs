@@ -1,0 +1,100 @@
+//! Errors the proxy answers itself, each with a Fly-style code.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Response, StatusCode};
+
+/// Header carrying the proxy's error code on responses it generated.
+pub const ERROR_CODE_HEADER: &str = "hangar-proxy-error";
+
+/// Why the proxy answered a request itself instead of a Machine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyErrorCode {
+    /// No app is served at the request's host.
+    #[error("PN01: no app is served at host {0:?}; apps are reached at <app>.<app-domain>")]
+    UnknownApp(String),
+    /// The app has no service with an `http` handler on this port.
+    #[error("PN02: app {app:?} has no http service on port {port}")]
+    NoService { app: String, port: u16 },
+    /// No Machine is started, healthy and uncordoned, and none can be started.
+    #[error(
+        "PR01: no healthy Machine of app {0:?} can take the request; start one or fix its checks"
+    )]
+    NoHealthyMachine(String),
+    /// Connecting to every candidate Machine failed.
+    #[error("PR03: could not connect to any Machine of app {0:?}")]
+    RetriesExhausted(String),
+    /// Every Machine stayed at its hard limit while the request waited.
+    #[error("PR04: every Machine of app {0:?} is at its hard concurrency limit; the request waited and timed out")]
+    CapacityTimeout(String),
+    /// Too many requests are already waiting for capacity.
+    #[error("PR05: too many requests of app {0:?} are waiting for a Machine")]
+    QueueFull(String),
+    /// Starting a Machine for the request failed or took too long.
+    #[error("PM01: starting Machine {machine} of app {app:?} failed: {reason}")]
+    AutostartFailed {
+        app: String,
+        machine: String,
+        reason: String,
+    },
+    /// The request body is larger than the proxy buffers.
+    #[error("PA01: request body is larger than the {0} bytes the proxy buffers")]
+    BodyTooLarge(usize),
+    /// The Machine answered with a broken response or reset the connection.
+    #[error("PU01: Machine {machine} of app {app:?} failed mid-request: {reason}")]
+    UpstreamFailed {
+        app: String,
+        machine: String,
+        reason: String,
+    },
+    /// The client's request could not be read.
+    #[error("PC01: could not read the request: {0}")]
+    BadRequest(String),
+}
+
+impl ProxyErrorCode {
+    /// The short code (`PR04`, …) sent in the error header.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProxyErrorCode::UnknownApp(_) => "PN01",
+            ProxyErrorCode::NoService { .. } => "PN02",
+            ProxyErrorCode::NoHealthyMachine(_) => "PR01",
+            ProxyErrorCode::RetriesExhausted(_) => "PR03",
+            ProxyErrorCode::CapacityTimeout(_) => "PR04",
+            ProxyErrorCode::QueueFull(_) => "PR05",
+            ProxyErrorCode::AutostartFailed { .. } => "PM01",
+            ProxyErrorCode::BodyTooLarge(_) => "PA01",
+            ProxyErrorCode::UpstreamFailed { .. } => "PU01",
+            ProxyErrorCode::BadRequest(_) => "PC01",
+        }
+    }
+
+    /// The HTTP status the client gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProxyErrorCode::UnknownApp(_) | ProxyErrorCode::NoService { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            ProxyErrorCode::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ProxyErrorCode::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
+            ProxyErrorCode::BadRequest(_) => StatusCode::BAD_REQUEST,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A plain-text response naming the code.
+    pub(crate) fn response(&self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::from(format!("{self}\n"))));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert(
+            ERROR_CODE_HEADER,
+            hyper::header::HeaderValue::from_static(self.code()),
+        );
+        response
+    }
+}

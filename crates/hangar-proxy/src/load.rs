@@ -1,0 +1,96 @@
+//! In-flight load per Machine, and the guard that releases it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+/// Load of one Machine.
+#[derive(Debug, Default)]
+pub(crate) struct MachineLoad {
+    /// Requests (or upstream connections) in flight right now.
+    in_flight: AtomicUsize,
+    /// Requests begun since the last autostop pass.
+    recent_requests: AtomicU64,
+}
+
+impl MachineLoad {
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Reads and clears the count of requests since the last call.
+    pub(crate) fn take_recent_requests(&self) -> u64 {
+        self.recent_requests.swap(0, Ordering::SeqCst)
+    }
+}
+
+/// Load of every Machine, plus a signal raised whenever load drops.
+#[derive(Debug, Default)]
+pub(crate) struct LoadTracker {
+    machines: Mutex<HashMap<String, Arc<MachineLoad>>>,
+    /// Raised when a request finishes, waking requests queued for capacity.
+    pub(crate) capacity_freed: Notify,
+}
+
+impl LoadTracker {
+    pub(crate) fn get(&self, machine_id: &str) -> Arc<MachineLoad> {
+        let mut machines = self.machines.lock().unwrap();
+        machines.entry(machine_id.to_string()).or_default().clone()
+    }
+
+    /// Current in-flight count of a Machine (0 when never seen).
+    pub(crate) fn in_flight(&self, machine_id: &str) -> usize {
+        self.machines
+            .lock()
+            .unwrap()
+            .get(machine_id)
+            .map_or(0, |l| l.in_flight())
+    }
+
+    /// Every Machine seen so far with its in-flight count.
+    pub(crate) fn snapshot(&self) -> Vec<(String, usize)> {
+        let machines = self.machines.lock().unwrap();
+        let mut all: Vec<_> = machines
+            .iter()
+            .map(|(id, l)| (id.clone(), l.in_flight()))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Takes one slot on a Machine unless it is at `hard_limit`.
+    pub(crate) fn try_acquire(
+        self: &Arc<Self>,
+        machine_id: &str,
+        hard_limit: Option<usize>,
+    ) -> Option<LoadGuard> {
+        let load = self.get(machine_id);
+        let limit = hard_limit.unwrap_or(usize::MAX);
+        load.in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()?;
+        load.recent_requests.fetch_add(1, Ordering::SeqCst);
+        Some(LoadGuard {
+            load,
+            tracker: self.clone(),
+        })
+    }
+}
+
+/// One in-flight request on a Machine; dropping it releases the slot.
+#[derive(Debug)]
+pub(crate) struct LoadGuard {
+    load: Arc<MachineLoad>,
+    tracker: Arc<LoadTracker>,
+}
+
+impl Drop for LoadGuard {
+    fn drop(&mut self) {
+        self.load.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.tracker.capacity_freed.notify_waiters();
+    }
+}

@@ -1,0 +1,403 @@
+//! The proxy: state shared by every connection, and the life of a request.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
+use hyper::{Request, Response, StatusCode, Version};
+use tokio::sync::watch;
+
+use crate::autostart::Autostarter;
+use crate::balance::{self, Choice, Target};
+use crate::config::ProxyConfig;
+use crate::control::MachineControl;
+use crate::error::ProxyErrorCode;
+use crate::forward::{full_body, GuardedBody, ProxyBody, Upstreams};
+use crate::headers::{self, ClientConn};
+use crate::load::LoadTracker;
+use crate::metrics::Metrics;
+use crate::routes::{MachineRoute, RouteTable};
+
+/// How many autostarts one request may go through before giving up.
+const MAX_STARTS_PER_REQUEST: usize = 3;
+
+/// The edge proxy. Create it with [`Proxy::new`], then run
+/// [`Proxy::serve_http`] per listener and [`Proxy::spawn_autostop`] once.
+pub struct Proxy {
+    pub(crate) config: ProxyConfig,
+    pub(crate) routes: watch::Receiver<Arc<RouteTable>>,
+    pub(crate) control: Arc<dyn MachineControl>,
+    pub(crate) loads: Arc<LoadTracker>,
+    autostarter: Arc<Autostarter>,
+    /// Machines this proxy started, with the route table generation seen
+    /// when the start returned; trusted as started until a newer snapshot.
+    started_locally: Mutex<HashMap<String, u64>>,
+    upstreams: Upstreams,
+    pub(crate) metrics: Metrics,
+    queued: AtomicUsize,
+}
+
+/// A request waiting for capacity; leaving the queue on drop.
+struct QueueSlot<'a>(&'a AtomicUsize);
+
+impl Drop for QueueSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Connecting to a Machine failed (the request may go elsewhere), or the
+/// Machine failed after taking the request (it may not).
+enum SendError {
+    Connect(String),
+    Upstream(String),
+}
+
+impl Proxy {
+    /// A proxy reading route snapshots from `routes` and starting or
+    /// stopping Machines through `control`.
+    pub fn new(
+        config: ProxyConfig,
+        routes: watch::Receiver<Arc<RouteTable>>,
+        control: Arc<dyn MachineControl>,
+    ) -> Arc<Proxy> {
+        Arc::new(Proxy {
+            config,
+            routes,
+            control,
+            loads: Arc::default(),
+            autostarter: Arc::default(),
+            started_locally: Mutex::default(),
+            upstreams: Upstreams::new(),
+            metrics: Metrics::default(),
+            queued: AtomicUsize::new(0),
+        })
+    }
+
+    /// The settings the proxy runs with.
+    pub fn config(&self) -> &ProxyConfig {
+        &self.config
+    }
+
+    /// Requests in flight on a Machine right now.
+    pub fn in_flight(&self, machine_id: &str) -> usize {
+        self.loads.in_flight(machine_id)
+    }
+
+    /// Every metric in Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        let table = self.routes.borrow().clone();
+        let app_of: HashMap<&str, &str> = table
+            .machines
+            .iter()
+            .map(|m| (m.id.as_str(), m.app.as_str()))
+            .collect();
+        let in_flight: Vec<(String, String, usize)> = self
+            .loads
+            .snapshot()
+            .into_iter()
+            .map(|(id, n)| {
+                let app = app_of.get(id.as_str()).copied().unwrap_or("").to_string();
+                (app, id, n)
+            })
+            .collect();
+        self.metrics.render(&in_flight)
+    }
+
+    /// The app a Host header names, if it is under the app domain.
+    fn app_for_host(&self, host: &str) -> Option<String> {
+        let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
+        let domain = self
+            .config
+            .app_domain
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        let app = host.strip_suffix(&domain)?.strip_suffix('.')?;
+        (!app.is_empty()).then(|| app.to_string())
+    }
+
+    /// Answers one client request.
+    pub(crate) async fn handle(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        client: ClientConn,
+    ) -> Response<ProxyBody> {
+        let began = Instant::now();
+        let version = request.version();
+        let host = request_host(&request);
+        let app = self.app_for_host(&host);
+        let (mut response, machine) = match &app {
+            None => (
+                error_response(&ProxyErrorCode::UnknownApp(host)),
+                String::new(),
+            ),
+            Some(app) => match self.serve_app(app, &host, request, client).await {
+                Ok(done) => done,
+                Err(error) => {
+                    tracing::debug!(%app, %error, "proxy answered with an error");
+                    (error_response(&error), String::new())
+                }
+            },
+        };
+        let headers = response.headers_mut();
+        headers.append(hyper::header::VIA, headers::via_entry(version));
+        if let Ok(id) = HeaderValue::from_str(&ulid::Ulid::new().to_string().to_lowercase()) {
+            headers.insert("fly-request-id", id);
+        }
+        self.metrics.request(
+            app.as_deref().unwrap_or(""),
+            &machine,
+            response.status().as_u16(),
+            began.elapsed(),
+        );
+        response
+    }
+
+    /// Routes a request for `app`: returns the response and the Machine
+    /// that answered it.
+    async fn serve_app(
+        self: &Arc<Self>,
+        app: &str,
+        host: &str,
+        request: Request<Incoming>,
+        client: ClientConn,
+    ) -> Result<(Response<ProxyBody>, String), ProxyErrorCode> {
+        let table = self.routes.borrow().clone();
+        if !table.has_app(app) {
+            return Err(ProxyErrorCode::UnknownApp(host.to_string()));
+        }
+        let force_https = table
+            .machines
+            .iter()
+            .filter(|m| m.app == app)
+            .find_map(|m| m.http_service(client.public_port))
+            .map(|(_, port)| port.force_https == Some(true))
+            .ok_or_else(|| ProxyErrorCode::NoService {
+                app: app.to_string(),
+                port: client.public_port,
+            })?;
+        if force_https && !client.tls {
+            return Ok((redirect_to_https(host, request.uri()), String::new()));
+        }
+
+        let (mut parts, body) = request.into_parts();
+        let limit = self.config.max_request_body_buffer;
+        let body = Limited::new(body, limit)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    ProxyErrorCode::BodyTooLarge(limit)
+                } else {
+                    ProxyErrorCode::BadRequest(e.to_string())
+                }
+            })?
+            .to_bytes();
+        headers::strip_hop_by_hop(&mut parts.headers);
+        if !parts.headers.contains_key(hyper::header::HOST) {
+            if let Ok(host) = HeaderValue::from_str(host) {
+                parts.headers.insert(hyper::header::HOST, host);
+            }
+        }
+        headers::add_forwarding(
+            &mut parts.headers,
+            client,
+            &self.config.region,
+            parts.version,
+        );
+
+        let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
+        let mut excluded = HashSet::new();
+        let mut attempts = 0;
+        let mut starts = 0;
+        let mut queue_slot = None;
+        loop {
+            let mut routes = self.routes.clone();
+            let capacity_freed = self.loads.capacity_freed.notified();
+            tokio::pin!(capacity_freed);
+            capacity_freed.as_mut().enable();
+            let table = routes.borrow_and_update().clone();
+            let started_locally = self.started_locally(&table);
+            let choice = balance::choose(
+                &table,
+                &self.loads,
+                &balance::Request {
+                    app,
+                    public_port: client.public_port,
+                    local_region: &self.config.region,
+                    excluded: &excluded,
+                    started_locally: &started_locally,
+                },
+            );
+            match choice {
+                Choice::Route(target) => {
+                    attempts += 1;
+                    let machine_id = target.machine_id.clone();
+                    match self.send(&parts, &body, target).await {
+                        Ok(response) => return Ok((response, machine_id)),
+                        Err(SendError::Connect(reason)) => {
+                            tracing::debug!(%app, machine = %machine_id, %reason, "connect failed, trying another Machine");
+                            excluded.insert(machine_id);
+                            if attempts >= self.config.max_connect_attempts {
+                                return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
+                            }
+                        }
+                        Err(SendError::Upstream(reason)) => {
+                            return Err(ProxyErrorCode::UpstreamFailed {
+                                app: app.to_string(),
+                                machine: machine_id,
+                                reason,
+                            })
+                        }
+                    }
+                }
+                Choice::Start(route) => {
+                    starts += 1;
+                    if starts > MAX_STARTS_PER_REQUEST {
+                        return Err(ProxyErrorCode::NoHealthyMachine(app.to_string()));
+                    }
+                    self.autostart(app, &route).await?;
+                }
+                Choice::AllAtHardLimit => {
+                    if queue_slot.is_none() {
+                        queue_slot = Some(self.enter_queue(app)?);
+                    }
+                    tokio::select! {
+                        _ = capacity_freed => {}
+                        _ = routes.changed() => {}
+                        _ = tokio::time::sleep_until(deadline) => {
+                            return Err(ProxyErrorCode::CapacityTimeout(app.to_string()));
+                        }
+                    }
+                }
+                Choice::NoCandidate if excluded.is_empty() => {
+                    return Err(ProxyErrorCode::NoHealthyMachine(app.to_string()));
+                }
+                Choice::NoCandidate => {
+                    return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
+                }
+            }
+        }
+    }
+
+    fn enter_queue(&self, app: &str) -> Result<QueueSlot<'_>, ProxyErrorCode> {
+        let max = self.config.max_queued_requests;
+        self.queued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map_err(|_| ProxyErrorCode::QueueFull(app.to_string()))?;
+        Ok(QueueSlot(&self.queued))
+    }
+
+    /// Machines started here that the current snapshot may not show yet.
+    fn started_locally(&self, table: &RouteTable) -> HashSet<String> {
+        let mut started = self.started_locally.lock().unwrap();
+        started.retain(|_, generation| *generation >= table.generation);
+        started.keys().cloned().collect()
+    }
+
+    /// Starts `route` (sharing a start already in flight) and waits for it.
+    async fn autostart(&self, app: &str, route: &MachineRoute) -> Result<(), ProxyErrorCode> {
+        let began = Instant::now();
+        let failed = |reason: String| ProxyErrorCode::AutostartFailed {
+            app: app.to_string(),
+            machine: route.id.clone(),
+            reason,
+        };
+        let start = self.autostarter.start(&self.control, app, &route.id);
+        let (result, issued) = tokio::time::timeout(self.config.autostart_timeout, start)
+            .await
+            .map_err(|_| {
+                failed(format!(
+                    "not started within {:?}",
+                    self.config.autostart_timeout
+                ))
+            })?;
+        result.map_err(failed)?;
+        if issued {
+            self.metrics.autostart(app, &route.id, began.elapsed());
+            tracing::info!(%app, machine = %route.id, elapsed = ?began.elapsed(), "autostarted Machine");
+        }
+        let generation = self.routes.borrow().generation;
+        self.started_locally
+            .lock()
+            .unwrap()
+            .insert(route.id.clone(), generation);
+        Ok(())
+    }
+
+    /// Sends the buffered request to the chosen Machine.
+    async fn send(
+        &self,
+        parts: &hyper::http::request::Parts,
+        body: &Bytes,
+        target: Target,
+    ) -> Result<Response<ProxyBody>, SendError> {
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let uri: hyper::Uri = format!("http://{}{}", target.upstream, path)
+            .parse()
+            .map_err(|e| SendError::Upstream(format!("bad upstream uri: {e}")))?;
+        let mut request = Request::new(Full::new(body.clone()));
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = uri;
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = parts.headers.clone();
+        let client = self.upstreams.client(target.per_request);
+        let response = client.request(request).await.map_err(|e| {
+            if e.is_connect() {
+                SendError::Connect(e.to_string())
+            } else {
+                SendError::Upstream(e.to_string())
+            }
+        })?;
+        let (mut parts, body) = response.into_parts();
+        headers::strip_hop_by_hop(&mut parts.headers);
+        let body = GuardedBody::new(body, target.guard).boxed();
+        Ok(Response::from_parts(parts, body))
+    }
+}
+
+fn error_response(error: &ProxyErrorCode) -> Response<ProxyBody> {
+    error.response().map(full_body)
+}
+
+/// A 301 to the same host and path over https.
+fn redirect_to_https(host: &str, uri: &hyper::Uri) -> Response<ProxyBody> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let location = format!("https://{}{}", strip_port(host), path);
+    let mut response = Response::new(full_body(Full::new(Bytes::new())));
+    *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(hyper::header::LOCATION, location);
+    }
+    response
+}
+
+/// The host a request is for: the Host header, or the URI authority (h2).
+fn request_host<B>(request: &Request<B>) -> String {
+    request
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default()
+}
+
+/// `host:port` → `host`, leaving IPv6 literals whole.
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map_or(host, |(h, _)| &host[..h.len() + 1]);
+    }
+    host.split_once(':').map_or(host, |(h, _)| h)
+}

@@ -1,0 +1,91 @@
+//! Route table snapshots: what the proxy knows of Machines.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use hangar_types::{MachinePort, MachineService, MachineState};
+
+/// An immutable snapshot of every routable Machine, shared behind an `Arc`.
+/// A newer snapshot carries a greater `generation`.
+#[derive(Debug, Clone, Default)]
+pub struct RouteTable {
+    /// Increases with every snapshot the host publishes.
+    pub generation: u64,
+    /// Every Machine of every app, whatever its state.
+    pub machines: Vec<MachineRoute>,
+    /// App name → its primary region, where `min_machines_running` is
+    /// enforced. Apps missing here use the proxy's own region.
+    pub primary_regions: BTreeMap<String, String>,
+}
+
+/// One Machine as the proxy sees it.
+#[derive(Debug, Clone)]
+pub struct MachineRoute {
+    pub id: String,
+    pub app: String,
+    pub region: String,
+    pub state: MachineState,
+    /// Where the Machine's services listen (`address:internal_port`).
+    pub address: IpAddr,
+    /// Cordoned Machines get no traffic.
+    pub cordoned: bool,
+    /// False when a service check fails; such Machines get no traffic.
+    pub checks_passing: bool,
+    pub services: Vec<MachineService>,
+}
+
+impl RouteTable {
+    /// A snapshot without primary regions.
+    pub fn new(generation: u64, machines: Vec<MachineRoute>) -> Self {
+        RouteTable {
+            generation,
+            machines,
+            primary_regions: BTreeMap::new(),
+        }
+    }
+
+    /// True when any Machine of `app` is in the table.
+    pub fn has_app(&self, app: &str) -> bool {
+        self.machines.iter().any(|m| m.app == app)
+    }
+
+    /// The primary region of `app`, if the host named one.
+    pub fn primary_region(&self, app: &str) -> Option<&str> {
+        self.primary_regions.get(app).map(String::as_str)
+    }
+}
+
+impl MachineRoute {
+    /// The service with an `http` handler on `public_port`, and that port.
+    pub fn http_service(&self, public_port: u16) -> Option<(&MachineService, &MachinePort)> {
+        self.services.iter().find_map(|service| {
+            service
+                .ports
+                .iter()
+                .find(|p| port_matches(p, public_port) && p.handlers.iter().any(|h| h == "http"))
+                .map(|p| (service, p))
+        })
+    }
+
+    /// Takes new traffic: started, not cordoned, checks passing.
+    pub fn is_routable(&self) -> bool {
+        self.state == MachineState::Started && !self.cordoned && self.checks_passing
+    }
+
+    /// Can be woken by autostart.
+    pub fn is_startable(&self) -> bool {
+        matches!(
+            self.state,
+            MachineState::Stopped | MachineState::Suspended | MachineState::Created
+        ) && !self.cordoned
+    }
+}
+
+fn port_matches(port: &MachinePort, public_port: u16) -> bool {
+    let public_port = i64::from(public_port);
+    match (port.port, port.start_port, port.end_port) {
+        (Some(p), _, _) => p == public_port,
+        (None, Some(start), Some(end)) => (start..=end).contains(&public_port),
+        _ => false,
+    }
+}
