@@ -89,6 +89,11 @@ impl Proxy {
         self.loads.in_flight(machine_id)
     }
 
+    /// Requests waiting for a Machine below its hard limit right now.
+    pub fn queued_requests(&self) -> usize {
+        self.queued.load(Ordering::SeqCst)
+    }
+
     /// Every metric in Prometheus text format.
     pub fn metrics_text(&self) -> String {
         let table = self.routes.borrow().clone();

@@ -1,0 +1,161 @@
+//! Routing by Host and port, exclusions, and the proxy's own errors.
+
+mod common;
+
+use common::*;
+use hangar_types::MachineState;
+
+#[tokio::test]
+async fn routes_by_host_to_the_apps_machine() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    let b = Backend::start("m-b").await;
+    h.fleet
+        .add(route("alpha", &a, "ams", MachineState::Started), &a);
+    h.fleet
+        .add(route("beta", &b, "ams", MachineState::Started), &b);
+
+    for (app, machine) in [("alpha", "m-a"), ("beta", "m-b"), ("ALPHA", "m-a")] {
+        let response = h.get(app, "/hello?x=1").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(machine_of(&response.text().await.unwrap()), machine);
+    }
+}
+
+#[tokio::test]
+async fn unknown_app_and_foreign_host_are_404_with_a_code() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    h.fleet
+        .add(route("alpha", &a, "ams", MachineState::Started), &a);
+
+    let response = h.get("nosuch", "/").send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.headers()["hangar-proxy-error"], "PN01");
+    assert!(response.text().await.unwrap().contains("nosuch.localhost"));
+
+    let response = h
+        .client
+        .get(format!("http://{}/", h.addr))
+        .header("host", "example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.headers()["hangar-proxy-error"], "PN01");
+}
+
+#[tokio::test]
+async fn machine_without_the_port_gets_no_traffic() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    let mut other_port = route("alpha", &a, "ams", MachineState::Started);
+    other_port.services[0].ports[0].port = Some(8080);
+    h.fleet.add(other_port, &a);
+
+    let response = h.get("alpha", "/").send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.headers()["hangar-proxy-error"], "PN02");
+}
+
+#[tokio::test]
+async fn cordoned_failing_and_stopped_machines_are_excluded() {
+    let h = Harness::start(test_config()).await;
+    let good = Backend::start("good").await;
+    let cordoned = Backend::start("cordoned").await;
+    let failing = Backend::start("failing").await;
+    let stopped = Backend::start("stopped").await;
+    h.fleet
+        .add(route("alpha", &good, "ams", MachineState::Started), &good);
+    let mut c = route("alpha", &cordoned, "ams", MachineState::Started);
+    c.cordoned = true;
+    h.fleet.add(c, &cordoned);
+    let mut f = route("alpha", &failing, "ams", MachineState::Started);
+    f.checks_passing = false;
+    h.fleet.add(f, &failing);
+    let mut s = route("alpha", &stopped, "ams", MachineState::Stopped);
+    s.services[0].autostart = Some(false);
+    h.fleet.add(s, &stopped);
+
+    for _ in 0..12 {
+        let response = h.get("alpha", "/").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(machine_of(&response.text().await.unwrap()), "good");
+    }
+}
+
+#[tokio::test]
+async fn no_routable_machine_is_503_with_a_code() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::bind("m-a").await;
+    let mut stopped = route("alpha", &a, "ams", MachineState::Stopped);
+    stopped.services[0].autostart = Some(false);
+    h.fleet.add(stopped, &a);
+
+    let response = h.get("alpha", "/").send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["hangar-proxy-error"], "PR01");
+    assert!(h.fleet.calls().is_empty(), "autostart=false must not start");
+}
+
+#[tokio::test]
+async fn connect_failure_is_retried_on_another_machine() {
+    let h = Harness::start(test_config()).await;
+    // A local Machine whose port has nothing listening: preferred (same
+    // region) but unreachable, so every request must fall through to `far`.
+    let dead = Backend::bind("dead").await;
+    let dead_route = route("alpha", &dead, "ams", MachineState::Started);
+    dead.halt();
+    h.fleet.add(dead_route, &dead);
+    let far = Backend::start("far").await;
+    h.fleet
+        .add(route("alpha", &far, "lhr", MachineState::Started), &far);
+
+    for _ in 0..5 {
+        let response = h.get("alpha", "/").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(machine_of(&response.text().await.unwrap()), "far");
+    }
+
+    // With only the dead Machine left, the request fails with PR03.
+    h.fleet.update(|t| t.machines.retain(|m| m.id == "dead"));
+    let response = h.get("alpha", "/").send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["hangar-proxy-error"], "PR03");
+}
+
+#[tokio::test]
+async fn request_body_is_forwarded_and_oversized_body_refused() {
+    let mut config = test_config();
+    config.max_request_body_buffer = 1024;
+    let h = Harness::start(config).await;
+    let a = Backend::start("m-a").await;
+    h.fleet
+        .add(route("alpha", &a, "ams", MachineState::Started), &a);
+
+    let response = h
+        .client
+        .post(format!("http://{}/", h.addr))
+        .header("host", host("alpha"))
+        .body("x".repeat(512))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("content-length: 512"));
+
+    let response = h
+        .client
+        .post(format!("http://{}/", h.addr))
+        .header("host", host("alpha"))
+        .body("x".repeat(4096))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["hangar-proxy-error"], "PA01");
+}
