@@ -11,9 +11,9 @@ cd "$(dirname "$0")/.."
 LOG="$(mktemp)"
 trap 'rm -f "$LOG"' EXIT
 
-cargo test --workspace --all-targets 2>&1 | tee "$LOG"
+cargo test --workspace --all-targets --no-fail-fast 2>&1 | tee "$LOG"
 CARGO_STATUS=${PIPESTATUS[0]}
-cargo test --workspace --doc 2>&1 | tee -a "$LOG"
+cargo test --workspace --doc --no-fail-fast 2>&1 | tee -a "$LOG"
 DOC_STATUS=${PIPESTATUS[0]}
 
 CONFORMANCE_STATUS=0

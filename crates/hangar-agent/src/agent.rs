@@ -82,6 +82,7 @@ impl Agent {
             Isolation::Full | Isolation::Partial { .. }
         );
         let (notices, notice_rx) = mpsc::unbounded_channel();
+        let (changes, _) = watch::channel(0u64);
         let shared = Arc::new(Shared {
             driver,
             images,
@@ -91,6 +92,7 @@ impl Agent {
             subnets: config.subnets,
             isolated,
             notices,
+            changes,
         });
         let mut ipam = Ipam::new(config.subnets);
         let records = ledger.machines().await?;
@@ -125,6 +127,12 @@ impl Agent {
         let (actor, view) = MachineActor::new(self.shared.clone(), record, rx);
         tokio::spawn(actor.run());
         MachineHandle { commands: tx, view }
+    }
+
+    /// A receiver whose value changes after every change of any Machine's
+    /// record on this host (the value is a change counter).
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.shared.changes.subscribe()
     }
 
     /// How well Machines are isolated on this host.

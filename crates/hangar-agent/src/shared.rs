@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hangar_driver::Driver;
 use hangar_image::{ImageStore, ResolvedImage};
 use hangar_types::ImageRef;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::ledger::Ledger;
 use crate::logs::LogBook;
@@ -33,6 +33,16 @@ pub struct Shared {
     /// Whether Machines get their own network namespace and addresses.
     pub isolated: bool,
     pub notices: mpsc::UnboundedSender<Notice>,
+    /// Bumped after every published change of any Machine's record, for
+    /// watchers of the whole host (the proxy's route table).
+    pub changes: watch::Sender<u64>,
+}
+
+impl Shared {
+    /// Tells host-wide watchers that some Machine's record changed.
+    pub fn announce_change(&self) {
+        self.changes.send_modify(|generation| *generation += 1);
+    }
 }
 
 /// The API's view of a resolved image.

@@ -349,10 +349,16 @@ impl MachineActor {
             tracing::warn!(machine = %self.record.id, %err, "cannot prune machine events");
         }
         tracing::info!(machine = %self.record.id, app = %self.record.app, event = kind, state = %state, "machine transition");
-        self.view.send_replace(self.record.clone());
+        self.publish();
         if matches!(state, MachineState::Stopped | MachineState::Created) {
             self.arm_schedule();
         }
+    }
+
+    /// Publishes the record to its readers and announces the change.
+    fn publish(&self) {
+        self.view.send_replace(self.record.clone());
+        self.shared.announce_change();
     }
 
     /// Persists and publishes the record without a state change.
@@ -361,7 +367,7 @@ impl MachineActor {
         if let Err(err) = self.shared.ledger.save(&self.record, None).await {
             tracing::error!(machine = %self.record.id, %err, "cannot persist machine record");
         }
-        self.view.send_replace(self.record.clone());
+        self.publish();
     }
 
     fn arm_schedule(&mut self) {
@@ -561,7 +567,7 @@ impl MachineActor {
         if changed {
             self.persist().await;
         } else {
-            self.view.send_replace(self.record.clone());
+            self.publish();
         }
     }
 

@@ -1,82 +1,22 @@
 //! Splitting a command line given as one string (`--cmd "nginx -g 'daemon off;'"`)
-//! into arguments, the way a POSIX shell splits words: whitespace separates,
-//! single quotes keep everything, double quotes keep everything except
-//! backslash escapes of `"`, `\`, `$` and `` ` ``, and a backslash outside
-//! quotes escapes the next character. No expansion of any kind.
+//! into arguments, with the same POSIX quoting rules fly.toml's commands use
+//! (`hangar_config::shell`): whitespace separates, quotes group, a backslash
+//! escapes, `#` at the start of a word begins a comment; no expansion.
 
 /// A command line with an unbalanced quote or a trailing backslash.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot split {input:?} into arguments: {reason}; close the quote or escape it with a backslash")]
+#[error("cannot split {input:?} into arguments: {source}; close the quote or escape it with a backslash")]
 pub struct ShellWordsError {
     input: String,
-    reason: &'static str,
+    source: hangar_config::shell::ShellSplitError,
 }
 
 /// Splits `input` into words.
 pub fn split(input: &str) -> Result<Vec<String>, ShellWordsError> {
-    let error = |reason| ShellWordsError {
+    hangar_config::shell::split(input).map_err(|source| ShellWordsError {
         input: input.to_string(),
-        reason,
-    };
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = input.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err(error("a single quote is not closed")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err(error("a double quote is not closed")),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err(error("a double quote is not closed")),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('\n') => {}
-                    Some(c) => word.push(c),
-                    None => return Err(error("it ends with a backslash")),
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -84,27 +24,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn splits_like_a_shell() {
-        assert_eq!(split("ls -la /").unwrap(), ["ls", "-la", "/"]);
+    fn quotes_group_and_errors_name_the_input() {
         assert_eq!(
             split("nginx -g 'daemon off;'").unwrap(),
-            ["nginx", "-g", "daemon off;"]
+            vec!["nginx", "-g", "daemon off;"]
         );
         assert_eq!(
-            split(r#"sh -c "echo \"hi there\" > /tmp/x""#).unwrap(),
-            ["sh", "-c", r#"echo "hi there" > /tmp/x"#]
+            split(r#"echo "a \"b\"" c\ d"#).unwrap(),
+            vec!["echo", r#"a "b""#, "c d"]
         );
-        assert_eq!(split(r"a\ b c").unwrap(), ["a b", "c"]);
-        assert_eq!(split("empty '' arg").unwrap(), ["empty", "", "arg"]);
-        assert_eq!(split(r#""a\nb""#).unwrap(), [r"a\nb"]);
-        assert_eq!(split("  \t ").unwrap(), Vec::<String>::new());
-    }
-
-    #[test]
-    fn unbalanced_quotes_are_errors() {
-        for bad in ["echo 'hi", "echo \"hi", "echo \\"] {
-            let message = split(bad).unwrap_err().to_string();
-            assert!(message.contains("close the quote"), "{message}");
-        }
+        let err = split("echo 'open").unwrap_err().to_string();
+        assert!(
+            err.contains("\"echo 'open\"") && err.contains("close the quote"),
+            "{err}"
+        );
     }
 }

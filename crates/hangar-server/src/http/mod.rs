@@ -134,6 +134,7 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(reject_oversized))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
@@ -190,6 +191,38 @@ async fn require_token(State(cp): State<Arc<ControlPlane>>, req: Request, next: 
         )
         .into_response(),
     }
+}
+
+/// Oversized bodies beyond this are refused without reading them.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Refuses a request whose declared body is over [`BODY_LIMIT`] with 413
+/// before any handler runs. The body is read and thrown away first (up to
+/// [`DRAIN_LIMIT`]), so that the client, still sending, reliably receives
+/// the answer instead of a reset connection.
+async fn reject_oversized(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = declared.filter(|l| *l > BODY_LIMIT as u64) else {
+        return next.run(req).await;
+    };
+    if length <= DRAIN_LIMIT {
+        use http_body_util::BodyExt;
+        let mut body = req.into_body();
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    }
+    HttpError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body is larger than the limit of {BODY_LIMIT} bytes"),
+    )
+    .into_response()
 }
 
 /// Adds `Fly-Request-Id` to every answer.
