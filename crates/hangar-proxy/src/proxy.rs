@@ -136,15 +136,24 @@ impl Proxy {
         let version = request.version();
         let host = request_host(&request);
         let app = self.app_for_host(&host);
+        // Unknown hosts are counted under app "" so that arbitrary Host
+        // headers cannot grow the metrics without bound.
+        let mut app_label = "";
         let (mut response, machine) = match &app {
             None => (
                 error_response(&ProxyErrorCode::UnknownApp(host)),
                 String::new(),
             ),
             Some(app) => match self.serve_app(app, &host, request, client).await {
-                Ok(done) => done,
+                Ok(done) => {
+                    app_label = app;
+                    done
+                }
                 Err(error) => {
                     tracing::debug!(%app, %error, "proxy answered with an error");
+                    if !matches!(error, ProxyErrorCode::UnknownApp(_)) {
+                        app_label = app;
+                    }
                     (error_response(&error), String::new())
                 }
             },
@@ -155,7 +164,7 @@ impl Proxy {
             headers.insert("fly-request-id", id);
         }
         self.metrics.request(
-            app.as_deref().unwrap_or(""),
+            app_label,
             &machine,
             response.status().as_u16(),
             began.elapsed(),

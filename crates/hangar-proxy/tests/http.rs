@@ -1,0 +1,128 @@
+//! Forwarding headers, force_https, h2c inbound, metrics.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use hangar_types::MachineState;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+
+/// The value of `name` in a backend's echoed request headers.
+fn echoed<'a>(body: &'a str, name: &str) -> Vec<&'a str> {
+    body.lines()
+        .filter_map(|l| l.split_once(": "))
+        .filter(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+#[tokio::test]
+async fn forwarding_headers_reach_the_machine_and_response_carries_request_id() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    h.fleet
+        .add(route("alpha", &a, "ams", MachineState::Started), &a);
+
+    let response = h
+        .get("alpha", "/")
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("connection", "keep-alive, x-secret")
+        .header("x-secret", "hop")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let request_id = response.headers()["fly-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(request_id.len(), 26);
+    assert!(response.headers()["via"]
+        .to_str()
+        .unwrap()
+        .contains("1.1 hangar"));
+    let body = response.text().await.unwrap();
+    assert_eq!(echoed(&body, "fly-client-ip"), ["127.0.0.1"]);
+    assert_eq!(echoed(&body, "x-forwarded-for"), ["203.0.113.9, 127.0.0.1"]);
+    assert_eq!(echoed(&body, "x-forwarded-proto"), ["http"]);
+    assert_eq!(echoed(&body, "x-forwarded-ssl"), ["off"]);
+    assert_eq!(echoed(&body, "x-forwarded-port"), ["80"]);
+    assert_eq!(echoed(&body, "fly-forwarded-port"), ["80"]);
+    assert_eq!(echoed(&body, "fly-region"), ["ams"]);
+    assert_eq!(echoed(&body, "via"), ["1.1 hangar"]);
+    assert!(
+        echoed(&body, "x-secret").is_empty(),
+        "hop-by-hop header leaked"
+    );
+    assert!(echoed(&body, "host")[0].starts_with("alpha.localhost"));
+
+    // Every response gets its own id.
+    let again = h.get("alpha", "/").send().await.unwrap();
+    assert_ne!(again.headers()["fly-request-id"], request_id.as_str());
+}
+
+#[tokio::test]
+async fn force_https_redirects_with_301() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    let mut r = route("alpha", &a, "ams", MachineState::Started);
+    r.services[0].ports[0].force_https = Some(true);
+    h.fleet.add(r, &a);
+
+    let response = h.get("alpha", "/path/x?q=1").send().await.unwrap();
+    assert_eq!(response.status(), 301);
+    assert_eq!(
+        response.headers()["location"],
+        "https://alpha.localhost/path/x?q=1"
+    );
+    assert_eq!(a.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn h2c_clients_are_served() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    h.fleet
+        .add(route("alpha", &a, "ams", MachineState::Started), &a);
+
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let request = hyper::Request::builder()
+        .uri(format!("http://{}/grpc-ish", h.addr))
+        .header("host", host("alpha"))
+        .body(Empty::new())
+        .unwrap();
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.version(), hyper::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    assert_eq!(machine_of(&body), "m-a");
+    assert_eq!(echoed(&body, "via"), ["2 hangar"]);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_app_machine_and_status_class() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    h.fleet
+        .add(route("alpha", &a, "ams", MachineState::Started), &a);
+    for _ in 0..3 {
+        h.get("alpha", "/").send().await.unwrap();
+    }
+    h.get("nosuch", "/").send().await.unwrap();
+
+    let text = h.proxy.metrics_text();
+    for line in [
+        "hangar_proxy_requests_total{app=\"alpha\",machine=\"m-a\",status=\"2xx\"} 3",
+        "hangar_proxy_requests_total{app=\"\",machine=\"\",status=\"4xx\"} 1",
+        "hangar_proxy_in_flight{app=\"alpha\",machine=\"m-a\"} 0",
+        "hangar_proxy_request_duration_seconds_count{app=\"alpha\"} 3",
+        "# TYPE hangar_proxy_request_duration_seconds histogram",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+}
