@@ -40,6 +40,8 @@ pub(crate) struct Target {
     pub(crate) machine_id: String,
     pub(crate) upstream: SocketAddr,
     pub(crate) per_request: bool,
+    /// Speak h2c to the Machine (`http_options.h2_backend`).
+    pub(crate) h2_backend: bool,
     pub(crate) guard: LoadGuard,
 }
 
@@ -71,6 +73,7 @@ struct Candidate<'a> {
     route: &'a MachineRoute,
     upstream: SocketAddr,
     limits: Limits,
+    h2_backend: bool,
     load: usize,
 }
 
@@ -87,7 +90,7 @@ pub(crate) fn choose(
         if request.excluded.contains(&route.id) {
             continue;
         }
-        let Some((service, _)) = route.http_service(request.public_port) else {
+        let Some((service, port)) = route.http_service(request.public_port) else {
             continue;
         };
         autostart |= service.autostart.unwrap_or(true);
@@ -103,6 +106,11 @@ pub(crate) fn choose(
             route,
             upstream: SocketAddr::new(route.address, internal_port),
             limits: Limits::of(service),
+            h2_backend: port
+                .http_options
+                .as_ref()
+                .and_then(|o| o.h2_backend)
+                .unwrap_or(false),
             load: loads.in_flight(&route.id),
         });
     }
@@ -130,6 +138,7 @@ pub(crate) fn choose(
                 machine_id: c.route.id.clone(),
                 upstream: c.upstream,
                 per_request: c.limits.per_request,
+                h2_backend: c.h2_backend,
                 guard,
             });
         }

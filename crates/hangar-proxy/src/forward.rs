@@ -22,10 +22,12 @@ pub(crate) fn full_body(body: Full<Bytes>) -> ProxyBody {
 }
 
 /// Upstream HTTP clients: one reusing connections (`type = "requests"`), one
-/// opening a connection per request (`type = "connections"`).
+/// opening a connection per request (`type = "connections"`), and one
+/// speaking h2c with prior knowledge (`h2_backend`, for gRPC).
 pub(crate) struct Upstreams {
     pooled: Client<HttpConnector, Full<Bytes>>,
     unpooled: Client<HttpConnector, Full<Bytes>>,
+    h2c: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl Upstreams {
@@ -42,14 +44,23 @@ impl Upstreams {
             unpooled: Client::builder(TokioExecutor::new())
                 .pool_max_idle_per_host(0)
                 .build(connector()),
+            h2c: Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .pool_idle_timeout(std::time::Duration::from_secs(4))
+                .build(connector()),
         }
     }
 
-    pub(crate) fn client(&self, per_request: bool) -> &Client<HttpConnector, Full<Bytes>> {
-        if per_request {
-            &self.pooled
-        } else {
-            &self.unpooled
+    /// The client for a Machine's service.
+    pub(crate) fn client(
+        &self,
+        per_request: bool,
+        h2_backend: bool,
+    ) -> &Client<HttpConnector, Full<Bytes>> {
+        match (h2_backend, per_request) {
+            (true, _) => &self.h2c,
+            (false, true) => &self.pooled,
+            (false, false) => &self.unpooled,
         }
     }
 }

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
+use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::autostart::Autostarter;
@@ -19,7 +21,7 @@ use crate::control::MachineControl;
 use crate::error::ProxyErrorCode;
 use crate::forward::{full_body, GuardedBody, ProxyBody, Upstreams};
 use crate::headers::{self, ClientConn};
-use crate::load::LoadTracker;
+use crate::load::{LoadGuard, LoadTracker};
 use crate::metrics::Metrics;
 use crate::routes::{MachineRoute, RouteTable};
 
@@ -178,7 +180,7 @@ impl Proxy {
         self: &Arc<Self>,
         app: &str,
         host: &str,
-        request: Request<Incoming>,
+        mut request: Request<Incoming>,
         client: ClientConn,
     ) -> Result<(Response<ProxyBody>, String), ProxyErrorCode> {
         let table = self.routes.borrow().clone();
@@ -199,6 +201,8 @@ impl Proxy {
             return Ok((redirect_to_https(host, request.uri()), String::new()));
         }
 
+        let upgrade = requested_upgrade(&request);
+        let mut client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let limit = self.config.max_request_body_buffer;
         let body = Limited::new(body, limit)
@@ -213,6 +217,13 @@ impl Proxy {
             })?
             .to_bytes();
         headers::strip_hop_by_hop(&mut parts.headers);
+        if let Some(protocol) = upgrade {
+            parts.headers.insert(
+                hyper::header::CONNECTION,
+                HeaderValue::from_static("upgrade"),
+            );
+            parts.headers.insert(hyper::header::UPGRADE, protocol);
+        }
         if !parts.headers.contains_key(hyper::header::HOST) {
             if let Ok(host) = HeaderValue::from_str(host) {
                 parts.headers.insert(hyper::header::HOST, host);
@@ -252,7 +263,7 @@ impl Proxy {
                 Choice::Route(target) => {
                     attempts += 1;
                     let machine_id = target.machine_id.clone();
-                    match self.send(&parts, &body, target).await {
+                    match self.send(&parts, &body, target, &mut client_upgrade).await {
                         Ok(response) => return Ok((response, machine_id)),
                         Err(SendError::Connect(reason)) => {
                             tracing::debug!(%app, machine = %machine_id, %reason, "connect failed, trying another Machine");
@@ -352,6 +363,7 @@ impl Proxy {
         parts: &hyper::http::request::Parts,
         body: &Bytes,
         target: Target,
+        client_upgrade: &mut Option<OnUpgrade>,
     ) -> Result<Response<ProxyBody>, SendError> {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri: hyper::Uri = format!("http://{}{}", target.upstream, path)
@@ -362,19 +374,63 @@ impl Proxy {
         *request.uri_mut() = uri;
         *request.version_mut() = Version::HTTP_11;
         *request.headers_mut() = parts.headers.clone();
-        let client = self.upstreams.client(target.per_request);
-        let response = client.request(request).await.map_err(|e| {
+        let client = self.upstreams.client(target.per_request, target.h2_backend);
+        let mut response = client.request(request).await.map_err(|e| {
             if e.is_connect() {
                 SendError::Connect(e.to_string())
             } else {
                 SendError::Upstream(e.to_string())
             }
         })?;
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            let Some(client_side) = client_upgrade.take() else {
+                return Err(SendError::Upstream(
+                    "the Machine switched protocols without being asked to".to_string(),
+                ));
+            };
+            let machine_side = hyper::upgrade::on(&mut response);
+            tokio::spawn(tunnel(client_side, machine_side, target.guard));
+            return Ok(response.map(|_| full_body(Full::new(Bytes::new()))));
+        }
         let (mut parts, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);
         let body = GuardedBody::new(body, target.guard).boxed();
         Ok(Response::from_parts(parts, body))
     }
+}
+
+/// Copies bytes both ways between an upgraded client connection and the
+/// Machine's, holding the Machine's load slot until both sides close.
+async fn tunnel(client_side: OnUpgrade, machine_side: OnUpgrade, guard: LoadGuard) {
+    let _guard = guard;
+    let (client_io, machine_io) = match tokio::try_join!(client_side, machine_side) {
+        Ok(both) => both,
+        Err(error) => {
+            tracing::debug!(%error, "protocol upgrade did not complete");
+            return;
+        }
+    };
+    let mut client_io = TokioIo::new(client_io);
+    let mut machine_io = TokioIo::new(machine_io);
+    if let Err(error) = tokio::io::copy_bidirectional(&mut client_io, &mut machine_io).await {
+        tracing::debug!(%error, "upgraded connection ended with an error");
+    }
+}
+
+/// The protocol an HTTP/1.1 request asks to upgrade to (WebSocket, …).
+fn requested_upgrade<B>(request: &Request<B>) -> Option<HeaderValue> {
+    if request.version() != Version::HTTP_11 {
+        return None;
+    }
+    let asks = request
+        .headers()
+        .get_all(hyper::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| request.headers().get(hyper::header::UPGRADE).cloned())
+        .flatten()
 }
 
 fn error_response(error: &ProxyErrorCode) -> Response<ProxyBody> {

@@ -45,7 +45,7 @@ impl Proxy {
                     async move { Ok::<_, Infallible>(proxy.handle(request, client).await) }
                 });
                 if let Err(error) = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .await
                 {
                     tracing::debug!(%peer, %error, "client connection ended with an error");

@@ -126,3 +126,72 @@ async fn metrics_count_requests_by_app_machine_and_status_class() {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn h2_backend_speaks_h2c_to_the_machine() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    let b = Backend::start("m-b").await;
+    let mut grpc = route("grpc", &a, "ams", MachineState::Started);
+    grpc.services[0].ports[0].http_options = Some(hangar_types::HttpOptions {
+        h2_backend: Some(true),
+        ..Default::default()
+    });
+    h.fleet.add(grpc, &a);
+    h.fleet
+        .add(route("plain", &b, "ams", MachineState::Started), &b);
+
+    let response = h.get("grpc", "/svc/Method").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-request-version"], "HTTP/2.0");
+    let response = h.get("plain", "/").send().await.unwrap();
+    assert_eq!(response.headers()["x-request-version"], "HTTP/1.1");
+}
+
+#[tokio::test]
+async fn upgraded_connections_are_tunnelled_both_ways() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    h.fleet
+        .add(route("alpha", &a, "ams", MachineState::Started), &a);
+
+    let mut stream = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: alpha.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        let n = tokio::time::timeout(WAIT, stream.read(&mut byte))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 1, "connection closed in the response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("upgrade: echo"), "{head}");
+    // While the tunnel is open the Machine counts it as in flight.
+    assert_eq!(h.proxy.in_flight("m-a"), 1);
+
+    for message in [&b"ping"[..], b"hello over the tunnel"] {
+        stream.write_all(message).await.unwrap();
+        let mut echoed = vec![0u8; message.len()];
+        tokio::time::timeout(WAIT, stream.read_exact(&mut echoed))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(echoed, message);
+    }
+    drop(stream);
+    wait_until("the tunnel's slot is released", || {
+        h.proxy.in_flight("m-a") == 0
+    })
+    .await;
+}

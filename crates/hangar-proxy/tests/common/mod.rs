@@ -17,7 +17,8 @@ use hangar_types::{AutostopMode, MachinePort, MachineService, MachineState, Serv
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -99,8 +100,8 @@ impl Backend {
                         let backend = backend.clone();
                         async move { Ok::<_, Infallible>(backend.answer(request).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
+                    let _ = auto::Builder::new(TokioExecutor::new())
+                        .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .await;
                 });
             }
@@ -116,7 +117,30 @@ impl Backend {
         self.listener.lock().unwrap().take();
     }
 
-    async fn answer(&self, request: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+    async fn answer(&self, mut request: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+        if request
+            .headers()
+            .get("upgrade")
+            .is_some_and(|u| u == "echo")
+        {
+            // A tiny upgraded protocol: every byte sent comes back.
+            let upgrade = hyper::upgrade::on(&mut request);
+            tokio::spawn(async move {
+                if let Ok(upgraded) = upgrade.await {
+                    let (mut read, mut write) = tokio::io::split(TokioIo::new(upgraded));
+                    let _ = tokio::io::copy(&mut read, &mut write).await;
+                }
+            });
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = hyper::StatusCode::SWITCHING_PROTOCOLS;
+            response
+                .headers_mut()
+                .insert("connection", "upgrade".parse().unwrap());
+            response
+                .headers_mut()
+                .insert("upgrade", "echo".parse().unwrap());
+            return response;
+        }
         if request.uri().path().starts_with("/slow") {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
             self.gate.acquire().await.unwrap().forget();
@@ -131,6 +155,10 @@ impl Backend {
         response
             .headers_mut()
             .insert("x-machine-id", self.id.parse().unwrap());
+        let version = format!("{:?}", request.version());
+        response
+            .headers_mut()
+            .insert("x-request-version", version.parse().unwrap());
         response
     }
 }
