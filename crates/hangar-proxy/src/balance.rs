@@ -8,6 +8,7 @@ use hangar_types::MachineService;
 use rand::Rng;
 
 use crate::load::{LoadGuard, LoadTracker};
+use crate::placement::Placement;
 use crate::routes::{MachineRoute, RouteTable};
 
 /// Default concurrency soft limit when a service sets none.
@@ -67,6 +68,8 @@ pub(crate) struct Request<'a> {
     pub(crate) excluded: &'a HashSet<String>,
     /// Machines this proxy started whose start the route table may not show yet.
     pub(crate) started_locally: &'a HashSet<String>,
+    /// Regions and Machines the client asked for.
+    pub(crate) placement: &'a Placement,
 }
 
 struct Candidate<'a> {
@@ -77,8 +80,9 @@ struct Candidate<'a> {
     load: usize,
 }
 
-/// Picks a Machine: least loaded below soft limit, local region first; a
-/// local Machine over its soft limit beats a remote one; never at hard limit.
+/// Picks a Machine: the client's preferred one if it has room, else least
+/// loaded below soft limit, closest region first (a local Machine over its
+/// soft limit beats a remote one); never one at its hard limit.
 pub(crate) fn choose(
     table: &RouteTable,
     loads: &Arc<LoadTracker>,
@@ -87,7 +91,7 @@ pub(crate) fn choose(
     let mut candidates = Vec::new();
     let mut autostart = false;
     for route in table.machines.iter().filter(|m| m.app == request.app) {
-        if request.excluded.contains(&route.id) {
+        if request.excluded.contains(&route.id) || !request.placement.allows(route) {
             continue;
         }
         let Some((service, port)) = route.http_service(request.public_port) else {
@@ -115,17 +119,42 @@ pub(crate) fn choose(
         });
     }
 
+    let placement = request.placement;
     let mut rng = rand::rng();
     let mut keyed: Vec<_> = candidates
         .iter()
         .map(|c| {
-            let remote = c.route.region != request.local_region;
+            let preferred = placement.is_preferred(c.route);
+            let rank = placement.region_rank(&c.route.region, request.local_region);
             let over_soft = c.load >= c.limits.soft;
-            ((remote, over_soft, c.load, rng.random::<u32>()), c)
+            (
+                (!preferred, rank, over_soft, c.load, rng.random::<u32>()),
+                c,
+            )
         })
         .collect();
     keyed.sort_by_key(|(key, _)| *key);
 
+    let route_to = |c: &Candidate<'_>| {
+        loads.try_acquire(&c.route.id, c.limits.hard).map(|guard| {
+            Choice::Route(Target {
+                machine_id: c.route.id.clone(),
+                upstream: c.upstream,
+                per_request: c.limits.per_request,
+                h2_backend: c.h2_backend,
+                guard,
+            })
+        })
+    };
+    // A preferred Machine below its hard limit wins over autostart.
+    if let Some((_, c)) = keyed
+        .first()
+        .filter(|(_, c)| placement.is_preferred(c.route))
+    {
+        if let Some(choice) = route_to(c) {
+            return choice;
+        }
+    }
     let any_below_soft = candidates.iter().any(|c| c.load < c.limits.soft);
     if !any_below_soft && autostart {
         if let Some(route) = startable(table, request) {
@@ -133,14 +162,8 @@ pub(crate) fn choose(
         }
     }
     for (_, c) in &keyed {
-        if let Some(guard) = loads.try_acquire(&c.route.id, c.limits.hard) {
-            return Choice::Route(Target {
-                machine_id: c.route.id.clone(),
-                upstream: c.upstream,
-                per_request: c.limits.per_request,
-                h2_backend: c.h2_backend,
-                guard,
-            });
+        if let Some(choice) = route_to(c) {
+            return choice;
         }
     }
     if candidates.is_empty() {
@@ -156,11 +179,18 @@ fn startable<'t>(table: &'t RouteTable, request: &Request<'_>) -> Option<&'t Mac
     table
         .machines
         .iter()
-        .filter(|m| m.app == request.app && m.is_startable())
+        .filter(|m| m.app == request.app && m.is_startable() && request.placement.allows(m))
         .filter(|m| !request.excluded.contains(&m.id) && !request.started_locally.contains(&m.id))
         .filter(|m| {
             m.http_service(request.public_port)
                 .is_some_and(|(s, _)| s.autostart.unwrap_or(true))
         })
-        .min_by_key(|m| (m.region != request.local_region, m.id.clone()))
+        .min_by_key(|m| {
+            let placement = request.placement;
+            (
+                !placement.is_preferred(m),
+                placement.region_rank(&m.region, request.local_region),
+                m.id.clone(),
+            )
+        })
 }

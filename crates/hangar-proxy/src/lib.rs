@@ -17,6 +17,7 @@ mod forward;
 mod headers;
 mod load;
 mod metrics;
+mod placement;
 mod proxy;
 mod routes;
 mod server;

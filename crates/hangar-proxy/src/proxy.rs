@@ -23,6 +23,7 @@ use crate::forward::{full_body, GuardedBody, ProxyBody, Upstreams};
 use crate::headers::{self, ClientConn};
 use crate::load::{LoadGuard, LoadTracker};
 use crate::metrics::Metrics;
+use crate::placement::Placement;
 use crate::routes::{MachineRoute, RouteTable};
 
 /// How many autostarts one request may go through before giving up.
@@ -236,6 +237,7 @@ impl Proxy {
             parts.version,
         );
 
+        let placement = Placement::from_headers(&parts.headers);
         let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
         let mut excluded = HashSet::new();
         let mut attempts = 0;
@@ -257,12 +259,22 @@ impl Proxy {
                     local_region: &self.config.region,
                     excluded: &excluded,
                     started_locally: &started_locally,
+                    placement: &placement,
                 },
             );
             match choice {
                 Choice::Route(target) => {
                     attempts += 1;
                     let machine_id = target.machine_id.clone();
+                    if let Some(preferred) = &placement.prefer_instance {
+                        if preferred != &machine_id {
+                            if let Ok(value) = HeaderValue::from_str(preferred) {
+                                parts
+                                    .headers
+                                    .insert("fly-preferred-instance-unavailable", value);
+                            }
+                        }
+                    }
                     match self.send(&parts, &body, target, &mut client_upgrade).await {
                         Ok(response) => return Ok((response, machine_id)),
                         Err(SendError::Connect(reason)) => {
