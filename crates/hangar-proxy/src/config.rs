@@ -23,6 +23,8 @@ pub struct ProxyConfig {
     pub max_connect_attempts: usize,
     /// How long a request waits for an autostarted Machine.
     pub autostart_timeout: Duration,
+    /// How long a client may take to send a request's headers (HTTP/1.1).
+    pub header_read_timeout: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -36,6 +38,7 @@ impl Default for ProxyConfig {
             max_queued_requests: 1024,
             max_connect_attempts: 90,
             autostart_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(30),
         }
     }
 }

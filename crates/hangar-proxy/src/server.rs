@@ -4,8 +4,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::HeaderValue;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
@@ -34,6 +39,7 @@ impl Proxy {
             };
             let _ = stream.set_nodelay(true);
             let proxy = self.clone();
+            let header_read_timeout = self.config.header_read_timeout;
             let client = ClientConn {
                 peer,
                 public_port,
@@ -44,12 +50,58 @@ impl Proxy {
                     let proxy = proxy.clone();
                     async move { Ok::<_, Infallible>(proxy.handle(request, client).await) }
                 });
-                if let Err(error) = auto::Builder::new(TokioExecutor::new())
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_read_timeout);
+                if let Err(error) = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .await
                 {
                     tracing::debug!(%peer, %error, "client connection ended with an error");
                 }
+            });
+        }
+    }
+
+    /// Serves the Prometheus text of [`Proxy::metrics_text`] at `GET /metrics`
+    /// on `listener`; other paths are 404.
+    pub async fn serve_metrics(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) if is_transient(&error) => {
+                    tracing::warn!(%error, "metrics accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let proxy = self.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let proxy = proxy.clone();
+                    async move {
+                        let mut response = if request.uri().path() == "/metrics" {
+                            let mut r = Response::new(Full::new(Bytes::from(proxy.metrics_text())));
+                            r.headers_mut().insert(
+                                hyper::header::CONTENT_TYPE,
+                                HeaderValue::from_static("text/plain; version=0.0.4"),
+                            );
+                            r
+                        } else {
+                            Response::new(Full::new(Bytes::from_static(b"see /metrics\n")))
+                        };
+                        if request.uri().path() != "/metrics" {
+                            *response.status_mut() = StatusCode::NOT_FOUND;
+                        }
+                        Ok::<_, Infallible>(response)
+                    }
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     }

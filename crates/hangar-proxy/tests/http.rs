@@ -195,3 +195,59 @@ async fn upgraded_connections_are_tunnelled_both_ways() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn metrics_endpoint_serves_prometheus_text() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    h.fleet
+        .add(route("alpha", &a, "ams", MachineState::Started), &a);
+    h.get("alpha", "/").send().await.unwrap();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(h.proxy.clone().serve_metrics(listener));
+    let response = h
+        .client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    assert!(text
+        .contains("hangar_proxy_requests_total{app=\"alpha\",machine=\"m-a\",status=\"2xx\"} 1"));
+    let missing = h
+        .client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    task.abort();
+}
+
+#[tokio::test]
+async fn slow_request_headers_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut config = test_config();
+    config.header_read_timeout = std::time::Duration::from_millis(200);
+    let h = Harness::start(config).await;
+    let mut stream = tokio::net::TcpStream::connect(h.addr).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: alpha.localhost\r\n")
+        .await
+        .unwrap();
+    // The proxy closes the connection (possibly after a 408) instead of
+    // waiting forever for the rest of the head.
+    let mut rest = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut rest))
+        .await
+        .expect("connection still open after the header read timeout")
+        .ok();
+}
