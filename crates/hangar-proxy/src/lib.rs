@@ -15,12 +15,14 @@ mod control;
 mod error;
 mod forward;
 mod headers;
+mod host;
 mod load;
 mod metrics;
 mod placement;
 mod proxy;
 mod routes;
 mod server;
+mod upgrade;
 
 pub use config::ProxyConfig;
 pub use control::MachineControl;

@@ -74,3 +74,45 @@ impl Placement {
         self.prefer_instance.as_deref() == Some(route.id.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn force_region_wins_over_prefer_region() {
+        let p = Placement::from_headers(&headers(&[
+            ("fly-prefer-region", "syd"),
+            ("fly-force-region", " LHR , ams ,"),
+        ]));
+        assert_eq!(p.regions, ["lhr", "ams"]);
+        assert!(p.force_region);
+    }
+
+    #[test]
+    fn listed_regions_rank_before_local_before_others() {
+        let p = Placement::from_headers(&headers(&[("fly-prefer-region", "syd,lhr")]));
+        assert!(!p.force_region);
+        let rank = |r| p.region_rank(r, "ams");
+        assert!(rank("syd") < rank("lhr"));
+        assert!(rank("lhr") < rank("ams"));
+        assert!(rank("ams") < rank("nrt"));
+        let none = Placement::default();
+        assert!(none.region_rank("ams", "ams") < none.region_rank("nrt", "ams"));
+    }
+
+    #[test]
+    fn empty_headers_ask_for_nothing() {
+        let p = Placement::from_headers(&headers(&[("fly-force-instance-id", "  ")]));
+        assert_eq!(p, Placement::default());
+    }
+}

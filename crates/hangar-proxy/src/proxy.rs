@@ -11,7 +11,6 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode, Version};
-use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
 use crate::autostart::Autostarter;
@@ -21,10 +20,12 @@ use crate::control::MachineControl;
 use crate::error::ProxyErrorCode;
 use crate::forward::{full_body, GuardedBody, ProxyBody, Upstreams};
 use crate::headers::{self, ClientConn};
-use crate::load::{LoadGuard, LoadTracker};
+use crate::host::{app_for_host, request_host, strip_port};
+use crate::load::LoadTracker;
 use crate::metrics::Metrics;
 use crate::placement::Placement;
 use crate::routes::{MachineRoute, RouteTable};
+use crate::upgrade;
 
 /// How many autostarts one request may go through before giving up.
 const MAX_STARTS_PER_REQUEST: usize = 3;
@@ -117,18 +118,6 @@ impl Proxy {
         self.metrics.render(&in_flight)
     }
 
-    /// The app a Host header names, if it is under the app domain.
-    fn app_for_host(&self, host: &str) -> Option<String> {
-        let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
-        let domain = self
-            .config
-            .app_domain
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
-        let app = host.strip_suffix(&domain)?.strip_suffix('.')?;
-        (!app.is_empty()).then(|| app.to_string())
-    }
-
     /// Answers one client request.
     pub(crate) async fn handle(
         self: &Arc<Self>,
@@ -138,7 +127,7 @@ impl Proxy {
         let began = Instant::now();
         let version = request.version();
         let host = request_host(&request);
-        let app = self.app_for_host(&host);
+        let app = app_for_host(&host, &self.config.app_domain);
         // Unknown hosts are counted under app "" so that arbitrary Host
         // headers cannot grow the metrics without bound.
         let mut app_label = "";
@@ -202,7 +191,7 @@ impl Proxy {
             return Ok((redirect_to_https(host, request.uri()), String::new()));
         }
 
-        let upgrade = requested_upgrade(&request);
+        let upgrade = upgrade::requested_protocol(&request);
         let mut client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
         let limit = self.config.max_request_body_buffer;
@@ -401,7 +390,7 @@ impl Proxy {
                 ));
             };
             let machine_side = hyper::upgrade::on(&mut response);
-            tokio::spawn(tunnel(client_side, machine_side, target.guard));
+            tokio::spawn(upgrade::tunnel(client_side, machine_side, target.guard));
             return Ok(response.map(|_| full_body(Full::new(Bytes::new()))));
         }
         let (mut parts, body) = response.into_parts();
@@ -409,40 +398,6 @@ impl Proxy {
         let body = GuardedBody::new(body, target.guard).boxed();
         Ok(Response::from_parts(parts, body))
     }
-}
-
-/// Copies bytes both ways between an upgraded client connection and the
-/// Machine's, holding the Machine's load slot until both sides close.
-async fn tunnel(client_side: OnUpgrade, machine_side: OnUpgrade, guard: LoadGuard) {
-    let _guard = guard;
-    let (client_io, machine_io) = match tokio::try_join!(client_side, machine_side) {
-        Ok(both) => both,
-        Err(error) => {
-            tracing::debug!(%error, "protocol upgrade did not complete");
-            return;
-        }
-    };
-    let mut client_io = TokioIo::new(client_io);
-    let mut machine_io = TokioIo::new(machine_io);
-    if let Err(error) = tokio::io::copy_bidirectional(&mut client_io, &mut machine_io).await {
-        tracing::debug!(%error, "upgraded connection ended with an error");
-    }
-}
-
-/// The protocol an HTTP/1.1 request asks to upgrade to (WebSocket, …).
-fn requested_upgrade<B>(request: &Request<B>) -> Option<HeaderValue> {
-    if request.version() != Version::HTTP_11 {
-        return None;
-    }
-    let asks = request
-        .headers()
-        .get_all(hyper::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
-    asks.then(|| request.headers().get(hyper::header::UPGRADE).cloned())
-        .flatten()
 }
 
 fn error_response(error: &ProxyErrorCode) -> Response<ProxyBody> {
@@ -461,25 +416,4 @@ fn redirect_to_https(host: &str, uri: &hyper::Uri) -> Response<ProxyBody> {
             .insert(hyper::header::LOCATION, location);
     }
     response
-}
-
-/// The host a request is for: the Host header, or the URI authority (h2).
-fn request_host<B>(request: &Request<B>) -> String {
-    request
-        .headers()
-        .get(hyper::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default()
-}
-
-/// `host:port` → `host`, leaving IPv6 literals whole.
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host
-            .split_once(']')
-            .map_or(host, |(h, _)| &host[..h.len() + 1]);
-    }
-    host.split_once(':').map_or(host, |(h, _)| h)
 }

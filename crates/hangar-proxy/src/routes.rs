@@ -89,3 +89,64 @@ fn port_matches(port: &MachinePort, public_port: u16) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(port: Option<i64>, range: Option<(i64, i64)>, handlers: &[&str]) -> MachinePort {
+        MachinePort {
+            port,
+            start_port: range.map(|r| r.0),
+            end_port: range.map(|r| r.1),
+            handlers: handlers.iter().map(|h| h.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn machine(ports: Vec<MachinePort>) -> MachineRoute {
+        MachineRoute {
+            id: "m".into(),
+            app: "a".into(),
+            region: "ams".into(),
+            state: MachineState::Started,
+            address: IpAddr::from([127, 0, 0, 1]),
+            cordoned: false,
+            checks_passing: true,
+            services: vec![MachineService {
+                internal_port: 8080,
+                ports,
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn http_service_needs_the_port_and_an_http_handler() {
+        let m = machine(vec![
+            port(Some(443), None, &["tls", "http"]),
+            port(Some(5432), None, &["pg_tls"]),
+            port(None, Some((9000, 9010)), &["http"]),
+        ]);
+        assert!(m.http_service(443).is_some());
+        assert!(m.http_service(5432).is_none(), "no http handler");
+        assert!(m.http_service(9005).is_some(), "inside the port range");
+        assert!(m.http_service(9011).is_none());
+        assert!(m.http_service(80).is_none());
+    }
+
+    #[test]
+    fn routable_and_startable_states() {
+        let mut m = machine(vec![]);
+        assert!(m.is_routable());
+        m.checks_passing = false;
+        assert!(!m.is_routable());
+        m.state = MachineState::Suspended;
+        assert!(m.is_startable());
+        m.cordoned = true;
+        assert!(!m.is_startable());
+        m.cordoned = false;
+        m.state = MachineState::Destroyed;
+        assert!(!m.is_startable());
+    }
+}
