@@ -13,7 +13,7 @@ pub struct ProxyConfig {
     /// How often the autostop pass runs.
     pub autostop_interval: Duration,
     /// Request bodies up to this size are buffered so that a request can be
-    /// retried on another Machine; larger ones are refused.
+    /// retried on another Machine; larger ones are streamed, without retries.
     pub max_request_body_buffer: usize,
     /// How long a request waits for a Machine below its hard limit.
     pub queue_timeout: Duration,

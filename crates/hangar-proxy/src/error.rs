@@ -37,9 +37,6 @@ pub enum ProxyErrorCode {
         machine: String,
         reason: String,
     },
-    /// The request body is larger than the proxy buffers.
-    #[error("PA01: request body is larger than the {0} bytes the proxy buffers")]
-    BodyTooLarge(usize),
     /// The Machine answered with a broken response or reset the connection.
     #[error("PU01: Machine {machine} of app {app:?} failed mid-request: {reason}")]
     UpstreamFailed {
@@ -63,7 +60,6 @@ impl ProxyErrorCode {
             ProxyErrorCode::CapacityTimeout(_) => "PR04",
             ProxyErrorCode::QueueFull(_) => "PR05",
             ProxyErrorCode::AutostartFailed { .. } => "PM01",
-            ProxyErrorCode::BodyTooLarge(_) => "PA01",
             ProxyErrorCode::UpstreamFailed { .. } => "PU01",
             ProxyErrorCode::BadRequest(_) => "PC01",
         }
@@ -75,7 +71,6 @@ impl ProxyErrorCode {
             ProxyErrorCode::UnknownApp(_) | ProxyErrorCode::NoService { .. } => {
                 StatusCode::NOT_FOUND
             }
-            ProxyErrorCode::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ProxyErrorCode::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
             ProxyErrorCode::BadRequest(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::SERVICE_UNAVAILABLE,

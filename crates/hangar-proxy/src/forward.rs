@@ -25,9 +25,9 @@ pub(crate) fn full_body(body: Full<Bytes>) -> ProxyBody {
 /// opening a connection per request (`type = "connections"`), and one
 /// speaking h2c with prior knowledge (`h2_backend`, for gRPC).
 pub(crate) struct Upstreams {
-    pooled: Client<HttpConnector, Full<Bytes>>,
-    unpooled: Client<HttpConnector, Full<Bytes>>,
-    h2c: Client<HttpConnector, Full<Bytes>>,
+    pooled: Client<HttpConnector, ProxyBody>,
+    unpooled: Client<HttpConnector, ProxyBody>,
+    h2c: Client<HttpConnector, ProxyBody>,
 }
 
 impl Upstreams {
@@ -56,7 +56,7 @@ impl Upstreams {
         &self,
         per_request: bool,
         h2_backend: bool,
-    ) -> &Client<HttpConnector, Full<Bytes>> {
+    ) -> &Client<HttpConnector, ProxyBody> {
         match (h2_backend, per_request) {
             (true, _) => &self.h2c,
             (false, true) => &self.pooled,

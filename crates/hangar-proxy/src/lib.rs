@@ -10,6 +10,7 @@
 mod autostart;
 mod autostop;
 mod balance;
+mod body;
 mod config;
 mod control;
 mod error;

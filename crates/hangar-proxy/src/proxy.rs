@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::upgrade::OnUpgrade;
@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::autostart::Autostarter;
 use crate::balance::{self, Choice, Target};
+use crate::body::RequestBody;
 use crate::config::ProxyConfig;
 use crate::control::MachineControl;
 use crate::error::ProxyErrorCode;
@@ -194,18 +195,9 @@ impl Proxy {
         let upgrade = upgrade::requested_protocol(&request);
         let mut client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
-        let limit = self.config.max_request_body_buffer;
-        let body = Limited::new(body, limit)
-            .collect()
+        let mut body = RequestBody::read(body, self.config.max_request_body_buffer)
             .await
-            .map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    ProxyErrorCode::BodyTooLarge(limit)
-                } else {
-                    ProxyErrorCode::BadRequest(e.to_string())
-                }
-            })?
-            .to_bytes();
+            .map_err(|e| ProxyErrorCode::BadRequest(e.to_string()))?;
         headers::strip_hop_by_hop(&mut parts.headers);
         if let Some(protocol) = upgrade {
             parts.headers.insert(
@@ -253,6 +245,11 @@ impl Proxy {
             );
             match choice {
                 Choice::Route(target) => {
+                    let Some(attempt_body) = body.for_attempt() else {
+                        // A streamed body went to a Machine that refused the
+                        // connection; it cannot be sent again.
+                        return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
+                    };
                     attempts += 1;
                     let machine_id = target.machine_id.clone();
                     if let Some(preferred) = &placement.prefer_instance {
@@ -264,7 +261,10 @@ impl Proxy {
                             }
                         }
                     }
-                    match self.send(&parts, &body, target, &mut client_upgrade).await {
+                    match self
+                        .send(&parts, attempt_body, target, &mut client_upgrade)
+                        .await
+                    {
                         Ok(response) => return Ok((response, machine_id)),
                         Err(SendError::Connect(reason)) => {
                             tracing::debug!(%app, machine = %machine_id, %reason, "connect failed, trying another Machine");
@@ -362,7 +362,7 @@ impl Proxy {
     async fn send(
         &self,
         parts: &hyper::http::request::Parts,
-        body: &Bytes,
+        body: ProxyBody,
         target: Target,
         client_upgrade: &mut Option<OnUpgrade>,
     ) -> Result<Response<ProxyBody>, SendError> {
@@ -370,7 +370,7 @@ impl Proxy {
         let uri: hyper::Uri = format!("http://{}{}", target.upstream, path)
             .parse()
             .map_err(|e| SendError::Upstream(format!("bad upstream uri: {e}")))?;
-        let mut request = Request::new(Full::new(body.clone()));
+        let mut request = Request::new(body);
         *request.method_mut() = parts.method.clone();
         *request.uri_mut() = uri;
         *request.version_mut() = Version::HTTP_11;

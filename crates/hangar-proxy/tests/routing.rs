@@ -125,37 +125,45 @@ async fn connect_failure_is_retried_on_another_machine() {
 }
 
 #[tokio::test]
-async fn request_body_is_forwarded_and_oversized_body_refused() {
+async fn small_bodies_are_buffered_and_large_ones_streamed() {
     let mut config = test_config();
     config.max_request_body_buffer = 1024;
     let h = Harness::start(config).await;
-    let a = Backend::start("m-a").await;
+    // The local Machine refuses connections: a buffered body is retried on
+    // the remote one.
+    let dead = Backend::bind("dead").await;
+    let dead_route = route("alpha", &dead, "ams", MachineState::Started);
+    dead.halt();
+    h.fleet.add(dead_route, &dead);
+    let far = Backend::start("far").await;
     h.fleet
-        .add(route("alpha", &a, "ams", MachineState::Started), &a);
+        .add(route("alpha", &far, "lhr", MachineState::Started), &far);
 
-    let response = h
-        .client
-        .post(format!("http://{}/", h.addr))
-        .header("host", host("alpha"))
-        .body("x".repeat(512))
-        .send()
-        .await
-        .unwrap();
+    let post = |size: usize| {
+        h.client
+            .post(format!("http://{}/", h.addr))
+            .header("host", host("alpha"))
+            .body("x".repeat(size))
+            .send()
+    };
+    let response = post(512).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert_eq!(machine_of(&body), "far");
+    assert!(body.contains("received-bytes: 512"), "{body}");
+
+    // Past the buffer the body is streamed, so it cannot be retried.
+    let response = post(4096).await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["hangar-proxy-error"], "PR03");
+
+    // With only the live Machine, the large body arrives whole.
+    h.fleet.update(|t| t.machines.retain(|m| m.id == "far"));
+    let response = post(64 * 1024).await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response
         .text()
         .await
         .unwrap()
-        .contains("content-length: 512"));
-
-    let response = h
-        .client
-        .post(format!("http://{}/", h.addr))
-        .header("host", host("alpha"))
-        .body("x".repeat(4096))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 413);
-    assert_eq!(response.headers()["hangar-proxy-error"], "PA01");
+        .contains("received-bytes: 65536"));
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hangar_proxy::{MachineControl, MachineRoute, Proxy, ProxyConfig, RouteTable};
 use hangar_types::{AutostopMode, MachinePort, MachineService, MachineState, ServiceConcurrency};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -147,15 +147,22 @@ impl Backend {
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
         self.hits.fetch_add(1, Ordering::SeqCst);
+        let (parts, request_body) = request.into_parts();
+        let received = request_body
+            .collect()
+            .await
+            .map(|b| b.to_bytes().len())
+            .unwrap_or(0);
         let mut body = format!("machine={}\n", self.id);
-        for (name, value) in request.headers() {
+        for (name, value) in &parts.headers {
             body.push_str(&format!("{}: {}\n", name, value.to_str().unwrap_or("?")));
         }
+        body.push_str(&format!("received-bytes: {received}\n"));
         let mut response = Response::new(Full::new(Bytes::from(body)));
         response
             .headers_mut()
             .insert("x-machine-id", self.id.parse().unwrap());
-        let version = format!("{:?}", request.version());
+        let version = format!("{:?}", parts.version);
         response
             .headers_mut()
             .insert("x-request-version", version.parse().unwrap());
