@@ -42,8 +42,9 @@ impl Proxy {
         })
     }
 
-    /// One autostop pass: per app and region, stops or suspends at most one
-    /// idle Machine beyond what the load needs, keeping
+    /// One autostop pass: per app and region, stops or suspends idle
+    /// Machines beyond what the load needs (at most
+    /// `autostop_max_per_pass`, Fly's default being one), keeping
     /// `min_machines_running` in the app's primary region. Returns the ids
     /// of the Machines it stopped or suspended.
     pub async fn autostop_pass(&self) -> Vec<String> {
@@ -109,28 +110,26 @@ impl Proxy {
                     .unwrap_or(0);
                 excess = excess.min(count.saturating_sub(keep));
             }
-            if excess == 0 {
-                continue;
-            }
-            let Some(victim) = running
+            let mut idle: Vec<&Running> = running
                 .iter()
                 .filter(|m| m.idle && m.mode != AutostopMode::Off)
-                .max_by(|a, b| a.id.cmp(&b.id))
-            else {
-                continue;
-            };
-            let result = match victim.mode {
-                AutostopMode::Suspend => self.control.suspend(&app, &victim.id).await,
-                _ => self.control.stop(&app, &victim.id).await,
-            };
-            match result {
-                Ok(()) => {
-                    tracing::info!(%app, %region, machine = %victim.id, mode = ?victim.mode, "autostopped idle Machine");
-                    self.metrics.autostop(&app, &victim.id);
-                    stopped.push(victim.id.clone());
-                }
-                Err(error) => {
-                    tracing::warn!(%app, machine = %victim.id, %error, "autostop failed");
+                .collect();
+            idle.sort_by(|a, b| b.id.cmp(&a.id));
+            let quota = excess.min(self.config.autostop_max_per_pass);
+            for victim in idle.into_iter().take(quota) {
+                let result = match victim.mode {
+                    AutostopMode::Suspend => self.control.suspend(&app, &victim.id).await,
+                    _ => self.control.stop(&app, &victim.id).await,
+                };
+                match result {
+                    Ok(()) => {
+                        tracing::info!(%app, %region, machine = %victim.id, mode = ?victim.mode, "autostopped idle Machine");
+                        self.metrics.autostop(&app, &victim.id);
+                        stopped.push(victim.id.clone());
+                    }
+                    Err(error) => {
+                        tracing::warn!(%app, machine = %victim.id, %error, "autostop failed");
+                    }
                 }
             }
         }

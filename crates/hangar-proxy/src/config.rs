@@ -12,6 +12,8 @@ pub struct ProxyConfig {
     pub region: String,
     /// How often the autostop pass runs.
     pub autostop_interval: Duration,
+    /// How many idle Machines one pass stops per app and region.
+    pub autostop_max_per_pass: usize,
     /// Request bodies up to this size are buffered so that a request can be
     /// retried on another Machine; larger ones are streamed, without retries.
     pub max_request_body_buffer: usize,
@@ -33,6 +35,7 @@ impl Default for ProxyConfig {
             app_domain: "localhost".to_string(),
             region: "local".to_string(),
             autostop_interval: Duration::from_secs(300),
+            autostop_max_per_pass: 1,
             max_request_body_buffer: 10 * 1024 * 1024,
             queue_timeout: Duration::from_secs(10),
             max_queued_requests: 1024,

@@ -6,6 +6,38 @@
 //! The proxy knows nothing of the store or the agent: it reads route table
 //! snapshots from a [`tokio::sync::watch`] channel and starts or stops
 //! Machines through a [`MachineControl`] supplied by its host.
+//!
+//! Wiring it into a host:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use hangar_proxy::{MachineControl, Proxy, ProxyConfig, RouteTable};
+//!
+//! struct AgentControl; // calls the agent's start/stop/suspend and waits
+//!
+//! #[async_trait::async_trait]
+//! impl MachineControl for AgentControl {
+//!     async fn start(&self, _app: &str, _id: &str) -> Result<(), String> { Ok(()) }
+//!     async fn stop(&self, _app: &str, _id: &str) -> Result<(), String> { Ok(()) }
+//!     async fn suspend(&self, _app: &str, _id: &str) -> Result<(), String> { Ok(()) }
+//! }
+//!
+//! # async fn wire() -> std::io::Result<()> {
+//! // The host keeps `routes_tx` current: a new snapshot (generation + 1)
+//! // whenever a Machine's state, address, cordon, checks or config change.
+//! let (routes_tx, routes_rx) = tokio::sync::watch::channel(Arc::new(RouteTable::default()));
+//! let proxy = Proxy::new(ProxyConfig::default(), routes_rx, Arc::new(AgentControl));
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! let metrics = tokio::net::TcpListener::bind("127.0.0.1:9091").await?;
+//! tokio::spawn(proxy.clone().serve_metrics(metrics));
+//! let _autostop = proxy.clone().spawn_autostop();
+//! // Services are matched on the public port, here 80 even though the
+//! // listener is on 8080 (pass 8080 to match `[[services.ports]] port = 8080`).
+//! proxy.serve_http(listener, 80).await?;
+//! # drop(routes_tx);
+//! # Ok(())
+//! # }
+//! ```
 
 mod autostart;
 mod autostop;

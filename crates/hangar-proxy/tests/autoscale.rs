@@ -147,3 +147,21 @@ async fn autostop_loop_suspends_idle_machines_outside_the_primary_region() {
     assert_eq!(response.status(), 200);
     assert_eq!(h.fleet.state("far"), MachineState::Started);
 }
+
+#[tokio::test]
+async fn autostop_per_pass_quota_is_configurable() {
+    let mut config = test_config();
+    config.autostop_max_per_pass = 5;
+    let h = Harness::start(config).await;
+    for id in ["m-1", "m-2", "m-3", "m-4"] {
+        let b = Backend::start(id).await;
+        let mut r = route("alpha", &b, "ams", MachineState::Started);
+        r.services[0] = with_autoscale(r.services[0].clone(), AutostopMode::Stop, true, 1);
+        h.fleet.add(r, &b);
+    }
+    // Four idle: excess is 3, all stopped in one pass; one kept as the minimum.
+    let mut stopped = h.proxy.autostop_pass().await;
+    stopped.sort();
+    assert_eq!(stopped, ["m-2", "m-3", "m-4"]);
+    assert_eq!(h.fleet.state("m-1"), MachineState::Started);
+}
