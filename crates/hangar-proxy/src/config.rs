@@ -19,6 +19,9 @@ pub struct ProxyConfig {
     pub max_request_body_buffer: usize,
     /// How long a request waits for a Machine below its hard limit.
     pub queue_timeout: Duration,
+    /// How long a request waits for a healthy Machine when no Machine of the
+    /// app can take it and none can be started.
+    pub healthy_machine_wait: Duration,
     /// How many requests may wait for capacity at once; more are refused.
     pub max_queued_requests: usize,
     /// How many Machines a request is tried on when connections fail.
@@ -38,6 +41,7 @@ impl Default for ProxyConfig {
             autostop_max_per_pass: 1,
             max_request_body_buffer: 10 * 1024 * 1024,
             queue_timeout: Duration::from_secs(10),
+            healthy_machine_wait: Duration::from_secs(5),
             max_queued_requests: 1024,
             max_connect_attempts: 90,
             autostart_timeout: Duration::from_secs(60),

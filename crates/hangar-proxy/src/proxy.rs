@@ -94,7 +94,8 @@ impl Proxy {
         self.loads.in_flight(machine_id)
     }
 
-    /// Requests waiting for a Machine below its hard limit right now.
+    /// Requests waiting right now for a Machine below its hard limit or for
+    /// a healthy Machine.
     pub fn queued_requests(&self) -> usize {
         self.queued.load(Ordering::SeqCst)
     }
@@ -220,6 +221,7 @@ impl Proxy {
 
         let placement = Placement::from_headers(&parts.headers);
         let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
+        let health_deadline = tokio::time::Instant::now() + self.config.healthy_machine_wait;
         let mut excluded = HashSet::new();
         let mut attempts = 0;
         let mut starts = 0;
@@ -302,7 +304,18 @@ impl Proxy {
                     }
                 }
                 Choice::NoCandidate if excluded.is_empty() => {
-                    return Err(ProxyErrorCode::NoHealthyMachine(app.to_string()));
+                    // Like Fly, wait a while for a Machine to become healthy
+                    // (a restart or deploy in progress) before giving up.
+                    if tokio::time::Instant::now() >= health_deadline {
+                        return Err(ProxyErrorCode::NoHealthyMachine(app.to_string()));
+                    }
+                    if queue_slot.is_none() {
+                        queue_slot = Some(self.enter_queue(app)?);
+                    }
+                    tokio::select! {
+                        _ = routes.changed() => {}
+                        _ = tokio::time::sleep_until(health_deadline) => {}
+                    }
                 }
                 Choice::NoCandidate => {
                     return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));

@@ -167,3 +167,22 @@ async fn small_bodies_are_buffered_and_large_ones_streamed() {
         .unwrap()
         .contains("received-bytes: 65536"));
 }
+
+#[tokio::test]
+async fn request_waits_for_a_machine_to_become_healthy() {
+    let mut config = test_config();
+    config.healthy_machine_wait = WAIT;
+    let h = Harness::start(config).await;
+    let a = Backend::start("m-a").await;
+    let mut unhealthy = route("alpha", &a, "ams", MachineState::Started);
+    unhealthy.checks_passing = false;
+    h.fleet.add(unhealthy, &a);
+
+    let request = h.get("alpha", "/");
+    let pending = tokio::spawn(async move { request.send().await.unwrap() });
+    wait_until("the request waits", || h.proxy.queued_requests() == 1).await;
+    h.fleet.update(|t| t.machines[0].checks_passing = true);
+    let response = pending.await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(machine_of(&response.text().await.unwrap()), "m-a");
+}

@@ -413,6 +413,7 @@ pub fn test_config() -> ProxyConfig {
         region: "ams".to_string(),
         queue_timeout: Duration::from_secs(5),
         autostart_timeout: Duration::from_secs(5),
+        healthy_machine_wait: Duration::ZERO,
         autostop_interval: Duration::from_secs(3600),
         ..ProxyConfig::default()
     }
