@@ -53,6 +53,7 @@ mod load;
 mod metrics;
 mod placement;
 mod proxy;
+mod response_options;
 mod routes;
 mod server;
 mod upgrade;

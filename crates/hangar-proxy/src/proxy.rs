@@ -25,6 +25,7 @@ use crate::host::{app_for_host, request_host, strip_port};
 use crate::load::LoadTracker;
 use crate::metrics::Metrics;
 use crate::placement::Placement;
+use crate::response_options;
 use crate::routes::{MachineRoute, RouteTable};
 use crate::upgrade;
 
@@ -152,10 +153,19 @@ impl Proxy {
                 }
             },
         };
-        let headers = response.headers_mut();
-        headers.append(hyper::header::VIA, headers::via_entry(version));
-        if let Ok(id) = HeaderValue::from_str(&ulid::Ulid::new().to_string().to_lowercase()) {
-            headers.insert("fly-request-id", id);
+        if response
+            .extensions()
+            .get::<response_options::Pristine>()
+            .is_none()
+        {
+            let headers = response.headers_mut();
+            headers.append(hyper::header::VIA, headers::via_entry(version));
+            if let Ok(id) = HeaderValue::from_str(&ulid::Ulid::new().to_string().to_lowercase()) {
+                headers.insert("fly-request-id", id);
+            }
+            if !headers.contains_key(hyper::header::SERVER) {
+                headers.insert(hyper::header::SERVER, HeaderValue::from_static("hangar"));
+            }
         }
         self.metrics.request(
             app_label,
@@ -179,19 +189,20 @@ impl Proxy {
         if !table.has_app(app) {
             return Err(ProxyErrorCode::UnknownApp(host.to_string()));
         }
-        let force_https = table
+        let port = table
             .machines
             .iter()
             .filter(|m| m.app == app)
             .find_map(|m| m.http_service(client.public_port))
-            .map(|(_, port)| port.force_https == Some(true))
+            .map(|(_, port)| port.clone())
             .ok_or_else(|| ProxyErrorCode::NoService {
                 app: app.to_string(),
                 port: client.public_port,
             })?;
-        if force_https && !client.tls {
+        if port.force_https == Some(true) && !client.tls {
             return Ok((redirect_to_https(host, request.uri()), String::new()));
         }
+        let response_options = port.http_options.and_then(|o| o.response);
 
         let upgrade = upgrade::requested_protocol(&request);
         let mut client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
@@ -267,7 +278,12 @@ impl Proxy {
                         .send(&parts, attempt_body, target, &mut client_upgrade)
                         .await
                     {
-                        Ok(response) => return Ok((response, machine_id)),
+                        Ok(mut response) => {
+                            if let Some(options) = &response_options {
+                                response_options::apply(options, &mut response);
+                            }
+                            return Ok((response, machine_id));
+                        }
                         Err(SendError::Connect(reason)) => {
                             tracing::debug!(%app, machine = %machine_id, %reason, "connect failed, trying another Machine");
                             excluded.insert(machine_id);

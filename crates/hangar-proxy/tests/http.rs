@@ -251,3 +251,49 @@ async fn slow_request_headers_are_cut_off() {
         .expect("connection still open after the header read timeout")
         .ok();
 }
+
+#[tokio::test]
+async fn response_options_edit_headers_and_pristine_suppresses_ours() {
+    let h = Harness::start(test_config()).await;
+    let a = Backend::start("m-a").await;
+    let b = Backend::start("m-b").await;
+    let mut edited = route("edited", &a, "ams", MachineState::Started);
+    let mut headers = std::collections::BTreeMap::new();
+    headers.insert("x-machine-id".to_string(), serde_json::Value::Bool(false));
+    headers.insert("x-added".to_string(), serde_json::json!("yes"));
+    headers.insert("x-multi".to_string(), serde_json::json!(["a", "b"]));
+    edited.services[0].ports[0].http_options = Some(hangar_types::HttpOptions {
+        response: Some(hangar_types::HttpResponseOptions {
+            headers,
+            pristine: None,
+        }),
+        ..Default::default()
+    });
+    h.fleet.add(edited, &a);
+    let mut pristine = route("pristine", &b, "ams", MachineState::Started);
+    pristine.services[0].ports[0].http_options = Some(hangar_types::HttpOptions {
+        response: Some(hangar_types::HttpResponseOptions {
+            pristine: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    h.fleet.add(pristine, &b);
+
+    let response = h.get("edited", "/").send().await.unwrap();
+    assert!(response.headers().get("x-machine-id").is_none());
+    assert_eq!(response.headers()["x-added"], "yes");
+    let multi: Vec<_> = response.headers().get_all("x-multi").iter().collect();
+    assert_eq!(multi, ["a", "b"]);
+    assert_eq!(response.headers()["server"], "hangar");
+    assert!(response.headers().contains_key("fly-request-id"));
+
+    let response = h.get("pristine", "/").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    for name in ["server", "via", "fly-request-id"] {
+        assert!(
+            response.headers().get(name).is_none(),
+            "{name} on a pristine response"
+        );
+    }
+}
