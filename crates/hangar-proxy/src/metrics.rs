@@ -42,6 +42,8 @@ struct Counters {
     autostart_latency: BTreeMap<String, Histogram>,
     /// (app, machine) → autostops issued.
     autostops: BTreeMap<(String, String), u64>,
+    /// (app, machine) → refused or failed upstream connections.
+    connect_failures: BTreeMap<(String, String), u64>,
 }
 
 /// Every metric of one proxy.
@@ -83,6 +85,13 @@ impl Metrics {
             .entry(app.to_string())
             .or_default()
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn connect_failure(&self, app: &str, machine: &str) {
+        let mut c = self.counters.lock().unwrap();
+        *c.connect_failures
+            .entry((app.to_string(), machine.to_string()))
+            .or_default() += 1;
     }
 
     pub(crate) fn autostop(&self, app: &str, machine: &str) {
@@ -139,6 +148,18 @@ impl Metrics {
             "Time an autostart took, by app.",
             &c.autostart_latency,
         );
+        out.push_str(
+            "# HELP hangar_proxy_connect_failures_total Connections to Machines that failed.\n",
+        );
+        out.push_str("# TYPE hangar_proxy_connect_failures_total counter\n");
+        for ((app, machine), n) in &c.connect_failures {
+            let _ = writeln!(
+                out,
+                "hangar_proxy_connect_failures_total{{app=\"{}\",machine=\"{}\"}} {n}",
+                escape(app),
+                escape(machine)
+            );
+        }
         out.push_str("# HELP hangar_proxy_autostops_total Idle Machines stopped or suspended.\n");
         out.push_str("# TYPE hangar_proxy_autostops_total counter\n");
         for ((app, machine), n) in &c.autostops {

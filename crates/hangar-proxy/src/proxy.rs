@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -43,6 +43,9 @@ pub struct Proxy {
     /// Machines this proxy started, with the route table generation seen
     /// when the start returned; trusted as started until a newer snapshot.
     started_locally: Mutex<HashMap<String, u64>>,
+    /// When each Machine this proxy autostarted came up; refused connections
+    /// to it are retried until `autostart_timeout` has passed.
+    woken: Mutex<HashMap<String, Instant>>,
     upstreams: Upstreams,
     pub(crate) metrics: Metrics,
     queued: AtomicUsize,
@@ -79,6 +82,7 @@ impl Proxy {
             loads: Arc::default(),
             autostarter: Arc::default(),
             started_locally: Mutex::default(),
+            woken: Mutex::default(),
             upstreams: Upstreams::new(),
             metrics: Metrics::default(),
             queued: AtomicUsize::new(0),
@@ -236,6 +240,7 @@ impl Proxy {
         let mut excluded = HashSet::new();
         let mut attempts = 0;
         let mut starts = 0;
+        let mut wake_retries = 0u32;
         let mut queue_slot = None;
         loop {
             let mut routes = self.routes.clone();
@@ -285,6 +290,15 @@ impl Proxy {
                             return Ok((response, machine_id));
                         }
                         Err(SendError::Connect(reason)) => {
+                            self.metrics.connect_failure(app, &machine_id);
+                            if let Some(backoff) = self.still_waking(&machine_id, wake_retries) {
+                                // Started moments ago: the app may not listen yet.
+                                tracing::debug!(%app, machine = %machine_id, %reason, "woken Machine not listening yet");
+                                wake_retries += 1;
+                                attempts -= 1;
+                                tokio::time::sleep(backoff).await;
+                                continue;
+                            }
                             tracing::debug!(%app, machine = %machine_id, %reason, "connect failed, trying another Machine");
                             excluded.insert(machine_id);
                             if attempts >= self.config.max_connect_attempts {
@@ -357,6 +371,18 @@ impl Proxy {
         started.keys().cloned().collect()
     }
 
+    /// When `machine_id` was woken recently enough that a refused
+    /// connection means "not listening yet", how long to wait before
+    /// trying it again.
+    fn still_waking(&self, machine_id: &str, retries: u32) -> Option<Duration> {
+        let woken_at = *self.woken.lock().unwrap().get(machine_id)?;
+        if woken_at.elapsed() >= self.config.autostart_timeout {
+            return None;
+        }
+        let backoff = Duration::from_millis(5u64.saturating_mul(1 << retries.min(5)));
+        Some(backoff.min(Duration::from_millis(100)))
+    }
+
     /// Starts `route` (sharing a start already in flight) and waits for it.
     async fn autostart(&self, app: &str, route: &MachineRoute) -> Result<(), ProxyErrorCode> {
         let began = Instant::now();
@@ -379,6 +405,10 @@ impl Proxy {
             self.metrics.autostart(app, &route.id, began.elapsed());
             tracing::info!(%app, machine = %route.id, elapsed = ?began.elapsed(), "autostarted Machine");
         }
+        let mut woken = self.woken.lock().unwrap();
+        woken.retain(|_, at| at.elapsed() < self.config.autostart_timeout);
+        woken.entry(route.id.clone()).or_insert_with(Instant::now);
+        drop(woken);
         let generation = self.routes.borrow().generation;
         self.started_locally
             .lock()

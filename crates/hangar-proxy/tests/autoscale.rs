@@ -165,3 +165,28 @@ async fn autostop_per_pass_quota_is_configurable() {
     assert_eq!(stopped, ["m-2", "m-3", "m-4"]);
     assert_eq!(h.fleet.state("m-1"), MachineState::Started);
 }
+
+#[tokio::test]
+async fn woken_machine_that_is_not_listening_yet_is_retried_until_it_is() {
+    let h = Harness::start(test_config()).await;
+    h.fleet.serve_on_start.store(false, Ordering::SeqCst);
+    let a = Backend::bind("m-a").await;
+    let stopped = route("alpha", &a, "ams", MachineState::Stopped);
+    a.halt(); // nothing listens on its port until `serve`
+    h.fleet.add(stopped, &a);
+
+    let request = h.get("alpha", "/");
+    let pending = tokio::spawn(async move { request.send().await.unwrap() });
+    // The Machine is started but its app refuses connections for now.
+    wait_until("the proxy hit a refused connection", || {
+        h.proxy
+            .metrics_text()
+            .contains("hangar_proxy_connect_failures_total{app=\"alpha\",machine=\"m-a\"}")
+    })
+    .await;
+    a.serve().await;
+    let response = pending.await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(machine_of(&response.text().await.unwrap()), "m-a");
+    assert_eq!(h.fleet.calls(), vec![ControlCall::Start("m-a".to_string())]);
+}

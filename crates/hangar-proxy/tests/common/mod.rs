@@ -237,6 +237,9 @@ pub struct Fleet {
     pub calls: Mutex<Vec<ControlCall>>,
     /// When set, starts wait for a permit here before completing.
     pub start_gate: Option<Arc<Semaphore>>,
+    /// When false, a start marks the Machine started without its backend
+    /// listening yet (an app still booting).
+    pub serve_on_start: std::sync::atomic::AtomicBool,
 }
 
 impl Fleet {
@@ -250,6 +253,7 @@ impl Fleet {
             backends: Mutex::default(),
             calls: Mutex::default(),
             start_gate,
+            serve_on_start: std::sync::atomic::AtomicBool::new(true),
         });
         (fleet, rx)
     }
@@ -288,7 +292,7 @@ impl Fleet {
         self.calls.lock().unwrap().clone()
     }
 
-    fn backend(&self, id: &str) -> Result<Arc<Backend>, String> {
+    pub fn backend(&self, id: &str) -> Result<Arc<Backend>, String> {
         self.backends
             .lock()
             .unwrap()
@@ -314,7 +318,9 @@ impl MachineControl for FleetControl {
             gate.acquire().await.map_err(|e| e.to_string())?.forget();
         }
         let backend = fleet.backend(machine_id)?;
-        backend.serve().await;
+        if fleet.serve_on_start.load(Ordering::SeqCst) {
+            backend.serve().await;
+        }
         fleet.set_state(machine_id, MachineState::Started);
         Ok(())
     }
