@@ -89,6 +89,10 @@ impl Proxy {
                 });
         }
 
+        let known: std::collections::HashSet<&str> =
+            table.machines.iter().map(|m| m.id.as_str()).collect();
+        self.loads.prune(|id| known.contains(id));
+
         let mut stopped = Vec::new();
         for ((app, region), running) in groups {
             let count = running.len();

@@ -60,6 +60,14 @@ impl LoadTracker {
         all
     }
 
+    /// Forgets idle Machines that `keep` rejects (gone from the route table).
+    pub(crate) fn prune(&self, keep: impl Fn(&str) -> bool) {
+        self.machines
+            .lock()
+            .unwrap()
+            .retain(|id, load| keep(id) || load.in_flight() > 0);
+    }
+
     /// Takes one slot on a Machine unless it is at `hard_limit`.
     pub(crate) fn try_acquire(
         self: &Arc<Self>,
