@@ -44,6 +44,11 @@ impl RequestBody {
         Ok(RequestBody::Buffered(buffer.freeze()))
     }
 
+    /// True when the whole body is held and can be sent again.
+    pub(crate) fn is_buffered(&self) -> bool {
+        matches!(self, RequestBody::Buffered(_))
+    }
+
     /// The body for one attempt, or `None` when a streamed body was
     /// already sent and the request cannot be retried.
     pub(crate) fn for_attempt(&mut self) -> Option<ProxyBody> {

@@ -44,6 +44,15 @@ pub enum ProxyErrorCode {
         machine: String,
         reason: String,
     },
+    /// A Machine's `fly-replay` header could not be understood.
+    #[error("PA03: invalid fly-replay from the Machine: {0}")]
+    ReplayInvalid(String),
+    /// A request was replayed more times than allowed.
+    #[error("PA02: the request was replayed more than {0} times")]
+    ReplayChainTooLong(usize),
+    /// The Machine asked for a replay this proxy cannot do yet.
+    #[error("PA06: the proxy cannot do this fly-replay: {0}")]
+    ReplayUnsupported(String),
     /// The client's request could not be read.
     #[error("PC01: could not read the request: {0}")]
     BadRequest(String),
@@ -61,6 +70,9 @@ impl ProxyErrorCode {
             ProxyErrorCode::QueueFull(_) => "PR05",
             ProxyErrorCode::AutostartFailed { .. } => "PM01",
             ProxyErrorCode::UpstreamFailed { .. } => "PU01",
+            ProxyErrorCode::ReplayInvalid(_) => "PA03",
+            ProxyErrorCode::ReplayChainTooLong(_) => "PA02",
+            ProxyErrorCode::ReplayUnsupported(_) => "PA06",
             ProxyErrorCode::BadRequest(_) => "PC01",
         }
     }
@@ -71,7 +83,10 @@ impl ProxyErrorCode {
             ProxyErrorCode::UnknownApp(_) | ProxyErrorCode::NoService { .. } => {
                 StatusCode::NOT_FOUND
             }
-            ProxyErrorCode::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
+            ProxyErrorCode::UpstreamFailed { .. }
+            | ProxyErrorCode::ReplayInvalid(_)
+            | ProxyErrorCode::ReplayChainTooLong(_)
+            | ProxyErrorCode::ReplayUnsupported(_) => StatusCode::BAD_GATEWAY,
             ProxyErrorCode::BadRequest(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -53,6 +53,7 @@ mod load;
 mod metrics;
 mod placement;
 mod proxy;
+mod replay;
 mod response_options;
 mod routes;
 mod server;

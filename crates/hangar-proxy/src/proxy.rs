@@ -25,6 +25,7 @@ use crate::host::{app_for_host, request_host, strip_port};
 use crate::load::LoadTracker;
 use crate::metrics::Metrics;
 use crate::placement::Placement;
+use crate::replay;
 use crate::response_options;
 use crate::routes::{MachineRoute, RouteTable};
 use crate::upgrade;
@@ -215,6 +216,8 @@ impl Proxy {
             .await
             .map_err(|e| ProxyErrorCode::BadRequest(e.to_string()))?;
         headers::strip_hop_by_hop(&mut parts.headers);
+        // Only the proxy says a request was replayed.
+        parts.headers.remove("fly-replay-src");
         if let Some(protocol) = upgrade {
             parts.headers.insert(
                 hyper::header::CONNECTION,
@@ -234,7 +237,8 @@ impl Proxy {
             parts.version,
         );
 
-        let placement = Placement::from_headers(&parts.headers);
+        let mut placement = Placement::from_headers(&parts.headers);
+        let mut replays = 0;
         let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
         let health_deadline = tokio::time::Instant::now() + self.config.healthy_machine_wait;
         let mut excluded = HashSet::new();
@@ -283,6 +287,41 @@ impl Proxy {
                         .send(&parts, attempt_body, target, &mut client_upgrade)
                         .await
                     {
+                        Ok(response) if replay::requested(&response).is_some() => {
+                            let requested = replay::requested(&response)
+                                .unwrap_or_else(|| Err("fly-replay header vanished".to_string()));
+                            drop(response);
+                            let request = requested.map_err(ProxyErrorCode::ReplayInvalid)?;
+                            replays += 1;
+                            if replays > replay::MAX_REPLAYS {
+                                return Err(ProxyErrorCode::ReplayChainTooLong(
+                                    replay::MAX_REPLAYS,
+                                ));
+                            }
+                            if request.app.as_deref().is_some_and(|a| a != app) {
+                                return Err(ProxyErrorCode::ReplayUnsupported(
+                                    "replaying to another app".to_string(),
+                                ));
+                            }
+                            if !body.is_buffered() {
+                                return Err(ProxyErrorCode::ReplayUnsupported(
+                                    "replaying a request whose body was too large to buffer"
+                                        .to_string(),
+                                ));
+                            }
+                            let region = table
+                                .machines
+                                .iter()
+                                .find(|m| m.id == machine_id)
+                                .map_or("", |m| m.region.as_str());
+                            if let Some(source) = request.source_header(&machine_id, region) {
+                                parts.headers.insert("fly-replay-src", source);
+                            }
+                            placement = request.placement();
+                            if request.elsewhere {
+                                excluded.insert(machine_id);
+                            }
+                        }
                         Ok(mut response) => {
                             if let Some(options) = &response_options {
                                 response_options::apply(options, &mut response);

@@ -141,6 +141,19 @@ impl Backend {
                 .insert("upgrade", "echo".parse().unwrap());
             return response;
         }
+        let replay_from = request
+            .headers()
+            .get("x-test-replay-from")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|from| from == self.id || from == "*");
+        if replay_from {
+            // Ask the proxy to deliver the request elsewhere, as the
+            // `x-test-replay` header says.
+            let value = request.headers()["x-test-replay"].clone();
+            let mut response = Response::new(Full::new(Bytes::from("replay me")));
+            response.headers_mut().insert("fly-replay", value);
+            return response;
+        }
         if request.uri().path().starts_with("/slow") {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
             self.gate.acquire().await.unwrap().forget();

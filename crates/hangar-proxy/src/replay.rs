@@ -1,0 +1,152 @@
+//! `fly-replay` response headers: the Machine asks the proxy to deliver the
+//! original request elsewhere (reference §6.6). The header form is handled;
+//! the JSON body form, `timeout`, `fallback` and the replay cache are not yet.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hyper::header::HeaderValue;
+use hyper::Response;
+
+use crate::placement::Placement;
+
+/// At most this many replays for one request.
+pub(crate) const MAX_REPLAYS: usize = 10;
+
+/// What a `fly-replay` header asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Replay {
+    pub(crate) regions: Vec<String>,
+    pub(crate) instance: Option<String>,
+    pub(crate) prefer_instance: Option<String>,
+    pub(crate) app: Option<String>,
+    pub(crate) elsewhere: bool,
+    pub(crate) state: Option<String>,
+}
+
+/// The replay a Machine's response asks for, if any.
+pub(crate) fn requested<B>(response: &Response<B>) -> Option<Result<Replay, String>> {
+    let value = response.headers().get("fly-replay")?;
+    Some(
+        value
+            .to_str()
+            .map_err(|_| "fly-replay is not text".to_string())
+            .and_then(parse),
+    )
+}
+
+/// Parses `k=v;k=v` (values may be double-quoted, which lets them hold
+/// commas and semicolons).
+pub(crate) fn parse(header: &str) -> Result<Replay, String> {
+    let mut replay = Replay::default();
+    for (key, value) in split_fields(header)? {
+        match key.as_str() {
+            "region" => {
+                replay.regions = value
+                    .split(',')
+                    .map(|r| r.trim().to_ascii_lowercase())
+                    .filter(|r| !r.is_empty())
+                    .collect()
+            }
+            "instance" => replay.instance = Some(value),
+            "prefer_instance" => replay.prefer_instance = Some(value),
+            "app" => replay.app = Some(value),
+            "elsewhere" => replay.elsewhere = value.eq_ignore_ascii_case("true"),
+            "state" => replay.state = Some(value),
+            // Accepted so that apps using them still replay; not acted on yet.
+            "timeout" | "fallback" => {}
+            other => return Err(format!("unknown fly-replay field {other:?}")),
+        }
+    }
+    if replay.regions.is_empty()
+        && replay.instance.is_none()
+        && replay.prefer_instance.is_none()
+        && replay.app.is_none()
+        && !replay.elsewhere
+    {
+        return Err("fly-replay names no region, instance, app or elsewhere".to_string());
+    }
+    Ok(replay)
+}
+
+fn split_fields(header: &str) -> Result<Vec<(String, String)>, String> {
+    let mut fields = Vec::new();
+    let mut rest = header.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest
+            .split_once('=')
+            .ok_or_else(|| format!("fly-replay field without '=' in {header:?}"))?;
+        let key = key.trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remainder) = if let Some(quoted) = after.strip_prefix('"') {
+            let end = quoted
+                .find('"')
+                .ok_or_else(|| format!("unterminated quote in fly-replay {header:?}"))?;
+            (quoted[..end].to_string(), &quoted[end + 1..])
+        } else {
+            match after.find(';') {
+                Some(end) => (after[..end].trim().to_string(), &after[end..]),
+                None => (after.trim().to_string(), ""),
+            }
+        };
+        fields.push((key, value));
+        rest = remainder.trim_start().trim_start_matches(';').trim_start();
+    }
+    Ok(fields)
+}
+
+impl Replay {
+    /// Where the replayed request may go.
+    pub(crate) fn placement(&self) -> Placement {
+        let any = self.regions.iter().any(|r| r == "any");
+        Placement {
+            regions: self
+                .regions
+                .iter()
+                .filter(|r| *r != "any")
+                .cloned()
+                .collect(),
+            force_region: !self.regions.is_empty() && !any,
+            prefer_instance: self.prefer_instance.clone(),
+            force_instance: self.instance.clone(),
+        }
+    }
+
+    /// The `fly-replay-src` header for the replayed request.
+    pub(crate) fn source_header(&self, instance: &str, region: &str) -> Option<HeaderValue> {
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros());
+        let mut value = format!("instance={instance};region={region};t={micros}");
+        if let Some(state) = &self.state {
+            value.push_str(&format!(";state={state}"));
+        }
+        HeaderValue::from_str(&value).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_fields_and_quoted_lists() {
+        let r = parse(r#"region="sjc,ams";state=abc;elsewhere=true"#).unwrap();
+        assert_eq!(r.regions, ["sjc", "ams"]);
+        assert_eq!(r.state.as_deref(), Some("abc"));
+        assert!(r.elsewhere);
+        let r = parse("instance=m-1").unwrap();
+        assert_eq!(r.instance.as_deref(), Some("m-1"));
+        assert!(parse("").is_err());
+        assert!(parse("bogus=1").is_err());
+        assert!(parse("region").is_err());
+        assert!(parse(r#"region="sjc"#).is_err());
+    }
+
+    #[test]
+    fn any_lets_the_region_fall_back() {
+        let p = parse("region=sjc,any").unwrap().placement();
+        assert_eq!(p.regions, ["sjc"]);
+        assert!(!p.force_region);
+        assert!(parse("region=sjc").unwrap().placement().force_region);
+    }
+}
