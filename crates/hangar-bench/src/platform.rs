@@ -72,6 +72,7 @@ impl BenchPlatform {
                 ipv6_prefix: 64,
             },
             allowed_image_sources: Vec::new(),
+            proxy: None,
         })
         .await
         .map_err(BenchError::Boot)?;

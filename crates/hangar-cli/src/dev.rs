@@ -40,6 +40,15 @@ pub struct DevArgs {
     #[arg(long, value_enum, default_value_t = DriverKind::Process)]
     pub driver: DriverKind,
 
+    /// Address the edge proxy listens on for HTTP (it stands for public
+    /// port 80: services with `port = 80` and the `http` handler answer here)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4281")]
+    pub proxy_listen: SocketAddr,
+
+    /// Apps answer at `<app>.<DOMAIN>` on the proxy
+    #[arg(long, value_name = "DOMAIN", default_value = "localhost")]
+    pub app_domain: String,
+
     /// Only run images from these sources: registry hosts (`127.0.0.1:5000`,
     /// `docker.io`) and local forms (`oci`, `oci-archive`, `docker-archive`)
     /// [default: any]

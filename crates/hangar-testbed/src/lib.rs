@@ -92,6 +92,11 @@ impl Testbed {
                 ipv6_prefix: 64,
             },
             allowed_image_sources: Vec::new(),
+            proxy: Some(hangar::platform::ProxyOptions {
+                listen: "127.0.0.1:0".parse()?,
+                app_domain: "localhost".into(),
+                public_port: 80,
+            }),
         })
         .await
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use hangar::example;
-use hangar::platform::{Platform, PlatformOptions};
+use hangar::platform::{Platform, PlatformOptions, ProxyOptions};
 use hangar_agent::Subnets;
 use hangar_cli::DevArgs;
 use hangar_cli::{Cli, Command};
@@ -75,6 +75,11 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         bridge: "hangar0".into(),
         subnets: Subnets::default(),
         allowed_image_sources: args.allowed_image_sources.clone(),
+        proxy: Some(ProxyOptions {
+            listen: args.proxy_listen,
+            app_domain: args.app_domain.clone(),
+            public_port: 80,
+        }),
     })
     .await?;
     println!("Hangar is running (region {}).", args.region);
@@ -84,6 +89,13 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         data_dir.join("token").display()
     );
     println!("  data:   {}", data_dir.display());
+    if let Some(proxy) = platform.proxy_addr {
+        println!(
+            "  proxy:  http://<app>.{}:{} (Host-routed; port 80 services)",
+            args.app_domain,
+            proxy.port()
+        );
+    }
     match &platform.isolation {
         Isolation::Full => println!("  machines: isolated (namespaces, cgroups, private network)"),
         other => {
@@ -109,6 +121,14 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
             machine.state
         );
         println!("  curl http://{address}:{}/", example::PORT);
+        if let Some(proxy) = platform.proxy_addr {
+            println!(
+                "  curl http://{}.{}:{}/   (through the proxy)",
+                example::APP,
+                args.app_domain,
+                proxy.port()
+            );
+        }
         println!("  hangar machine list -a {}", example::APP);
     }
     println!();

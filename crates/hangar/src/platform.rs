@@ -34,6 +34,18 @@ pub struct PlatformOptions {
     pub subnets: Subnets,
     /// Image sources allowed (empty: any).
     pub allowed_image_sources: Vec<String>,
+    /// The edge proxy, if one should run.
+    pub proxy: Option<ProxyOptions>,
+}
+
+/// Where the edge proxy listens and which apps it serves.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    pub listen: SocketAddr,
+    /// Apps answer at `<app>.<app_domain>`.
+    pub app_domain: String,
+    /// The public port the listener stands for (services match on it).
+    pub public_port: u16,
 }
 
 /// A running platform.
@@ -44,8 +56,11 @@ pub struct Platform {
     pub data_dir: PathBuf,
     pub agent: Arc<Agent>,
     pub isolation: Isolation,
+    /// The edge proxy's address, when it runs.
+    pub proxy_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
+    proxy_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Reads the saved token or makes (and saves, mode 0600) a new one.
@@ -148,19 +163,32 @@ impl Platform {
                 tracing::error!(%err, "API server failed");
             }
         });
+        let (proxy_addr, proxy_tasks) = match &options.proxy {
+            Some(proxy) => {
+                let (addr, tasks) = start_proxy(proxy, &options.region, agent.clone()).await?;
+                (Some(addr), tasks)
+            }
+            None => (None, Vec::new()),
+        };
         Ok(Platform {
             url,
             token,
             data_dir: options.data_dir,
             agent,
             isolation,
+            proxy_addr,
             stop: Some(stop),
             server,
+            proxy_tasks,
         })
     }
 
-    /// Stops serving the API (Machines keep their persisted state).
+    /// Stops serving the API and the proxy (Machines keep their persisted
+    /// state).
     pub async fn stop(mut self) {
+        for task in self.proxy_tasks.drain(..) {
+            task.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -174,4 +202,38 @@ impl Platform {
         }
         self.agent.shutdown().await;
     }
+}
+
+/// Starts the edge proxy over the agent's Machines: its listener and its
+/// autostop loop.
+async fn start_proxy(
+    options: &ProxyOptions,
+    region: &str,
+    agent: Arc<Agent>,
+) -> anyhow::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
+    let listener = TcpListener::bind(options.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} for the proxy (pass --proxy-listen)",
+            options.listen
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    let routes = crate::edge::route_snapshots(agent.clone()).await;
+    let config = hangar_proxy::ProxyConfig {
+        app_domain: options.app_domain.clone(),
+        region: region.to_string(),
+        ..Default::default()
+    };
+    let proxy = hangar_proxy::Proxy::new(config, routes, crate::edge::AgentControl::new(agent));
+    let public_port = options.public_port;
+    let serve = tokio::spawn({
+        let proxy = proxy.clone();
+        async move {
+            if let Err(err) = proxy.serve_http(listener, public_port).await {
+                tracing::error!(%err, "proxy stopped");
+            }
+        }
+    });
+    let autostop = proxy.spawn_autostop();
+    Ok((addr, vec![serve, autostop]))
 }
