@@ -366,7 +366,7 @@ impl Proxy {
                     }
                     tokio::select! {
                         _ = capacity_freed => {}
-                        _ = routes.changed() => {}
+                        _ = next_snapshot(&mut routes) => {}
                         _ = tokio::time::sleep_until(deadline) => {
                             return Err(ProxyErrorCode::CapacityTimeout(app.to_string()));
                         }
@@ -382,7 +382,7 @@ impl Proxy {
                         queue_slot = Some(self.enter_queue(app)?);
                     }
                     tokio::select! {
-                        _ = routes.changed() => {}
+                        _ = next_snapshot(&mut routes) => {}
                         _ = tokio::time::sleep_until(health_deadline) => {}
                     }
                 }
@@ -495,6 +495,14 @@ impl Proxy {
         headers::strip_hop_by_hop(&mut parts.headers);
         let body = GuardedBody::new(body, target.guard).boxed();
         Ok(Response::from_parts(parts, body))
+    }
+}
+
+/// Resolves when a newer route table arrives; never, once the host dropped
+/// the sender (the proxy then keeps serving from its last snapshot).
+async fn next_snapshot(routes: &mut watch::Receiver<Arc<RouteTable>>) {
+    if routes.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -186,3 +186,31 @@ async fn request_waits_for_a_machine_to_become_healthy() {
     assert_eq!(response.status(), 200);
     assert_eq!(machine_of(&response.text().await.unwrap()), "m-a");
 }
+
+#[tokio::test]
+async fn serves_from_the_last_snapshot_when_the_control_plane_is_gone() {
+    let mut config = test_config();
+    config.queue_timeout = std::time::Duration::from_millis(300);
+    let h = Harness::start(config).await;
+    let a = Backend::start("m-a").await;
+    let mut r = route("alpha", &a, "ams", MachineState::Started);
+    r.services[0] = with_limits(r.services[0].clone(), 1, Some(1));
+    h.fleet.add(r, &a);
+    h.fleet.disconnect();
+
+    let response = h.get("alpha", "/").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    // Waiting in the queue still ends by capacity or timeout, not by spinning
+    // on the closed channel.
+    let request = h.get("alpha", "/slow");
+    let holder = tokio::spawn(async move { request.send().await.unwrap().status() });
+    wait_until("holder in flight", || {
+        a.in_flight.load(std::sync::atomic::Ordering::SeqCst) == 1
+    })
+    .await;
+    let response = h.get("alpha", "/").send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["hangar-proxy-error"], "PR04");
+    a.release(1);
+    assert_eq!(holder.await.unwrap(), 200);
+}

@@ -244,7 +244,8 @@ pub enum ControlCall {
 
 /// The fleet: route table, backends, and the calls the proxy made.
 pub struct Fleet {
-    routes: watch::Sender<Arc<RouteTable>>,
+    /// `None` once the control plane is gone.
+    routes: Mutex<Option<watch::Sender<Arc<RouteTable>>>>,
     table: Mutex<RouteTable>,
     backends: Mutex<HashMap<String, Arc<Backend>>>,
     pub calls: Mutex<Vec<ControlCall>>,
@@ -261,7 +262,7 @@ impl Fleet {
     ) -> (Arc<Fleet>, watch::Receiver<Arc<RouteTable>>) {
         let (tx, rx) = watch::channel(Arc::new(RouteTable::default()));
         let fleet = Arc::new(Fleet {
-            routes: tx,
+            routes: Mutex::new(Some(tx)),
             table: Mutex::new(RouteTable::default()),
             backends: Mutex::default(),
             calls: Mutex::default(),
@@ -285,7 +286,14 @@ impl Fleet {
         let mut table = self.table.lock().unwrap();
         change(&mut table);
         table.generation += 1;
-        self.routes.send_replace(Arc::new(table.clone()));
+        if let Some(routes) = self.routes.lock().unwrap().as_ref() {
+            routes.send_replace(Arc::new(table.clone()));
+        }
+    }
+
+    /// Drops the route sender, as when the control plane stops.
+    pub fn disconnect(&self) {
+        self.routes.lock().unwrap().take();
     }
 
     pub fn set_state(&self, id: &str, state: MachineState) {
