@@ -50,6 +50,9 @@ pub enum ProxyErrorCode {
     /// A request was replayed more times than allowed.
     #[error("PA02: the request was replayed more than {0} times")]
     ReplayChainTooLong(usize),
+    /// A replay named an app the proxy does not know.
+    #[error("PA04: fly-replay names app {0:?}, which has no Machines")]
+    ReplayUnknownApp(String),
     /// The Machine asked for a replay this proxy cannot do yet.
     #[error("PA06: the proxy cannot do this fly-replay: {0}")]
     ReplayUnsupported(String),
@@ -72,6 +75,7 @@ impl ProxyErrorCode {
             ProxyErrorCode::UpstreamFailed { .. } => "PU01",
             ProxyErrorCode::ReplayInvalid(_) => "PA03",
             ProxyErrorCode::ReplayChainTooLong(_) => "PA02",
+            ProxyErrorCode::ReplayUnknownApp(_) => "PA04",
             ProxyErrorCode::ReplayUnsupported(_) => "PA06",
             ProxyErrorCode::BadRequest(_) => "PC01",
         }
@@ -86,6 +90,7 @@ impl ProxyErrorCode {
             ProxyErrorCode::UpstreamFailed { .. }
             | ProxyErrorCode::ReplayInvalid(_)
             | ProxyErrorCode::ReplayChainTooLong(_)
+            | ProxyErrorCode::ReplayUnknownApp(_)
             | ProxyErrorCode::ReplayUnsupported(_) => StatusCode::BAD_GATEWAY,
             ProxyErrorCode::BadRequest(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::SERVICE_UNAVAILABLE,

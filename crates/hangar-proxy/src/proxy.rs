@@ -246,7 +246,10 @@ impl Proxy {
         let mut starts = 0;
         let mut wake_retries = 0u32;
         let mut queue_slot = None;
+        // The app serving the request; a replay may change it.
+        let mut target_app = app.to_string();
         loop {
+            let app = target_app.as_str();
             let mut routes = self.routes.clone();
             let capacity_freed = self.loads.capacity_freed.notified();
             tokio::pin!(capacity_freed);
@@ -298,11 +301,17 @@ impl Proxy {
                                     replay::MAX_REPLAYS,
                                 ));
                             }
-                            if request.app.as_deref().is_some_and(|a| a != app) {
-                                return Err(ProxyErrorCode::ReplayUnsupported(
-                                    "replaying to another app".to_string(),
-                                ));
-                            }
+                            let next_app = match request.app.as_deref() {
+                                Some(other) if other != app => {
+                                    if !table.has_app(other) {
+                                        return Err(ProxyErrorCode::ReplayUnknownApp(
+                                            other.to_string(),
+                                        ));
+                                    }
+                                    Some(other.to_string())
+                                }
+                                _ => None,
+                            };
                             if !body.is_buffered() {
                                 return Err(ProxyErrorCode::ReplayUnsupported(
                                     "replaying a request whose body was too large to buffer"
@@ -320,6 +329,9 @@ impl Proxy {
                             placement = request.placement();
                             if request.elsewhere {
                                 excluded.insert(machine_id);
+                            }
+                            if let Some(next_app) = next_app {
+                                target_app = next_app;
                             }
                         }
                         Ok(mut response) => {

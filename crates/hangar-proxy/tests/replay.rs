@@ -71,7 +71,22 @@ async fn replay_loops_and_bad_headers_are_errors() {
     let (status, _, code, _) = replayed(&h, "m-a", "nonsense").await;
     assert_eq!((status, code.as_str()), (502, "PA03"));
     let (status, _, code, _) = replayed(&h, "m-a", "app=other").await;
-    assert_eq!((status, code.as_str()), (502, "PA06"));
+    assert_eq!((status, code.as_str()), (502, "PA04"));
+}
+
+#[tokio::test]
+async fn replay_to_another_app() {
+    let h = Harness::start(test_config()).await;
+    fleet(&h).await;
+    let other = Backend::start("m-beta").await;
+    h.fleet
+        .add(route("beta", &other, "ams", MachineState::Started), &other);
+    let (status, machine, _, body) = replayed(&h, "m-a", "app=beta").await;
+    assert_eq!((status, machine.as_str()), (200, "m-beta"));
+    assert!(
+        body.contains("fly-replay-src: instance=m-a;region=ams"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
