@@ -123,9 +123,14 @@ impl Testbed {
         })
     }
 
-    /// Stops the platform, freeing what its Machines hold on the host.
+    /// Stops the platform, freeing what its Machines hold on the host,
+    /// and removes the testbed's bridge.
     pub async fn stop(self) {
         self.platform.stop().await;
+        let _ = tokio::process::Command::new("ip")
+            .args(["link", "del", &format!("hgt{}", self.net)])
+            .output()
+            .await;
     }
 
     /// The platform's data directory.

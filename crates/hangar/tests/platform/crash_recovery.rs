@@ -15,8 +15,28 @@ struct Dev {
     child: Child,
 }
 
+impl Dev {
+    /// SIGKILL: the crash under test.
+    fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for Dev {
+    /// A graceful stop (SIGTERM), so that the platform stops its Machines
+    /// and nothing outlives the test; SIGKILL if it does not exit in time.
     fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -174,7 +194,7 @@ async fn kill_9_while_machines_start_and_stop_loses_nothing() {
         tokio::spawn(async move { create(false).await })
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
-    drop(dev); // SIGKILL
+    dev.crash();
     in_flight.abort();
     extra.abort();
 
