@@ -47,7 +47,7 @@ async fn start_dev(data: &std::path::Path) -> (Dev, Client) {
     let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
         .args(["dev", "--data-dir"])
         .arg(data)
-        .args(["--api-listen", "127.0.0.1:0", "--region", "crash"])
+        .args(["--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--region", "crash"])
         .env("HANGAR_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
