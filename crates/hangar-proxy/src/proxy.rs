@@ -290,11 +290,10 @@ impl Proxy {
                         .send(&parts, attempt_body, target, &mut client_upgrade)
                         .await
                     {
-                        Ok(response) if replay::requested(&response).is_some() => {
-                            let requested = replay::requested(&response)
-                                .unwrap_or_else(|| Err("fly-replay header vanished".to_string()));
-                            drop(response);
-                            let request = requested.map_err(ProxyErrorCode::ReplayInvalid)?;
+                        Ok(response) if replay::is_replay(&response) => {
+                            let request = replay::read(response)
+                                .await
+                                .map_err(ProxyErrorCode::ReplayInvalid)?;
                             replays += 1;
                             if replays > replay::MAX_REPLAYS {
                                 return Err(ProxyErrorCode::ReplayChainTooLong(

@@ -1,11 +1,16 @@
 //! `fly-replay` response headers: the Machine asks the proxy to deliver the
-//! original request elsewhere (reference §6.6). The header form is handled;
-//! the JSON body form, `timeout`, `fallback` and the replay cache are not yet.
+//! original request elsewhere (reference §6.6). The header and JSON forms
+//! are handled; `timeout`, `fallback`, `transform` and the replay cache are
+//! accepted but not acted on yet.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use http_body_util::{BodyExt, Limited};
 use hyper::header::HeaderValue;
 use hyper::Response;
+use serde_json::Value;
+
+use crate::forward::ProxyBody;
 
 use crate::placement::Placement;
 
@@ -23,15 +28,103 @@ pub(crate) struct Replay {
     pub(crate) state: Option<String>,
 }
 
-/// The replay a Machine's response asks for, if any.
-pub(crate) fn requested<B>(response: &Response<B>) -> Option<Result<Replay, String>> {
-    let value = response.headers().get("fly-replay")?;
-    Some(
-        value
+/// Content type of the JSON form of a replay.
+pub(crate) const REPLAY_JSON: &str = "application/vnd.fly.replay+json";
+
+/// The JSON form is read up to this size.
+const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// Does this Machine response ask for a replay (header or JSON form)?
+pub(crate) fn is_replay<B>(response: &Response<B>) -> bool {
+    response.headers().contains_key("fly-replay")
+        || response
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().starts_with(REPLAY_JSON))
+}
+
+/// Reads the replay a response asks for, consuming the response.
+pub(crate) async fn read(response: Response<ProxyBody>) -> Result<Replay, String> {
+    if let Some(value) = response.headers().get("fly-replay") {
+        return value
             .to_str()
             .map_err(|_| "fly-replay is not text".to_string())
-            .and_then(parse),
-    )
+            .and_then(parse);
+    }
+    let body = Limited::new(response.into_body(), MAX_JSON_BODY)
+        .collect()
+        .await
+        .map_err(|e| format!("could not read the replay JSON body: {e}"))?
+        .to_bytes();
+    parse_json(&body)
+}
+
+/// Parses the JSON form: `{"region": "sjc,any", "instance": …, "app": …,
+/// "elsewhere": true, "state": …}`.
+pub(crate) fn parse_json(body: &[u8]) -> Result<Replay, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("replay body is not JSON: {e}"))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| "replay body is not a JSON object".to_string())?;
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!(
+                "replay field {key:?} must be a string, not {other}"
+            )),
+        }
+    };
+    let regions = match object.get("region") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => split_regions(s),
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .flat_map(split_regions)
+            .collect(),
+        Some(other) => {
+            return Err(format!(
+                "replay region must be a string or list, not {other}"
+            ))
+        }
+    };
+    let elsewhere = match object.get("elsewhere") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(format!("replay elsewhere must be a boolean, not {other}")),
+    };
+    let replay = Replay {
+        regions,
+        instance: text("instance")?,
+        prefer_instance: text("prefer_instance")?,
+        app: text("app")?,
+        elsewhere,
+        state: text("state")?,
+    };
+    check_target(replay)
+}
+
+fn split_regions(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|r| r.trim().to_ascii_lowercase())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+fn check_target(replay: Replay) -> Result<Replay, String> {
+    if replay.regions.is_empty()
+        && replay.instance.is_none()
+        && replay.prefer_instance.is_none()
+        && replay.app.is_none()
+        && !replay.elsewhere
+    {
+        return Err("fly-replay names no region, instance, app or elsewhere".to_string());
+    }
+    Ok(replay)
 }
 
 /// Parses `k=v;k=v` (values may be double-quoted, which lets them hold
@@ -40,13 +133,7 @@ pub(crate) fn parse(header: &str) -> Result<Replay, String> {
     let mut replay = Replay::default();
     for (key, value) in split_fields(header)? {
         match key.as_str() {
-            "region" => {
-                replay.regions = value
-                    .split(',')
-                    .map(|r| r.trim().to_ascii_lowercase())
-                    .filter(|r| !r.is_empty())
-                    .collect()
-            }
+            "region" => replay.regions = split_regions(&value),
             "instance" => replay.instance = Some(value),
             "prefer_instance" => replay.prefer_instance = Some(value),
             "app" => replay.app = Some(value),
@@ -57,15 +144,7 @@ pub(crate) fn parse(header: &str) -> Result<Replay, String> {
             other => return Err(format!("unknown fly-replay field {other:?}")),
         }
     }
-    if replay.regions.is_empty()
-        && replay.instance.is_none()
-        && replay.prefer_instance.is_none()
-        && replay.app.is_none()
-        && !replay.elsewhere
-    {
-        return Err("fly-replay names no region, instance, app or elsewhere".to_string());
-    }
-    Ok(replay)
+    check_target(replay)
 }
 
 fn split_fields(header: &str) -> Result<Vec<(String, String)>, String> {
@@ -140,6 +219,18 @@ mod tests {
         assert!(parse("bogus=1").is_err());
         assert!(parse("region").is_err());
         assert!(parse(r#"region="sjc"#).is_err());
+    }
+
+    #[test]
+    fn parses_the_json_form() {
+        let r = parse_json(br#"{"region":["sjc","lhr,any"],"instance":"m-1","elsewhere":true,"state":"x","cache":{}}"#).unwrap();
+        assert_eq!(r.regions, ["sjc", "lhr", "any"]);
+        assert_eq!(r.instance.as_deref(), Some("m-1"));
+        assert!(r.elsewhere);
+        assert_eq!(r.state.as_deref(), Some("x"));
+        assert!(parse_json(b"{}").is_err());
+        assert!(parse_json(b"[]").is_err());
+        assert!(parse_json(br#"{"elsewhere":"yes"}"#).is_err());
     }
 
     #[test]

@@ -101,3 +101,15 @@ async fn clients_cannot_forge_the_replay_source() {
         .unwrap();
     assert!(!response.text().await.unwrap().contains("forged"));
 }
+
+#[tokio::test]
+async fn replay_in_the_json_body_form() {
+    let h = Harness::start(test_config()).await;
+    fleet(&h).await;
+    let (status, machine, _, body) =
+        replayed(&h, "m-a", r#"{"region":"lhr","state":"from-json"}"#).await;
+    assert_eq!((status, machine.as_str()), (200, "m-lhr"));
+    assert!(body.contains(";state=from-json"), "{body}");
+    let (status, _, code, _) = replayed(&h, "m-a", r#"{"elsewhere":"nope"}"#).await;
+    assert_eq!((status, code.as_str()), (502, "PA03"));
+}

@@ -150,6 +150,15 @@ impl Backend {
             // Ask the proxy to deliver the request elsewhere, as the
             // `x-test-replay` header says.
             let value = request.headers()["x-test-replay"].clone();
+            if value.as_bytes().starts_with(b"{") {
+                // The JSON form.
+                let mut response = Response::new(Full::new(Bytes::from(value.as_bytes().to_vec())));
+                response.headers_mut().insert(
+                    "content-type",
+                    "application/vnd.fly.replay+json".parse().unwrap(),
+                );
+                return response;
+            }
             let mut response = Response::new(Full::new(Bytes::from("replay me")));
             response.headers_mut().insert("fly-replay", value);
             return response;
