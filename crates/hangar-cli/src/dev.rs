@@ -49,6 +49,19 @@ pub struct DevArgs {
     #[arg(long, value_name = "DOMAIN", default_value = "localhost")]
     pub app_domain: String,
 
+    /// Host bridge the Machines are attached to
+    #[arg(long, value_name = "NAME", default_value = "hangar0")]
+    pub bridge: String,
+
+    /// IPv4 subnet of the Machines' private addresses (the bridge takes the
+    /// first address); change it if it collides with a network of yours
+    #[arg(long, value_name = "CIDR", default_value = "172.30.0.0/16", value_parser = parse_ipv4_cidr)]
+    pub machine_subnet: (std::net::Ipv4Addr, u8),
+
+    /// IPv6 subnet of the Machines' private addresses
+    #[arg(long, value_name = "CIDR", default_value = "fdaa:0:48::/64", value_parser = parse_ipv6_cidr)]
+    pub machine_subnet6: (std::net::Ipv6Addr, u8),
+
     /// Only run images from these sources: registry hosts (`127.0.0.1:5000`,
     /// `docker.io`) and local forms (`oci`, `oci-archive`, `docker-archive`)
     /// [default: any]
@@ -80,4 +93,71 @@ pub struct MachineInitArgs {
     /// Everything after `machine-init`, passed through untouched
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<String>,
+}
+
+/// Parses `a.b.c.d/n` with n between 8 and 30 and no host bits set.
+pub fn parse_ipv4_cidr(text: &str) -> Result<(std::net::Ipv4Addr, u8), String> {
+    let (addr, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not a CIDR such as 172.30.0.0/16"))?;
+    let addr: std::net::Ipv4Addr = addr
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an IPv4 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| format!("{prefix:?} is not a prefix length"))?;
+    if !(8..=30).contains(&prefix) {
+        return Err(format!(
+            "the prefix length must be between 8 and 30, not {prefix}"
+        ));
+    }
+    if u32::from(addr) & (u32::MAX >> prefix) != 0 {
+        return Err(format!(
+            "{text} has host bits set; did you mean {}/{prefix}?",
+            std::net::Ipv4Addr::from(u32::from(addr) & !(u32::MAX >> prefix))
+        ));
+    }
+    Ok((addr, prefix))
+}
+
+/// Parses an IPv6 `addr/n` with n between 48 and 120 and no host bits set.
+pub fn parse_ipv6_cidr(text: &str) -> Result<(std::net::Ipv6Addr, u8), String> {
+    let (addr, prefix) = text
+        .split_once('/')
+        .ok_or_else(|| format!("{text:?} is not a CIDR such as fdaa:0:48::/64"))?;
+    let addr: std::net::Ipv6Addr = addr
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an IPv6 address"))?;
+    let prefix: u8 = prefix
+        .parse()
+        .map_err(|_| format!("{prefix:?} is not a prefix length"))?;
+    if !(48..=120).contains(&prefix) {
+        return Err(format!(
+            "the prefix length must be between 48 and 120, not {prefix}"
+        ));
+    }
+    if u128::from(addr) & (u128::MAX >> prefix) != 0 {
+        return Err(format!("{text} has host bits set"));
+    }
+    Ok((addr, prefix))
+}
+
+#[cfg(test)]
+mod cidr_tests {
+    use super::*;
+
+    #[test]
+    fn subnets_parse_and_bad_ones_say_why() {
+        assert_eq!(
+            parse_ipv4_cidr("10.42.0.0/16").unwrap(),
+            ("10.42.0.0".parse().unwrap(), 16)
+        );
+        assert!(parse_ipv4_cidr("10.42.0.1/16")
+            .unwrap_err()
+            .contains("did you mean 10.42.0.0/16"));
+        assert!(parse_ipv4_cidr("10.42.0.0").is_err());
+        assert!(parse_ipv4_cidr("10.42.0.0/31").is_err());
+        assert_eq!(parse_ipv6_cidr("fdaa:0:48::/64").unwrap().1, 64);
+        assert!(parse_ipv6_cidr("fdaa::1/64").is_err());
+    }
 }

@@ -72,8 +72,13 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         region: args.region.clone(),
         init_exe: std::env::current_exe().context("cannot locate the hangar binary")?,
         init_args: vec!["machine-init".into()],
-        bridge: "hangar0".into(),
-        subnets: Subnets::default(),
+        bridge: args.bridge.clone(),
+        subnets: Subnets {
+            ipv4: args.machine_subnet.0,
+            ipv4_prefix: args.machine_subnet.1,
+            ipv6: args.machine_subnet6.0,
+            ipv6_prefix: args.machine_subnet6.1,
+        },
         allowed_image_sources: args.allowed_image_sources.clone(),
         proxy: Some(ProxyOptions {
             listen: args.proxy_listen,

@@ -47,7 +47,23 @@ async fn start_dev(data: &std::path::Path) -> (Dev, Client) {
     let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
         .args(["dev", "--data-dir"])
         .arg(data)
-        .args(["--api-listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0", "--region", "crash"])
+        .args([
+            "--api-listen",
+            "127.0.0.1:0",
+            "--proxy-listen",
+            "127.0.0.1:0",
+            "--region",
+            "crash",
+        ])
+        // Its own network, apart from any `hangar dev` on this host.
+        .args([
+            "--bridge",
+            "hgcrash0",
+            "--machine-subnet",
+            "172.27.0.0/24",
+            "--machine-subnet6",
+            "fdaa:0:4c::/64",
+        ])
         .env("HANGAR_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
