@@ -45,6 +45,10 @@ pub struct DevArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4281")]
     pub proxy_listen: SocketAddr,
 
+    /// Address of the proxy's Prometheus metrics (`GET /metrics`)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4282")]
+    pub proxy_metrics_listen: SocketAddr,
+
     /// Apps answer at `<app>.<DOMAIN>` on the proxy
     #[arg(long, value_name = "DOMAIN", default_value = "localhost")]
     pub app_domain: String,

@@ -96,6 +96,7 @@ impl Testbed {
                 listen: "127.0.0.1:0".parse()?,
                 app_domain: "localhost".into(),
                 public_port: 80,
+                metrics_listen: None,
             }),
         })
         .await

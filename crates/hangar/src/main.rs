@@ -84,6 +84,7 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
             listen: args.proxy_listen,
             app_domain: args.app_domain.clone(),
             public_port: 80,
+            metrics_listen: Some(args.proxy_metrics_listen),
         }),
     })
     .await?;

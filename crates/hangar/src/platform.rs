@@ -46,6 +46,8 @@ pub struct ProxyOptions {
     pub app_domain: String,
     /// The public port the listener stands for (services match on it).
     pub public_port: u16,
+    /// Where the proxy serves Prometheus metrics (`GET /metrics`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// A running platform.
@@ -234,6 +236,16 @@ async fn start_proxy(
             }
         }
     });
-    let autostop = proxy.spawn_autostop();
-    Ok((addr, vec![serve, autostop]))
+    let mut tasks = vec![serve, proxy.clone().spawn_autostop()];
+    if let Some(metrics_addr) = options.metrics_listen {
+        let metrics = TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("cannot listen on {metrics_addr} for proxy metrics"))?;
+        tasks.push(tokio::spawn(async move {
+            if let Err(err) = proxy.serve_metrics(metrics).await {
+                tracing::error!(%err, "proxy metrics endpoint stopped");
+            }
+        }));
+    }
+    Ok((addr, tasks))
 }

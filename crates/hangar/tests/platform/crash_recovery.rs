@@ -52,6 +52,8 @@ async fn start_dev(data: &std::path::Path) -> (Dev, Client) {
             "127.0.0.1:0",
             "--proxy-listen",
             "127.0.0.1:0",
+            "--proxy-metrics-listen",
+            "127.0.0.1:0",
             "--region",
             "crash",
         ])
