@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hangar_types::MachineService;
+use hangar_types::{MachinePort, MachineService};
 use rand::Rng;
 
 use crate::load::{LoadGuard, LoadTracker};
@@ -80,13 +80,30 @@ struct Candidate<'a> {
     load: usize,
 }
 
-/// Picks a Machine: the client's preferred one if it has room, else least
-/// loaded below soft limit, closest region first (a local Machine over its
-/// soft limit beats a remote one); never one at its hard limit.
+/// Finds the service (and its port) a Machine offers on a public port for
+/// one kind of traffic: [`MachineRoute::http_service`] for HTTP, or the raw
+/// TCP lookup of the TCP listener.
+pub(crate) type ServiceOf =
+    for<'r> fn(&'r MachineRoute, u16) -> Option<(&'r MachineService, &'r MachinePort)>;
+
+/// Picks a Machine for an HTTP request: see [`choose_for`].
 pub(crate) fn choose(
     table: &RouteTable,
     loads: &Arc<LoadTracker>,
     request: &Request<'_>,
+) -> Choice {
+    choose_for(table, loads, request, MachineRoute::http_service)
+}
+
+/// Picks a Machine among those whose `service_of` matches: the client's
+/// preferred one if it has room, else least loaded below soft limit,
+/// closest region first (a local Machine over its soft limit beats a remote
+/// one); never one at its hard limit.
+pub(crate) fn choose_for(
+    table: &RouteTable,
+    loads: &Arc<LoadTracker>,
+    request: &Request<'_>,
+    service_of: ServiceOf,
 ) -> Choice {
     let mut candidates = Vec::new();
     let mut autostart = false;
@@ -94,7 +111,7 @@ pub(crate) fn choose(
         if request.excluded.contains(&route.id) || !request.placement.allows(route) {
             continue;
         }
-        let Some((service, port)) = route.http_service(request.public_port) else {
+        let Some((service, port)) = service_of(route, request.public_port) else {
             continue;
         };
         autostart |= service.autostart.unwrap_or(true);
@@ -157,7 +174,7 @@ pub(crate) fn choose(
     }
     let any_below_soft = candidates.iter().any(|c| c.load < c.limits.soft);
     if !any_below_soft && autostart {
-        if let Some(route) = startable(table, request) {
+        if let Some(route) = startable(table, request, service_of) {
             return Choice::Start(route.clone());
         }
     }
@@ -175,15 +192,18 @@ pub(crate) fn choose(
 
 /// The stopped or suspended Machine to wake: local region first, then by id
 /// so that concurrent requests pick the same one.
-fn startable<'t>(table: &'t RouteTable, request: &Request<'_>) -> Option<&'t MachineRoute> {
+fn startable<'t>(
+    table: &'t RouteTable,
+    request: &Request<'_>,
+    service_of: ServiceOf,
+) -> Option<&'t MachineRoute> {
     table
         .machines
         .iter()
         .filter(|m| m.app == request.app && m.is_startable() && request.placement.allows(m))
         .filter(|m| !request.excluded.contains(&m.id) && !request.started_locally.contains(&m.id))
         .filter(|m| {
-            m.http_service(request.public_port)
-                .is_some_and(|(s, _)| s.autostart.unwrap_or(true))
+            service_of(m, request.public_port).is_some_and(|(s, _)| s.autostart.unwrap_or(true))
         })
         .min_by_key(|m| {
             let placement = request.placement;

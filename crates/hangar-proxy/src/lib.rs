@@ -53,10 +53,13 @@ mod load;
 mod metrics;
 mod placement;
 mod proxy;
+mod proxy_proto;
 mod replay;
 mod response_options;
 mod routes;
 mod server;
+mod tcp;
+mod tls;
 mod upgrade;
 
 pub use config::ProxyConfig;
@@ -64,3 +67,4 @@ pub use control::MachineControl;
 pub use error::ProxyErrorCode;
 pub use proxy::Proxy;
 pub use routes::{MachineRoute, RouteTable};
+pub use tls::{CertStore, CertStoreError};

@@ -44,6 +44,8 @@ struct Counters {
     autostops: BTreeMap<(String, String), u64>,
     /// (app, machine) → refused or failed upstream connections.
     connect_failures: BTreeMap<(String, String), u64>,
+    /// (app, machine or "") → raw TCP connections accepted.
+    tcp_connections: BTreeMap<(String, String), u64>,
 }
 
 /// Every metric of one proxy.
@@ -85,6 +87,15 @@ impl Metrics {
             .entry(app.to_string())
             .or_default()
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a raw TCP connection; `machine` is empty when no Machine
+    /// could take it.
+    pub(crate) fn tcp_connection(&self, app: &str, machine: &str) {
+        let mut c = self.counters.lock().unwrap();
+        *c.tcp_connections
+            .entry((app.to_string(), machine.to_string()))
+            .or_default() += 1;
     }
 
     pub(crate) fn connect_failure(&self, app: &str, machine: &str) {
@@ -156,6 +167,18 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "hangar_proxy_connect_failures_total{{app=\"{}\",machine=\"{}\"}} {n}",
+                escape(app),
+                escape(machine)
+            );
+        }
+        out.push_str(
+            "# HELP hangar_proxy_tcp_connections_total Raw TCP connections, by the Machine that took them.\n",
+        );
+        out.push_str("# TYPE hangar_proxy_tcp_connections_total counter\n");
+        for ((app, machine), n) in &c.tcp_connections {
+            let _ = writeln!(
+                out,
+                "hangar_proxy_tcp_connections_total{{app=\"{}\",machine=\"{}\"}} {n}",
                 escape(app),
                 escape(machine)
             );

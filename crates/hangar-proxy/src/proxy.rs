@@ -31,7 +31,7 @@ use crate::routes::{MachineRoute, RouteTable};
 use crate::upgrade;
 
 /// How many autostarts one request may go through before giving up.
-const MAX_STARTS_PER_REQUEST: usize = 3;
+pub(crate) const MAX_STARTS_PER_REQUEST: usize = 3;
 
 /// The edge proxy. Create it with [`Proxy::new`], then run
 /// [`Proxy::serve_http`] per listener and [`Proxy::spawn_autostop`] once.
@@ -53,7 +53,7 @@ pub struct Proxy {
 }
 
 /// A request waiting for capacity; leaving the queue on drop.
-struct QueueSlot<'a>(&'a AtomicUsize);
+pub(crate) struct QueueSlot<'a>(&'a AtomicUsize);
 
 impl Drop for QueueSlot<'_> {
     fn drop(&mut self) {
@@ -404,7 +404,7 @@ impl Proxy {
         }
     }
 
-    fn enter_queue(&self, app: &str) -> Result<QueueSlot<'_>, ProxyErrorCode> {
+    pub(crate) fn enter_queue(&self, app: &str) -> Result<QueueSlot<'_>, ProxyErrorCode> {
         let max = self.config.max_queued_requests;
         self.queued
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
@@ -415,7 +415,7 @@ impl Proxy {
     }
 
     /// Machines started here that the current snapshot may not show yet.
-    fn started_locally(&self, table: &RouteTable) -> HashSet<String> {
+    pub(crate) fn started_locally(&self, table: &RouteTable) -> HashSet<String> {
         let mut started = self.started_locally.lock().unwrap();
         started.retain(|_, generation| *generation >= table.generation);
         started.keys().cloned().collect()
@@ -424,7 +424,7 @@ impl Proxy {
     /// When `machine_id` was woken recently enough that a refused
     /// connection means "not listening yet", how long to wait before
     /// trying it again.
-    fn still_waking(&self, machine_id: &str, retries: u32) -> Option<Duration> {
+    pub(crate) fn still_waking(&self, machine_id: &str, retries: u32) -> Option<Duration> {
         let woken_at = *self.woken.lock().unwrap().get(machine_id)?;
         if woken_at.elapsed() >= self.config.autostart_timeout {
             return None;
@@ -434,7 +434,11 @@ impl Proxy {
     }
 
     /// Starts `route` (sharing a start already in flight) and waits for it.
-    async fn autostart(&self, app: &str, route: &MachineRoute) -> Result<(), ProxyErrorCode> {
+    pub(crate) async fn autostart(
+        &self,
+        app: &str,
+        route: &MachineRoute,
+    ) -> Result<(), ProxyErrorCode> {
         let began = Instant::now();
         let failed = |reason: String| ProxyErrorCode::AutostartFailed {
             app: app.to_string(),
@@ -511,7 +515,7 @@ impl Proxy {
 
 /// Resolves when a newer route table arrives; never, once the host dropped
 /// the sender (the proxy then keeps serving from its last snapshot).
-async fn next_snapshot(routes: &mut watch::Receiver<Arc<RouteTable>>) {
+pub(crate) async fn next_snapshot(routes: &mut watch::Receiver<Arc<RouteTable>>) {
     if routes.changed().await.is_err() {
         std::future::pending::<()>().await;
     }

@@ -81,7 +81,8 @@ impl MachineRoute {
     }
 }
 
-fn port_matches(port: &MachinePort, public_port: u16) -> bool {
+/// True when `port` covers `public_port` (a single port or a range).
+pub(crate) fn port_matches(port: &MachinePort, public_port: u16) -> bool {
     let public_port = i64::from(public_port);
     match (port.port, port.start_port, port.end_port) {
         (Some(p), _, _) => p == public_port,

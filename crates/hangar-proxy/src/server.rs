@@ -107,7 +107,7 @@ impl Proxy {
     }
 }
 
-fn is_transient(error: &std::io::Error) -> bool {
+pub(crate) fn is_transient(error: &std::io::Error) -> bool {
     use std::io::ErrorKind;
     !matches!(
         error.kind(),

@@ -1,0 +1,275 @@
+//! Raw TCP services (handlers `[]` and `["proxy_proto"]`): one listener per
+//! app and public port, as on a dedicated IP, splicing bytes to a Machine
+//! chosen by the same balancing and autostart rules as HTTP.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hangar_types::{MachinePort, MachineService};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::balance::{self, Choice};
+use crate::error::ProxyErrorCode;
+use crate::load::LoadGuard;
+use crate::placement::Placement;
+use crate::proxy::{next_snapshot, Proxy, MAX_STARTS_PER_REQUEST};
+use crate::proxy_proto::{self, ProxyProtoVersion};
+use crate::routes::{port_matches, MachineRoute};
+use crate::server::is_transient;
+
+/// How long connecting to one Machine may take before another is tried.
+const MACHINE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The raw TCP service a Machine offers on `public_port`: a port with no
+/// handlers, or only `proxy_proto`.
+fn tcp_service(route: &MachineRoute, public_port: u16) -> Option<(&MachineService, &MachinePort)> {
+    route.services.iter().find_map(|service| {
+        service
+            .ports
+            .iter()
+            .find(|p| port_matches(p, public_port) && p.handlers.iter().all(|h| h == "proxy_proto"))
+            .map(|p| (service, p))
+    })
+}
+
+/// A connection open to a Machine, holding its slot there.
+struct Upstream {
+    stream: TcpStream,
+    machine_id: String,
+    proxy_proto: Option<ProxyProtoVersion>,
+    _guard: LoadGuard,
+}
+
+impl Proxy {
+    /// Serves raw TCP for `app` on `listener`: every connection goes to a
+    /// Machine of `app` whose service has a port equal to `public_port`
+    /// with handlers `[]` or `["proxy_proto"]`. Raw TCP carries no host
+    /// name, so the host runs one listener per app and public port. Runs
+    /// until the listener fails for good.
+    pub async fn serve_tcp(
+        self: Arc<Self>,
+        listener: TcpListener,
+        app: String,
+        public_port: u16,
+    ) -> io::Result<()> {
+        let app: Arc<str> = app.into();
+        loop {
+            let (client, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(error) if is_transient(&error) => {
+                    tracing::warn!(%error, "accept failed; retrying");
+                    // Back off so that a full file table does not spin the CPU.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            let proxy = self.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                proxy.splice(client, peer, &app, public_port).await;
+            });
+        }
+    }
+
+    /// Carries one client connection to a Machine until either side closes.
+    async fn splice(
+        self: &Arc<Self>,
+        mut client: TcpStream,
+        peer: SocketAddr,
+        app: &str,
+        port: u16,
+    ) {
+        let _ = client.set_nodelay(true);
+        let mut upstream = match self.connect_tcp(app, port).await {
+            Ok(upstream) => upstream,
+            Err(error) => {
+                tracing::debug!(%app, port, %error, "no Machine took the TCP connection");
+                self.metrics.tcp_connection(app, "");
+                return;
+            }
+        };
+        self.metrics.tcp_connection(app, &upstream.machine_id);
+        if let Some(version) = upstream.proxy_proto {
+            // The address the client dialled: the listener's own address.
+            let destination = match client.local_addr() {
+                Ok(local) => local,
+                Err(error) => {
+                    tracing::debug!(%app, %error, "client connection lost before PROXY header");
+                    return;
+                }
+            };
+            let header = proxy_proto::header(version, peer, destination);
+            if let Err(error) = upstream.stream.write_all(&header).await {
+                tracing::debug!(%app, machine = %upstream.machine_id, %error, "writing PROXY header failed");
+                return;
+            }
+        }
+        if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream.stream).await {
+            tracing::debug!(%app, machine = %upstream.machine_id, %error, "TCP connection ended with an error");
+        }
+    }
+
+    /// Opens a connection to a Machine of `app` serving raw TCP on
+    /// `public_port`: balancing, queueing at hard limits, autostart and
+    /// retries on other Machines as for HTTP requests.
+    async fn connect_tcp(&self, app: &str, public_port: u16) -> Result<Upstream, ProxyErrorCode> {
+        if !self.routes.borrow().has_app(app) {
+            return Err(ProxyErrorCode::UnknownApp(app.to_string()));
+        }
+        let placement = Placement::default();
+        let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
+        let health_deadline = tokio::time::Instant::now() + self.config.healthy_machine_wait;
+        let mut excluded = HashSet::new();
+        let mut attempts = 0;
+        let mut starts = 0;
+        let mut wake_retries = 0u32;
+        let mut queue_slot = None;
+        loop {
+            let mut routes = self.routes.clone();
+            let capacity_freed = self.loads.capacity_freed.notified();
+            tokio::pin!(capacity_freed);
+            capacity_freed.as_mut().enable();
+            let table = routes.borrow_and_update().clone();
+            let started_locally = self.started_locally(&table);
+            let choice = balance::choose_for(
+                &table,
+                &self.loads,
+                &balance::Request {
+                    app,
+                    public_port,
+                    local_region: &self.config.region,
+                    excluded: &excluded,
+                    started_locally: &started_locally,
+                    placement: &placement,
+                },
+                tcp_service,
+            );
+            match choice {
+                Choice::Route(target) => {
+                    attempts += 1;
+                    let connected = tokio::time::timeout(
+                        MACHINE_CONNECT_TIMEOUT,
+                        TcpStream::connect(target.upstream),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
+                    });
+                    let machine_id = target.machine_id.clone();
+                    match connected {
+                        Ok(stream) => {
+                            let _ = stream.set_nodelay(true);
+                            let proxy_proto = table
+                                .machines
+                                .iter()
+                                .find(|m| m.id == machine_id)
+                                .and_then(|m| tcp_service(m, public_port))
+                                .and_then(|(_, port)| ProxyProtoVersion::of(port));
+                            return Ok(Upstream {
+                                stream,
+                                machine_id,
+                                proxy_proto,
+                                _guard: target.guard,
+                            });
+                        }
+                        Err(reason) => {
+                            drop(target);
+                            self.metrics.connect_failure(app, &machine_id);
+                            if let Some(backoff) = self.still_waking(&machine_id, wake_retries) {
+                                // Started moments ago: the app may not listen yet.
+                                wake_retries += 1;
+                                attempts -= 1;
+                                tokio::time::sleep(backoff).await;
+                                continue;
+                            }
+                            tracing::debug!(%app, machine = %machine_id, %reason, "TCP connect failed, trying another Machine");
+                            excluded.insert(machine_id);
+                            if attempts >= self.config.max_connect_attempts {
+                                return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
+                            }
+                        }
+                    }
+                }
+                Choice::Start(route) => {
+                    starts += 1;
+                    if starts > MAX_STARTS_PER_REQUEST {
+                        return Err(ProxyErrorCode::NoHealthyMachine(app.to_string()));
+                    }
+                    self.autostart(app, &route).await?;
+                }
+                Choice::AllAtHardLimit => {
+                    if queue_slot.is_none() {
+                        queue_slot = Some(self.enter_queue(app)?);
+                    }
+                    tokio::select! {
+                        _ = capacity_freed => {}
+                        _ = next_snapshot(&mut routes) => {}
+                        _ = tokio::time::sleep_until(deadline) => {
+                            return Err(ProxyErrorCode::CapacityTimeout(app.to_string()));
+                        }
+                    }
+                }
+                Choice::NoCandidate if excluded.is_empty() => {
+                    if tokio::time::Instant::now() >= health_deadline {
+                        return Err(ProxyErrorCode::NoService {
+                            app: app.to_string(),
+                            port: public_port,
+                        });
+                    }
+                    if queue_slot.is_none() {
+                        queue_slot = Some(self.enter_queue(app)?);
+                    }
+                    tokio::select! {
+                        _ = next_snapshot(&mut routes) => {}
+                        _ = tokio::time::sleep_until(health_deadline) => {}
+                    }
+                }
+                Choice::NoCandidate => {
+                    return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hangar_types::MachineState;
+    use std::net::IpAddr;
+
+    fn route(handlers: &[&str]) -> MachineRoute {
+        MachineRoute {
+            id: "m".into(),
+            app: "a".into(),
+            region: "local".into(),
+            state: MachineState::Started,
+            address: IpAddr::from([127, 0, 0, 1]),
+            cordoned: false,
+            checks_passing: true,
+            services: vec![MachineService {
+                internal_port: 5432,
+                ports: vec![MachinePort {
+                    port: Some(5432),
+                    handlers: handlers.iter().map(|h| h.to_string()).collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn tcp_service_takes_raw_and_proxy_proto_ports_only() {
+        assert!(tcp_service(&route(&[]), 5432).is_some());
+        assert!(tcp_service(&route(&["proxy_proto"]), 5432).is_some());
+        assert!(tcp_service(&route(&[]), 5433).is_none());
+        assert!(tcp_service(&route(&["tls"]), 5432).is_none());
+        assert!(tcp_service(&route(&["tls", "http"]), 5432).is_none());
+    }
+}
