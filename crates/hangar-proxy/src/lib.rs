@@ -1,4 +1,4 @@
-//! Hangar's edge proxy: takes HTTP for `<app>.<app_domain>`, picks a Machine
+//! Hangar's edge proxy: takes HTTP and TLS for `<app>.<app_domain>`, picks a Machine
 //! of that app by Fly Proxy's rules (least loaded, closest region, soft and
 //! hard concurrency limits), starts stopped Machines on demand and stops idle
 //! ones.
@@ -11,7 +11,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use hangar_proxy::{MachineControl, Proxy, ProxyConfig, RouteTable};
+//! use hangar_proxy::{CertStore, MachineControl, Proxy, ProxyConfig, RouteTable};
 //!
 //! struct AgentControl; // calls the agent's start/stop/suspend and waits
 //!
@@ -31,6 +31,10 @@
 //! let metrics = tokio::net::TcpListener::bind("127.0.0.1:9091").await?;
 //! tokio::spawn(proxy.clone().serve_metrics(metrics));
 //! let _autostop = proxy.clone().spawn_autostop();
+//! // TLS: the SNI name picks an operator certificate (`CertStore::from_dir`)
+//! // or a self-signed one made for `<app>.<app_domain>`; services match 443.
+//! let tls = tokio::net::TcpListener::bind("0.0.0.0:8443").await?;
+//! tokio::spawn(proxy.clone().serve_tls(tls, 443, Arc::new(CertStore::new())));
 //! // Services are matched on the public port, here 80 even though the
 //! // listener is on 8080 (pass 8080 to match `[[services.ports]] port = 8080`).
 //! proxy.serve_http(listener, 80).await?;

@@ -12,6 +12,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use crate::headers::ClientConn;
@@ -38,30 +39,37 @@ impl Proxy {
                 Err(error) => return Err(error),
             };
             let _ = stream.set_nodelay(true);
-            let proxy = self.clone();
-            let header_read_timeout = self.config.header_read_timeout;
             let client = ClientConn {
                 peer,
                 public_port,
                 tls: false,
             };
-            tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let proxy = proxy.clone();
-                    async move { Ok::<_, Infallible>(proxy.handle(request, client).await) }
-                });
-                let mut builder = auto::Builder::new(TokioExecutor::new());
-                builder
-                    .http1()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(header_read_timeout);
-                if let Err(error) = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(%peer, %error, "client connection ended with an error");
-                }
-            });
+            tokio::spawn(self.clone().serve_client(stream, client));
+        }
+    }
+
+    /// Serves HTTP/1.1 or HTTP/2 (whichever the client speaks) on one
+    /// accepted client connection, plain or already through TLS.
+    pub(crate) async fn serve_client<I>(self: Arc<Self>, io: I, client: ClientConn)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let header_read_timeout = self.config.header_read_timeout;
+        let proxy = self;
+        let service = service_fn(move |request| {
+            let proxy = proxy.clone();
+            async move { Ok::<_, Infallible>(proxy.handle(request, client).await) }
+        });
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_read_timeout);
+        if let Err(error) = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service)
+            .await
+        {
+            tracing::debug!(peer = %client.peer, tls = client.tls, %error, "client connection ended with an error");
         }
     }
 
