@@ -34,7 +34,9 @@ use crate::upgrade;
 pub(crate) const MAX_STARTS_PER_REQUEST: usize = 3;
 
 /// The edge proxy. Create it with [`Proxy::new`], then run
-/// [`Proxy::serve_http`] per listener and [`Proxy::spawn_autostop`] once.
+/// [`Proxy::serve_http`] per listener, [`Proxy::serve_tcp`] per app and raw
+/// TCP port (see [`RouteTable::tcp_services`]) and [`Proxy::spawn_autostop`]
+/// once.
 pub struct Proxy {
     pub(crate) config: ProxyConfig,
     pub(crate) routes: watch::Receiver<Arc<RouteTable>>,

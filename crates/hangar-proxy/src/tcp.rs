@@ -2,7 +2,7 @@
 //! app and public port, as on a dedicated IP, splicing bytes to a Machine
 //! chosen by the same balancing and autostart rules as HTTP.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::load::LoadGuard;
 use crate::placement::Placement;
 use crate::proxy::{next_snapshot, Proxy, MAX_STARTS_PER_REQUEST};
 use crate::proxy_proto::{self, ProxyProtoVersion};
-use crate::routes::{port_matches, MachineRoute};
+use crate::routes::{port_matches, MachineRoute, RouteTable};
 use crate::server::is_transient;
 
 /// How long connecting to one Machine may take before another is tried.
@@ -34,6 +34,40 @@ fn tcp_service(route: &MachineRoute, public_port: u16) -> Option<(&MachineServic
             .find(|p| port_matches(p, public_port) && p.handlers.iter().all(|h| h == "proxy_proto"))
             .map(|p| (service, p))
     })
+}
+
+/// Most ports one `start_port..=end_port` range yields in
+/// [`RouteTable::tcp_services`]; wider ranges are cut there.
+const MAX_PORTS_PER_RANGE: i64 = 1024;
+
+impl RouteTable {
+    /// Every `(app, public port)` some Machine (in any state but destroyed)
+    /// serves as raw TCP or `proxy_proto`: the listeners a host should run
+    /// with [`Proxy::serve_tcp`]. Port ranges are expanded, at most
+    /// 1024 ports per range.
+    pub fn tcp_services(&self) -> BTreeSet<(String, u16)> {
+        let mut services = BTreeSet::new();
+        let live = self
+            .machines
+            .iter()
+            .filter(|m| m.state != hangar_types::MachineState::Destroyed);
+        for machine in live {
+            let ports = machine.services.iter().flat_map(|s| s.ports.iter());
+            for port in ports.filter(|p| p.handlers.iter().all(|h| h == "proxy_proto")) {
+                let numbers = match (port.port, port.start_port, port.end_port) {
+                    (Some(p), _, _) => p..=p,
+                    (None, Some(start), Some(end)) => {
+                        start..=end.min(start.saturating_add(MAX_PORTS_PER_RANGE - 1))
+                    }
+                    _ => continue,
+                };
+                for number in numbers.filter_map(|n| u16::try_from(n).ok()) {
+                    services.insert((machine.app.clone(), number));
+                }
+            }
+        }
+        services
+    }
 }
 
 /// A connection open to a Machine, holding its slot there.
@@ -262,6 +296,31 @@ mod tests {
                 ..Default::default()
             }],
         }
+    }
+
+    #[test]
+    fn tcp_services_lists_raw_and_proxy_proto_ports() {
+        let mut raw = route(&[]);
+        raw.services[0].ports.push(MachinePort {
+            start_port: Some(6000),
+            end_port: Some(6001),
+            handlers: vec!["proxy_proto".into()],
+            ..Default::default()
+        });
+        let mut http = route(&["http"]);
+        http.app = "web".into();
+        let mut gone = route(&[]);
+        gone.app = "gone".into();
+        gone.state = MachineState::Destroyed;
+        let table = RouteTable::new(1, vec![raw, http, gone]);
+        let expected: BTreeSet<_> = [
+            ("a".to_string(), 5432),
+            ("a".into(), 6000),
+            ("a".into(), 6001),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(table.tcp_services(), expected);
     }
 
     #[test]
