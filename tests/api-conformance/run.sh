@@ -24,7 +24,7 @@ cleanup() {
   rm -rf "$DATA"
 }
 trap cleanup EXIT
-"$BIN" dev --data-dir "$DATA/hangar" --api-listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 --proxy-metrics-listen 127.0.0.1:0 --region conformance --example \
+"$BIN" dev --data-dir "$DATA/hangar" --api-listen 127.0.0.1:0 --proxy-listen 127.0.0.1:0 --proxy-metrics-listen 127.0.0.1:0 --proxy-tls-listen 127.0.0.1:0 --region conformance --example \
   --allowed-image-sources oci,oci-archive,docker-archive >"$LOG" 2>&1 &
 DEV_PID=$!
 for _ in $(seq 1 600); do

@@ -45,9 +45,25 @@ pub struct DevArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4281")]
     pub proxy_listen: SocketAddr,
 
+    /// Address the proxy terminates TLS on (it stands for public port 443:
+    /// services with `port = 443` and handlers `tls` + `http` answer here)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4443")]
+    pub proxy_tls_listen: SocketAddr,
+
+    /// Directory of operator certificates (`<host>.crt` + `<host>.key`,
+    /// `_wildcard.<domain>.crt` for `*.<domain>`); other app hostnames get a
+    /// self-signed certificate
+    #[arg(long, value_name = "DIR")]
+    pub proxy_tls_cert_dir: Option<PathBuf>,
+
     /// Address of the proxy's Prometheus metrics (`GET /metrics`)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4282")]
     pub proxy_metrics_listen: SocketAddr,
+
+    /// Address raw TCP and proxy_proto services listen on, each at its own
+    /// public port (one app per port on this address)
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub proxy_tcp_ip: std::net::IpAddr,
 
     /// Apps answer at `<app>.<DOMAIN>` on the proxy
     #[arg(long, value_name = "DOMAIN", default_value = "localhost")]

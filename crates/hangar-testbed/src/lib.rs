@@ -97,6 +97,9 @@ impl Testbed {
                 app_domain: "localhost".into(),
                 public_port: 80,
                 metrics_listen: None,
+                tcp_ip: Some(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))),
+                tls_listen: Some("127.0.0.1:0".parse()?),
+                tls_cert_dir: None,
             }),
         })
         .await

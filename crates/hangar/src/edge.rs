@@ -137,3 +137,54 @@ impl MachineControl for AgentControl {
             .map_err(|e| e.to_string())
     }
 }
+
+/// Keeps one raw TCP listener per (app, public port) that some Machine
+/// serves as a raw TCP or `proxy_proto` service, bound on `ip` at the
+/// service's own port (as a dedicated IP would be), opening and closing
+/// listeners as the route table changes.
+pub fn spawn_tcp_listeners(
+    proxy: Arc<hangar_proxy::Proxy>,
+    mut routes: watch::Receiver<Arc<RouteTable>>,
+    ip: IpAddr,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut listening: BTreeMap<(String, u16), tokio::task::JoinHandle<()>> = BTreeMap::new();
+        loop {
+            let wanted = routes.borrow_and_update().tcp_services();
+            listening.retain(|pair, task| {
+                let keep = wanted.contains(pair);
+                if !keep {
+                    task.abort();
+                }
+                keep
+            });
+            for (app, port) in wanted {
+                if listening.contains_key(&(app.clone(), port)) {
+                    continue;
+                }
+                match tokio::net::TcpListener::bind((ip, port)).await {
+                    Ok(listener) => {
+                        tracing::info!(%app, port, %ip, "proxy: raw TCP service listening");
+                        let proxy = proxy.clone();
+                        let served = app.clone();
+                        let task = tokio::spawn(async move {
+                            if let Err(err) = proxy.serve_tcp(listener, served, port).await {
+                                tracing::warn!(%err, "proxy: raw TCP listener stopped");
+                            }
+                        });
+                        listening.insert((app, port), task);
+                    }
+                    Err(err) => {
+                        tracing::warn!(%app, port, %ip, %err, "proxy: cannot listen for a raw TCP service; another app or program holds the port");
+                    }
+                }
+            }
+            if routes.changed().await.is_err() {
+                break;
+            }
+        }
+        for task in listening.into_values() {
+            task.abort();
+        }
+    })
+}

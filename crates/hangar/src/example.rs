@@ -130,11 +130,19 @@ pub async fn deploy(client: &Client, image: &str, region: &str) -> anyhow::Resul
         services: vec![MachineService {
             protocol: "tcp".into(),
             internal_port: i64::from(PORT),
-            ports: vec![MachinePort {
-                port: Some(80),
-                handlers: vec!["http".into()],
-                ..Default::default()
-            }],
+            // As fly.toml's [http_service] expands: plain HTTP on 80, TLS on 443.
+            ports: vec![
+                MachinePort {
+                    port: Some(80),
+                    handlers: vec!["http".into()],
+                    ..Default::default()
+                },
+                MachinePort {
+                    port: Some(443),
+                    handlers: vec!["tls".into(), "http".into()],
+                    ..Default::default()
+                },
+            ],
             ..Default::default()
         }],
         ..Default::default()

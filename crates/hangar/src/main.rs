@@ -85,6 +85,9 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
             app_domain: args.app_domain.clone(),
             public_port: 80,
             metrics_listen: Some(args.proxy_metrics_listen),
+            tcp_ip: Some(args.proxy_tcp_ip),
+            tls_listen: Some(args.proxy_tls_listen),
+            tls_cert_dir: args.proxy_tls_cert_dir.clone(),
         }),
     })
     .await?;
@@ -100,6 +103,17 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
             "  proxy:  http://<app>.{}:{} (Host-routed; port 80 services)",
             args.app_domain,
             proxy.port()
+        );
+        if let Some(tls) = platform.proxy_tls_addr {
+            println!(
+                "  proxy:  https://<app>.{}:{} (self-signed unless --proxy-tls-cert-dir)",
+                args.app_domain,
+                tls.port()
+            );
+        }
+        println!(
+            "  proxy metrics: http://{}/metrics",
+            args.proxy_metrics_listen
         );
     }
     match &platform.isolation {

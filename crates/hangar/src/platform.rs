@@ -48,6 +48,12 @@ pub struct ProxyOptions {
     pub public_port: u16,
     /// Where the proxy serves Prometheus metrics (`GET /metrics`), if anywhere.
     pub metrics_listen: Option<SocketAddr>,
+    /// The address raw TCP services listen on, each at its own port.
+    pub tcp_ip: Option<std::net::IpAddr>,
+    /// Where the proxy terminates TLS (standing for public port 443), if anywhere.
+    pub tls_listen: Option<SocketAddr>,
+    /// Operator certificates (`<host>.crt` + `<host>.key`); others are self-signed.
+    pub tls_cert_dir: Option<PathBuf>,
 }
 
 /// A running platform.
@@ -60,6 +66,8 @@ pub struct Platform {
     pub isolation: Isolation,
     /// The edge proxy's address, when it runs.
     pub proxy_addr: Option<SocketAddr>,
+    /// The proxy's TLS address, when it terminates TLS.
+    pub proxy_tls_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     proxy_tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -165,12 +173,12 @@ impl Platform {
                 tracing::error!(%err, "API server failed");
             }
         });
-        let (proxy_addr, proxy_tasks) = match &options.proxy {
+        let (proxy_addr, proxy_tls_addr, proxy_tasks) = match &options.proxy {
             Some(proxy) => {
-                let (addr, tasks) = start_proxy(proxy, &options.region, agent.clone()).await?;
-                (Some(addr), tasks)
+                let started = start_proxy(proxy, &options.region, data_dir, agent.clone()).await?;
+                (Some(started.http), started.tls, started.tasks)
             }
-            None => (None, Vec::new()),
+            None => (None, None, Vec::new()),
         };
         Ok(Platform {
             url,
@@ -179,6 +187,7 @@ impl Platform {
             agent,
             isolation,
             proxy_addr,
+            proxy_tls_addr,
             stop: Some(stop),
             server,
             proxy_tasks,
@@ -206,13 +215,21 @@ impl Platform {
     }
 }
 
-/// Starts the edge proxy over the agent's Machines: its listener and its
+/// A running proxy's addresses and tasks.
+struct StartedProxy {
+    http: SocketAddr,
+    tls: Option<SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Starts the edge proxy over the agent's Machines: its listeners and its
 /// autostop loop.
 async fn start_proxy(
     options: &ProxyOptions,
     region: &str,
+    data_dir: &Path,
     agent: Arc<Agent>,
-) -> anyhow::Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>)> {
+) -> anyhow::Result<StartedProxy> {
     let listener = TcpListener::bind(options.listen).await.with_context(|| {
         format!(
             "cannot listen on {} for the proxy (pass --proxy-listen)",
@@ -221,6 +238,7 @@ async fn start_proxy(
     })?;
     let addr = listener.local_addr()?;
     let routes = crate::edge::route_snapshots(agent.clone()).await;
+    let tcp_routes = routes.clone();
     let config = hangar_proxy::ProxyConfig {
         app_domain: options.app_domain.clone(),
         region: region.to_string(),
@@ -237,15 +255,46 @@ async fn start_proxy(
         }
     });
     let mut tasks = vec![serve, proxy.clone().spawn_autostop()];
+    if let Some(ip) = options.tcp_ip {
+        tasks.push(crate::edge::spawn_tcp_listeners(
+            proxy.clone(),
+            tcp_routes,
+            ip,
+        ));
+    }
     if let Some(metrics_addr) = options.metrics_listen {
         let metrics = TcpListener::bind(metrics_addr)
             .await
             .with_context(|| format!("cannot listen on {metrics_addr} for proxy metrics"))?;
+        let proxy = proxy.clone();
         tasks.push(tokio::spawn(async move {
             if let Err(err) = proxy.serve_metrics(metrics).await {
                 tracing::error!(%err, "proxy metrics endpoint stopped");
             }
         }));
     }
-    Ok((addr, tasks))
+    let mut tls = None;
+    if let Some(tls_addr) = options.tls_listen {
+        let certs = match &options.tls_cert_dir {
+            Some(dir) => hangar_proxy::CertStore::from_dir(dir)
+                .with_context(|| format!("cannot load the certificates in {}", dir.display()))?,
+            None => hangar_proxy::CertStore::new(),
+        }
+        .with_self_signed_dir(data_dir.join("proxy-certs"));
+        let listener = TcpListener::bind(tls_addr).await.with_context(|| {
+            format!("cannot listen on {tls_addr} for TLS (pass --proxy-tls-listen)")
+        })?;
+        tls = Some(listener.local_addr()?);
+        let proxy = proxy.clone();
+        tasks.push(tokio::spawn(async move {
+            if let Err(err) = proxy.serve_tls(listener, 443, Arc::new(certs)).await {
+                tracing::error!(%err, "proxy TLS listener stopped");
+            }
+        }));
+    }
+    Ok(StartedProxy {
+        http: addr,
+        tls,
+        tasks,
+    })
 }

@@ -54,6 +54,8 @@ async fn start_dev(data: &std::path::Path) -> (Dev, Client) {
             "127.0.0.1:0",
             "--proxy-metrics-listen",
             "127.0.0.1:0",
+            "--proxy-tls-listen",
+            "127.0.0.1:0",
             "--region",
             "crash",
         ])

@@ -87,3 +87,58 @@ async fn the_proxy_routes_by_host_and_starts_stopped_machines() {
     );
     tb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_tcp_services_get_their_own_listener() {
+    if hangar_testbed::skip_unless_root("raw_tcp_services_get_their_own_listener") {
+        return;
+    }
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tb = testbed().await;
+    let Some(image) = http_image(&tb, "tcpapp") else {
+        return;
+    };
+    create_app(&tb, "tcpapp").await;
+    // A port of our own for this test, free right now on 127.0.0.1.
+    let public_port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut cfg = config(&image.reference);
+    cfg.services = vec![MachineService {
+        protocol: "tcp".into(),
+        internal_port: 8080,
+        ports: vec![MachinePort {
+            port: Some(i64::from(public_port)),
+            handlers: vec![],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }];
+    let m = create_machine(&tb, "tcpapp", cfg).await;
+    wait_http(&url_of(&m)).await;
+    let answer = hangar_testbed::wait_until_async(
+        "the raw TCP listener to pass bytes through",
+        std::time::Duration::from_secs(20),
+        || async move {
+            let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", public_port))
+                .await
+                .map_err(|e| e.to_string())?;
+            conn.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut out = String::new();
+            conn.read_to_string(&mut out)
+                .await
+                .map_err(|e| e.to_string())?;
+            if out.contains("hello from a hangar machine") {
+                Ok(out)
+            } else {
+                Err(out)
+            }
+        },
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1."), "{answer}");
+    tb.stop().await;
+}
