@@ -222,79 +222,97 @@ struct StartedProxy {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Binds `addr`, naming what for and which flag moves it on failure.
+async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for {what} (pass {flag})"))
+}
+
+/// Runs a server until it ends, logging why if it fails.
+fn spawn_server(
+    what: &'static str,
+    server: impl std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(err) = server.await {
+            tracing::error!(%err, "{what} stopped");
+        }
+    })
+}
+
 /// Starts the edge proxy over the agent's Machines: its listeners and its
-/// autostop loop.
+/// autostop loop. Every listener is bound and every certificate loaded
+/// before anything runs, so a failure leaves nothing started.
 async fn start_proxy(
     options: &ProxyOptions,
     region: &str,
     data_dir: &Path,
     agent: Arc<Agent>,
 ) -> anyhow::Result<StartedProxy> {
-    let listener = TcpListener::bind(options.listen).await.with_context(|| {
-        format!(
-            "cannot listen on {} for the proxy (pass --proxy-listen)",
-            options.listen
-        )
-    })?;
+    let listener = bind(options.listen, "the proxy", "--proxy-listen").await?;
+    let metrics = match options.metrics_listen {
+        Some(addr) => Some(bind(addr, "proxy metrics", "--proxy-metrics-listen").await?),
+        None => None,
+    };
+    let tls = match options.tls_listen {
+        Some(addr) => {
+            let certs = match &options.tls_cert_dir {
+                Some(dir) => hangar_proxy::CertStore::from_dir(dir).with_context(|| {
+                    format!("cannot load the certificates in {}", dir.display())
+                })?,
+                None => hangar_proxy::CertStore::new(),
+            }
+            .with_self_signed_dir(data_dir.join("proxy-certs"));
+            Some((
+                bind(addr, "TLS", "--proxy-tls-listen").await?,
+                Arc::new(certs),
+            ))
+        }
+        None => None,
+    };
     let addr = listener.local_addr()?;
+    let tls_addr = match &tls {
+        Some((l, _)) => Some(l.local_addr()?),
+        None => None,
+    };
+
     let routes = crate::edge::route_snapshots(agent.clone()).await;
-    let tcp_routes = routes.clone();
     let config = hangar_proxy::ProxyConfig {
         app_domain: options.app_domain.clone(),
         region: region.to_string(),
         ..Default::default()
     };
-    let proxy = hangar_proxy::Proxy::new(config, routes, crate::edge::AgentControl::new(agent));
-    let public_port = options.public_port;
-    let serve = tokio::spawn({
-        let proxy = proxy.clone();
-        async move {
-            if let Err(err) = proxy.serve_http(listener, public_port).await {
-                tracing::error!(%err, "proxy stopped");
-            }
-        }
-    });
-    let mut tasks = vec![serve, proxy.clone().spawn_autostop()];
+    let proxy = hangar_proxy::Proxy::new(
+        config,
+        routes.clone(),
+        crate::edge::AgentControl::new(agent),
+    );
+    let mut tasks = vec![
+        spawn_server(
+            "proxy",
+            proxy.clone().serve_http(listener, options.public_port),
+        ),
+        proxy.clone().spawn_autostop(),
+    ];
     if let Some(ip) = options.tcp_ip {
-        tasks.push(crate::edge::spawn_tcp_listeners(
-            proxy.clone(),
-            tcp_routes,
-            ip,
+        tasks.push(crate::edge::spawn_tcp_listeners(proxy.clone(), routes, ip));
+    }
+    if let Some(metrics) = metrics {
+        tasks.push(spawn_server(
+            "proxy metrics endpoint",
+            proxy.clone().serve_metrics(metrics),
         ));
     }
-    if let Some(metrics_addr) = options.metrics_listen {
-        let metrics = TcpListener::bind(metrics_addr)
-            .await
-            .with_context(|| format!("cannot listen on {metrics_addr} for proxy metrics"))?;
-        let proxy = proxy.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(err) = proxy.serve_metrics(metrics).await {
-                tracing::error!(%err, "proxy metrics endpoint stopped");
-            }
-        }));
-    }
-    let mut tls = None;
-    if let Some(tls_addr) = options.tls_listen {
-        let certs = match &options.tls_cert_dir {
-            Some(dir) => hangar_proxy::CertStore::from_dir(dir)
-                .with_context(|| format!("cannot load the certificates in {}", dir.display()))?,
-            None => hangar_proxy::CertStore::new(),
-        }
-        .with_self_signed_dir(data_dir.join("proxy-certs"));
-        let listener = TcpListener::bind(tls_addr).await.with_context(|| {
-            format!("cannot listen on {tls_addr} for TLS (pass --proxy-tls-listen)")
-        })?;
-        tls = Some(listener.local_addr()?);
-        let proxy = proxy.clone();
-        tasks.push(tokio::spawn(async move {
-            if let Err(err) = proxy.serve_tls(listener, 443, Arc::new(certs)).await {
-                tracing::error!(%err, "proxy TLS listener stopped");
-            }
-        }));
+    if let Some((listener, certs)) = tls {
+        tasks.push(spawn_server(
+            "proxy TLS listener",
+            proxy.serve_tls(listener, 443, certs),
+        ));
     }
     Ok(StartedProxy {
         http: addr,
-        tls,
+        tls: tls_addr,
         tasks,
     })
 }
