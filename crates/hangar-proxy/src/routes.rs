@@ -16,6 +16,11 @@ pub struct RouteTable {
     /// App name → its primary region, where `min_machines_running` is
     /// enforced. Apps missing here use the proxy's own region.
     pub primary_regions: BTreeMap<String, String>,
+    /// Custom hostname (lowercase, no trailing dot, e.g. `shop.example.com`)
+    /// → the app it routes to, as added through the certificates API. Host
+    /// and SNI routing accept these besides `<app>.<app_domain>`, and the
+    /// ACME manager obtains a certificate for each one.
+    pub custom_domains: BTreeMap<String, String>,
 }
 
 /// One Machine as the proxy sees it.
@@ -41,6 +46,7 @@ impl RouteTable {
             generation,
             machines,
             primary_regions: BTreeMap::new(),
+            custom_domains: BTreeMap::new(),
         }
     }
 
