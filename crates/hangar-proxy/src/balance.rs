@@ -86,15 +86,6 @@ struct Candidate<'a> {
 pub(crate) type ServiceOf =
     for<'r> fn(&'r MachineRoute, u16) -> Option<(&'r MachineService, &'r MachinePort)>;
 
-/// Picks a Machine for an HTTP request: see [`choose_for`].
-pub(crate) fn choose(
-    table: &RouteTable,
-    loads: &Arc<LoadTracker>,
-    request: &Request<'_>,
-) -> Choice {
-    choose_for(table, loads, request, MachineRoute::http_service)
-}
-
 /// Picks a Machine among those whose `service_of` matches: the client's
 /// preferred one if it has room, else least loaded below soft limit,
 /// closest region first (a local Machine over its soft limit beats a remote

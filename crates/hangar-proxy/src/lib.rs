@@ -43,6 +43,7 @@
 //! # }
 //! ```
 
+mod acquire;
 mod autostart;
 mod autostop;
 mod balance;

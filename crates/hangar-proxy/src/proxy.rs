@@ -13,8 +13,9 @@ use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode, Version};
 use tokio::sync::watch;
 
+use crate::acquire::{self, Acquirer};
 use crate::autostart::Autostarter;
-use crate::balance::{self, Choice, Target};
+use crate::balance::Target;
 use crate::body::RequestBody;
 use crate::config::ProxyConfig;
 use crate::control::MachineControl;
@@ -241,166 +242,84 @@ impl Proxy {
 
         let mut placement = Placement::from_headers(&parts.headers);
         let mut replays = 0;
-        let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
-        let health_deadline = tokio::time::Instant::now() + self.config.healthy_machine_wait;
-        let mut excluded = HashSet::new();
-        let mut attempts = 0;
-        let mut starts = 0;
-        let mut wake_retries = 0u32;
-        let mut queue_slot = None;
+        let mut acquirer = Acquirer::new(self, client.public_port, acquire::HTTP);
         // The app serving the request; a replay may change it.
         let mut target_app = app.to_string();
         loop {
             let app = target_app.as_str();
-            let mut routes = self.routes.clone();
-            let capacity_freed = self.loads.capacity_freed.notified();
-            tokio::pin!(capacity_freed);
-            capacity_freed.as_mut().enable();
-            let table = routes.borrow_and_update().clone();
-            let started_locally = self.started_locally(&table);
-            let choice = balance::choose(
-                &table,
-                &self.loads,
-                &balance::Request {
-                    app,
-                    public_port: client.public_port,
-                    local_region: &self.config.region,
-                    excluded: &excluded,
-                    started_locally: &started_locally,
-                    placement: &placement,
-                },
-            );
-            match choice {
-                Choice::Route(target) => {
-                    let Some(attempt_body) = body.for_attempt() else {
-                        // A streamed body went to a Machine that refused the
-                        // connection; it cannot be sent again.
-                        return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
-                    };
-                    attempts += 1;
-                    let machine_id = target.machine_id.clone();
-                    if let Some(preferred) = &placement.prefer_instance {
-                        if preferred != &machine_id {
-                            if let Ok(value) = HeaderValue::from_str(preferred) {
-                                parts
-                                    .headers
-                                    .insert("fly-preferred-instance-unavailable", value);
-                            }
-                        }
+            let (target, table) = acquirer.acquire(app, &placement).await?;
+            let Some(attempt_body) = body.for_attempt() else {
+                // A streamed body went to a Machine that refused the
+                // connection; it cannot be sent again.
+                return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
+            };
+            let machine_id = target.machine_id.clone();
+            if let Some(preferred) = &placement.prefer_instance {
+                if preferred != &machine_id {
+                    if let Ok(value) = HeaderValue::from_str(preferred) {
+                        parts
+                            .headers
+                            .insert("fly-preferred-instance-unavailable", value);
                     }
-                    match self
-                        .send(&parts, attempt_body, target, &mut client_upgrade)
+                }
+            }
+            match self
+                .send(&parts, attempt_body, target, &mut client_upgrade)
+                .await
+            {
+                Ok(response) if replay::is_replay(&response) => {
+                    let request = replay::read(response)
                         .await
-                    {
-                        Ok(response) if replay::is_replay(&response) => {
-                            let request = replay::read(response)
-                                .await
-                                .map_err(ProxyErrorCode::ReplayInvalid)?;
-                            replays += 1;
-                            if replays > replay::MAX_REPLAYS {
-                                return Err(ProxyErrorCode::ReplayChainTooLong(
-                                    replay::MAX_REPLAYS,
-                                ));
+                        .map_err(ProxyErrorCode::ReplayInvalid)?;
+                    replays += 1;
+                    if replays > replay::MAX_REPLAYS {
+                        return Err(ProxyErrorCode::ReplayChainTooLong(replay::MAX_REPLAYS));
+                    }
+                    let next_app = match request.app.as_deref() {
+                        Some(other) if other != app => {
+                            if !table.has_app(other) {
+                                return Err(ProxyErrorCode::ReplayUnknownApp(other.to_string()));
                             }
-                            let next_app = match request.app.as_deref() {
-                                Some(other) if other != app => {
-                                    if !table.has_app(other) {
-                                        return Err(ProxyErrorCode::ReplayUnknownApp(
-                                            other.to_string(),
-                                        ));
-                                    }
-                                    Some(other.to_string())
-                                }
-                                _ => None,
-                            };
-                            if !body.is_buffered() {
-                                return Err(ProxyErrorCode::ReplayUnsupported(
-                                    "replaying a request whose body was too large to buffer"
-                                        .to_string(),
-                                ));
-                            }
-                            let region = table
-                                .machines
-                                .iter()
-                                .find(|m| m.id == machine_id)
-                                .map_or("", |m| m.region.as_str());
-                            if let Some(source) = request.source_header(&machine_id, region) {
-                                parts.headers.insert("fly-replay-src", source);
-                            }
-                            placement = request.placement();
-                            if request.elsewhere {
-                                excluded.insert(machine_id);
-                            }
-                            if let Some(next_app) = next_app {
-                                target_app = next_app;
-                            }
+                            Some(other.to_string())
                         }
-                        Ok(mut response) => {
-                            if let Some(options) = &response_options {
-                                response_options::apply(options, &mut response);
-                            }
-                            return Ok((response, machine_id));
-                        }
-                        Err(SendError::Connect(reason)) => {
-                            self.metrics.connect_failure(app, &machine_id);
-                            if let Some(backoff) = self.still_waking(&machine_id, wake_retries) {
-                                // Started moments ago: the app may not listen yet.
-                                tracing::debug!(%app, machine = %machine_id, %reason, "woken Machine not listening yet");
-                                wake_retries += 1;
-                                attempts -= 1;
-                                tokio::time::sleep(backoff).await;
-                                continue;
-                            }
-                            tracing::debug!(%app, machine = %machine_id, %reason, "connect failed, trying another Machine");
-                            excluded.insert(machine_id);
-                            if attempts >= self.config.max_connect_attempts {
-                                return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
-                            }
-                        }
-                        Err(SendError::Upstream(reason)) => {
-                            return Err(ProxyErrorCode::UpstreamFailed {
-                                app: app.to_string(),
-                                machine: machine_id,
-                                reason,
-                            })
-                        }
+                        _ => None,
+                    };
+                    if !body.is_buffered() {
+                        return Err(ProxyErrorCode::ReplayUnsupported(
+                            "replaying a request whose body was too large to buffer".to_string(),
+                        ));
+                    }
+                    let region = table
+                        .machines
+                        .iter()
+                        .find(|m| m.id == machine_id)
+                        .map_or("", |m| m.region.as_str());
+                    if let Some(source) = request.source_header(&machine_id, region) {
+                        parts.headers.insert("fly-replay-src", source);
+                    }
+                    placement = request.placement();
+                    if request.elsewhere {
+                        acquirer.excluded.insert(machine_id);
+                    }
+                    if let Some(next_app) = next_app {
+                        target_app = next_app;
                     }
                 }
-                Choice::Start(route) => {
-                    starts += 1;
-                    if starts > MAX_STARTS_PER_REQUEST {
-                        return Err(ProxyErrorCode::NoHealthyMachine(app.to_string()));
+                Ok(mut response) => {
+                    if let Some(options) = &response_options {
+                        response_options::apply(options, &mut response);
                     }
-                    self.autostart(app, &route).await?;
+                    return Ok((response, machine_id));
                 }
-                Choice::AllAtHardLimit => {
-                    if queue_slot.is_none() {
-                        queue_slot = Some(self.enter_queue(app)?);
-                    }
-                    tokio::select! {
-                        _ = capacity_freed => {}
-                        _ = next_snapshot(&mut routes) => {}
-                        _ = tokio::time::sleep_until(deadline) => {
-                            return Err(ProxyErrorCode::CapacityTimeout(app.to_string()));
-                        }
-                    }
+                Err(SendError::Connect(reason)) => {
+                    acquirer.connect_failed(app, machine_id, &reason).await?;
                 }
-                Choice::NoCandidate if excluded.is_empty() => {
-                    // Like Fly, wait a while for a Machine to become healthy
-                    // (a restart or deploy in progress) before giving up.
-                    if tokio::time::Instant::now() >= health_deadline {
-                        return Err(ProxyErrorCode::NoHealthyMachine(app.to_string()));
-                    }
-                    if queue_slot.is_none() {
-                        queue_slot = Some(self.enter_queue(app)?);
-                    }
-                    tokio::select! {
-                        _ = next_snapshot(&mut routes) => {}
-                        _ = tokio::time::sleep_until(health_deadline) => {}
-                    }
-                }
-                Choice::NoCandidate => {
-                    return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
+                Err(SendError::Upstream(reason)) => {
+                    return Err(ProxyErrorCode::UpstreamFailed {
+                        app: app.to_string(),
+                        machine: machine_id,
+                        reason,
+                    })
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! app and public port, as on a dedicated IP, splicing bytes to a Machine
 //! chosen by the same balancing and autostart rules as HTTP.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,11 +12,11 @@ use hangar_types::{MachinePort, MachineService};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::balance::{self, Choice};
+use crate::acquire::{Acquirer, ServiceKind};
 use crate::error::ProxyErrorCode;
 use crate::load::LoadGuard;
 use crate::placement::Placement;
-use crate::proxy::{next_snapshot, Proxy, MAX_STARTS_PER_REQUEST};
+use crate::proxy::Proxy;
 use crate::proxy_proto::{self, ProxyProtoVersion};
 use crate::routes::{port_matches, MachineRoute, RouteTable};
 use crate::server::is_transient;
@@ -35,6 +35,15 @@ fn tcp_service(route: &MachineRoute, public_port: u16) -> Option<(&MachineServic
             .map(|p| (service, p))
     })
 }
+
+/// Raw TCP connections: ports with no handlers or only `proxy_proto`.
+const TCP: ServiceKind = ServiceKind {
+    lookup: tcp_service,
+    none_healthy: |app, port| ProxyErrorCode::NoService {
+        app: app.to_string(),
+        port,
+    },
+};
 
 /// Most ports one `start_port..=end_port` range yields in
 /// [`RouteTable::tcp_services`]; wider ranges are cut there.
@@ -156,115 +165,37 @@ impl Proxy {
             return Err(ProxyErrorCode::UnknownApp(app.to_string()));
         }
         let placement = Placement::default();
-        let deadline = tokio::time::Instant::now() + self.config.queue_timeout;
-        let health_deadline = tokio::time::Instant::now() + self.config.healthy_machine_wait;
-        let mut excluded = HashSet::new();
-        let mut attempts = 0;
-        let mut starts = 0;
-        let mut wake_retries = 0u32;
-        let mut queue_slot = None;
+        let mut acquirer = Acquirer::new(self, public_port, TCP);
         loop {
-            let mut routes = self.routes.clone();
-            let capacity_freed = self.loads.capacity_freed.notified();
-            tokio::pin!(capacity_freed);
-            capacity_freed.as_mut().enable();
-            let table = routes.borrow_and_update().clone();
-            let started_locally = self.started_locally(&table);
-            let choice = balance::choose_for(
-                &table,
-                &self.loads,
-                &balance::Request {
-                    app,
-                    public_port,
-                    local_region: &self.config.region,
-                    excluded: &excluded,
-                    started_locally: &started_locally,
-                    placement: &placement,
-                },
-                tcp_service,
-            );
-            match choice {
-                Choice::Route(target) => {
-                    attempts += 1;
-                    let connected = tokio::time::timeout(
-                        MACHINE_CONNECT_TIMEOUT,
-                        TcpStream::connect(target.upstream),
-                    )
+            let (target, table) = acquirer.acquire(app, &placement).await?;
+            let connected =
+                tokio::time::timeout(MACHINE_CONNECT_TIMEOUT, TcpStream::connect(target.upstream))
                     .await
                     .unwrap_or_else(|_| {
                         Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))
                     });
-                    let machine_id = target.machine_id.clone();
-                    match connected {
-                        Ok(stream) => {
-                            let _ = stream.set_nodelay(true);
-                            let proxy_proto = table
-                                .machines
-                                .iter()
-                                .find(|m| m.id == machine_id)
-                                .and_then(|m| tcp_service(m, public_port))
-                                .and_then(|(_, port)| ProxyProtoVersion::of(port));
-                            return Ok(Upstream {
-                                stream,
-                                machine_id,
-                                proxy_proto,
-                                _guard: target.guard,
-                            });
-                        }
-                        Err(reason) => {
-                            drop(target);
-                            self.metrics.connect_failure(app, &machine_id);
-                            if let Some(backoff) = self.still_waking(&machine_id, wake_retries) {
-                                // Started moments ago: the app may not listen yet.
-                                wake_retries += 1;
-                                attempts -= 1;
-                                tokio::time::sleep(backoff).await;
-                                continue;
-                            }
-                            tracing::debug!(%app, machine = %machine_id, %reason, "TCP connect failed, trying another Machine");
-                            excluded.insert(machine_id);
-                            if attempts >= self.config.max_connect_attempts {
-                                return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
-                            }
-                        }
-                    }
+            let machine_id = target.machine_id.clone();
+            match connected {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    let proxy_proto = table
+                        .machines
+                        .iter()
+                        .find(|m| m.id == machine_id)
+                        .and_then(|m| tcp_service(m, public_port))
+                        .and_then(|(_, port)| ProxyProtoVersion::of(port));
+                    return Ok(Upstream {
+                        stream,
+                        machine_id,
+                        proxy_proto,
+                        _guard: target.guard,
+                    });
                 }
-                Choice::Start(route) => {
-                    starts += 1;
-                    if starts > MAX_STARTS_PER_REQUEST {
-                        return Err(ProxyErrorCode::NoHealthyMachine(app.to_string()));
-                    }
-                    self.autostart(app, &route).await?;
-                }
-                Choice::AllAtHardLimit => {
-                    if queue_slot.is_none() {
-                        queue_slot = Some(self.enter_queue(app)?);
-                    }
-                    tokio::select! {
-                        _ = capacity_freed => {}
-                        _ = next_snapshot(&mut routes) => {}
-                        _ = tokio::time::sleep_until(deadline) => {
-                            return Err(ProxyErrorCode::CapacityTimeout(app.to_string()));
-                        }
-                    }
-                }
-                Choice::NoCandidate if excluded.is_empty() => {
-                    if tokio::time::Instant::now() >= health_deadline {
-                        return Err(ProxyErrorCode::NoService {
-                            app: app.to_string(),
-                            port: public_port,
-                        });
-                    }
-                    if queue_slot.is_none() {
-                        queue_slot = Some(self.enter_queue(app)?);
-                    }
-                    tokio::select! {
-                        _ = next_snapshot(&mut routes) => {}
-                        _ = tokio::time::sleep_until(health_deadline) => {}
-                    }
-                }
-                Choice::NoCandidate => {
-                    return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
+                Err(reason) => {
+                    drop(target);
+                    acquirer
+                        .connect_failed(app, machine_id, &reason.to_string())
+                        .await?;
                 }
             }
         }
