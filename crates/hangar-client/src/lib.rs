@@ -3,7 +3,7 @@
 //! The API is wire-compatible with Fly's Machines API (paths under `/v1`);
 //! requests and answers are the types of `hangar-types`. One method per
 //! endpoint, grouped by resource: apps, machines (lifecycle, info, leases,
-//! logs) and volumes.
+//! logs), volumes, and Hangar's deploys, releases and secrets.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hangar_client::ClientError> {
@@ -18,15 +18,19 @@
 
 mod apps;
 mod client;
+mod deploys;
 pub mod discovery;
 mod error;
 mod leases;
 mod logs;
 mod machine_info;
 mod machines;
+mod releases;
+mod secrets;
 mod volumes;
 
 pub use client::{Client, DEFAULT_REQUEST_TIMEOUT, LEASE_NONCE_HEADER};
+pub use deploys::DeployEventStream;
 pub use discovery::Credentials;
 pub use error::ClientError;
 pub use logs::{LogLine, LogOptions, LogStream};

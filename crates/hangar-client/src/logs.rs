@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::{Client, ClientError};
@@ -78,10 +79,16 @@ struct LineDecoder<S, F> {
     finished: bool,
 }
 
-/// Splits a byte stream into newline-delimited JSON [`LogLine`]s. Blank
-/// lines are skipped; a transport error ends the stream after being yielded.
-fn decode_log_lines<S, E, F>(chunks: S, url: String, map_err: F) -> LogStream
+/// Splits a byte stream into newline-delimited JSON values (such as
+/// [`LogLine`]s). Blank lines are skipped; a transport error ends the stream
+/// after being yielded.
+pub(crate) fn decode_log_lines<T, S, E, F>(
+    chunks: S,
+    url: String,
+    map_err: F,
+) -> BoxStream<'static, Result<T, ClientError>>
 where
+    T: DeserializeOwned + Send + 'static,
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
     E: Send + 'static,
     F: Fn(E) -> ClientError + Send + 'static,
@@ -122,7 +129,7 @@ where
 }
 
 /// `None` for a blank line.
-fn parse_line(line: &[u8], url: &str) -> Option<Result<LogLine, ClientError>> {
+fn parse_line<T: DeserializeOwned>(line: &[u8], url: &str) -> Option<Result<T, ClientError>> {
     let line = line.trim_ascii();
     if line.is_empty() {
         return None;

@@ -5,16 +5,22 @@
 //! the agent, the client and the CLI all share them.
 
 pub mod app;
+pub mod deploy;
 pub mod duration;
 pub mod error;
 pub mod ids;
 pub mod lease;
 pub mod machine;
+pub mod release;
+pub mod secret;
 pub mod volume;
 
 pub use app::*;
+pub use deploy::*;
 pub use duration::GoDuration;
 pub use error::{ApiError, ErrorStatus};
 pub use lease::*;
 pub use machine::*;
+pub use release::*;
+pub use secret::*;
 pub use volume::*;
