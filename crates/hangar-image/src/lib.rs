@@ -14,7 +14,8 @@
 //! - `docker-archive:PATH[:TAG]`: a `docker save` tarball.
 //!
 //! Every blob is checked against its sha256 digest, and every layer against its diff ID.
-//! [`layout::write_oci_layout`] builds images from a directory without Docker.
+//! [`layout::write_oci_layout`] builds images from a directory without Docker;
+//! [`push::push_oci_layout`] uploads an OCI layout to a registry.
 
 mod blobs;
 mod config;
@@ -24,6 +25,7 @@ mod layers;
 pub mod layout;
 pub mod overlay;
 mod pull;
+pub mod push;
 mod reference;
 mod refs;
 mod scratch;

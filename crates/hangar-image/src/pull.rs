@@ -100,7 +100,12 @@ async fn open_origin(
                 registry: target.registry.clone(),
                 detail,
             })?;
-            let mut session = RegistrySession::new(http, reference, target, &store.credentials);
+            let mut session = RegistrySession::new(
+                http,
+                reference,
+                target,
+                &store.credentials.read().map(|c| c.clone()).unwrap_or_default(),
+            );
             let (bytes, content_type) = session.manifest(&target.manifest_selector()).await?;
             let digest = Digest::of(&bytes);
             if let Some(pinned) = &target.digest {

@@ -83,7 +83,7 @@ pub(crate) struct StoreInner {
     pub blobs: BlobDir,
     pub layers: LayerDir,
     pub refs: RefIndex,
-    pub credentials: Credentials,
+    pub credentials: std::sync::RwLock<Credentials>,
     http: OnceLock<Result<reqwest::Client, String>>,
 }
 
@@ -118,11 +118,20 @@ impl ImageStore {
                 layers: LayerDir::new(layers, locks, tmp.clone()),
                 refs: RefIndex::new(refs, tmp.clone()),
                 tmp,
-                credentials: Credentials::from_env(),
+                credentials: std::sync::RwLock::new(Credentials::from_env()),
                 http: OnceLock::new(),
             }),
             allowed_sources: None,
         })
+    }
+
+    /// Adds (or replaces) the login used for one registry host (`127.0.0.1:4280`),
+    /// on top of `HANGAR_REGISTRY_AUTH`. The platform gives its agent the
+    /// platform token for the built-in registry this way.
+    pub fn add_registry_login(&self, registry: &str, user: &str, password: &str) {
+        if let Ok(mut credentials) = self.inner.credentials.write() {
+            credentials.insert(registry, user, password);
+        }
     }
 
     /// The directory the store lives in.

@@ -56,6 +56,9 @@ pub struct ProxyOptions {
     pub tls_cert_dir: Option<PathBuf>,
 }
 
+/// How often the built-in registry collects unreferenced blobs.
+const REGISTRY_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// A running platform.
 pub struct Platform {
     /// Base URL of the API (`http://127.0.0.1:PORT`).
@@ -64,12 +67,15 @@ pub struct Platform {
     pub data_dir: PathBuf,
     pub agent: Arc<Agent>,
     pub isolation: Isolation,
+    /// The built-in OCI registry, served under `/v2/` on the API's address.
+    pub registry: Arc<hangar_registry::Registry>,
     /// The edge proxy's address, when it runs.
     pub proxy_addr: Option<SocketAddr>,
     /// The proxy's TLS address, when it terminates TLS.
     pub proxy_tls_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
+    registry_gc: tokio::task::JoinHandle<()>,
     proxy_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -126,6 +132,12 @@ impl Platform {
             images = images.restrict_sources(options.allowed_image_sources.clone());
         }
         let images = Arc::new(images);
+        let registry_images = images.clone();
+        let registry = hangar_registry::Registry::open(
+            hangar_registry::RegistryConfig::new(data_dir.join("registry"), token.clone()),
+            control_store.clone(),
+        )
+        .context("cannot open the built-in registry")?;
         let mut driver_config =
             ProcessDriverConfig::new(data_dir.join("machines"), &options.init_exe);
         driver_config.init_args = options.init_args.clone();
@@ -165,6 +177,13 @@ impl Platform {
         std::fs::write(data_dir.join("api-url"), &url)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let app = hangar_server::router(control_plane);
+        // The built-in registry shares the API's address (`/v2/`); the agent
+        // pulls from it with the platform token.
+        let app = app.merge(registry.router());
+        for host in [addr.to_string(), format!("localhost:{}", addr.port())] {
+            registry_images.add_registry_login(&host, "hangar", &token);
+        }
+        let registry_gc = registry.spawn_gc(REGISTRY_GC_INTERVAL);
         let server = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
                 let _ = stopped.await;
@@ -186,6 +205,8 @@ impl Platform {
             data_dir: options.data_dir,
             agent,
             isolation,
+            registry,
+            registry_gc,
             proxy_addr,
             proxy_tls_addr,
             stop: Some(stop),
@@ -197,6 +218,7 @@ impl Platform {
     /// Stops serving the API and the proxy (Machines keep their persisted
     /// state).
     pub async fn stop(mut self) {
+        self.registry_gc.abort();
         for task in self.proxy_tasks.drain(..) {
             task.abort();
         }

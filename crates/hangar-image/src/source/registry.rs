@@ -53,6 +53,12 @@ impl Credentials {
         Credentials { by_registry }
     }
 
+    /// Sets the login for one registry host.
+    pub(crate) fn insert(&mut self, registry: &str, user: &str, password: &str) {
+        self.by_registry
+            .insert(registry.to_owned(), (user.to_owned(), password.to_owned()));
+    }
+
     fn for_registry(&self, registry: &str) -> Option<&(String, String)> {
         self.by_registry.get(registry)
     }
@@ -378,7 +384,7 @@ impl RegistrySession {
 }
 
 /// An error with its sources, outermost first ("error sending request: connection refused").
-fn causes(error: &dyn std::error::Error) -> String {
+pub(crate) fn causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -419,7 +425,7 @@ async fn registry_message(response: Response) -> String {
 }
 
 /// Splits `Scheme key="value", key2=value2` into the scheme and its parameters.
-fn parse_challenge(header: &str) -> Option<(String, HashMap<String, String>)> {
+pub(crate) fn parse_challenge(header: &str) -> Option<(String, HashMap<String, String>)> {
     let header = header.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     let mut params = HashMap::new();
