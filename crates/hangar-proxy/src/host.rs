@@ -2,6 +2,18 @@
 
 use hyper::Request;
 
+use crate::routes::RouteTable;
+
+/// The app serving `host`: a custom domain of the route table, else
+/// `<app>.<app_domain>`.
+pub(crate) fn app_of_host(host: &str, app_domain: &str, table: &RouteTable) -> Option<String> {
+    let name = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
+    if let Some(app) = table.custom_domains.get(&name) {
+        return Some(app.clone());
+    }
+    app_for_host(&name, app_domain)
+}
+
 /// The app a Host names when it is `<app>.<app_domain>` (any port, any case).
 pub(crate) fn app_for_host(host: &str, app_domain: &str) -> Option<String> {
     let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
@@ -53,6 +65,23 @@ mod tests {
         assert_eq!(app_for_host("weblocalhost", "localhost"), None);
         assert_eq!(app_for_host("web.example.com", "localhost"), None);
         assert_eq!(app_for_host("", "localhost"), None);
+    }
+
+    #[test]
+    fn custom_domains_name_their_app() {
+        let mut table = RouteTable::default();
+        table
+            .custom_domains
+            .insert("shop.example.com".into(), "web".into());
+        assert_eq!(
+            app_of_host("Shop.Example.com:443", "localhost", &table).as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            app_of_host("api.localhost", "localhost", &table).as_deref(),
+            Some("api")
+        );
+        assert_eq!(app_of_host("other.example.com", "localhost", &table), None);
     }
 
     #[test]

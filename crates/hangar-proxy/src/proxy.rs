@@ -22,7 +22,7 @@ use crate::control::MachineControl;
 use crate::error::ProxyErrorCode;
 use crate::forward::{full_body, GuardedBody, ProxyBody, Upstreams};
 use crate::headers::{self, ClientConn};
-use crate::host::{app_for_host, request_host, strip_port};
+use crate::host::{app_of_host, request_host, strip_port};
 use crate::load::LoadTracker;
 use crate::metrics::Metrics;
 use crate::placement::Placement;
@@ -134,11 +134,14 @@ impl Proxy {
         self: &Arc<Self>,
         request: Request<Incoming>,
         client: ClientConn,
+        sni_app: Option<&str>,
     ) -> Response<ProxyBody> {
         let began = Instant::now();
         let version = request.version();
         let host = request_host(&request);
-        let app = app_for_host(&host, &self.config.app_domain);
+        let table = self.routes.borrow().clone();
+        let app = app_of_host(&host, &self.config.app_domain, &table);
+        let _ = sni_app;
         // Unknown hosts are counted under app "" so that arbitrary Host
         // headers cannot grow the metrics without bound.
         let mut app_label = "";

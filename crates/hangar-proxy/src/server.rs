@@ -44,21 +44,28 @@ impl Proxy {
                 public_port,
                 tls: false,
             };
-            tokio::spawn(self.clone().serve_client(stream, client));
+            tokio::spawn(self.clone().serve_client(stream, client, None));
         }
     }
 
     /// Serves HTTP/1.1 or HTTP/2 (whichever the client speaks) on one
-    /// accepted client connection, plain or already through TLS.
-    pub(crate) async fn serve_client<I>(self: Arc<Self>, io: I, client: ClientConn)
-    where
+    /// accepted client connection, plain or already through TLS (then
+    /// `sni_app` is the app its SNI name routes to, if any).
+    pub(crate) async fn serve_client<I>(
+        self: Arc<Self>,
+        io: I,
+        client: ClientConn,
+        sni_app: Option<String>,
+    ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let header_read_timeout = self.config.header_read_timeout;
         let proxy = self;
+        let sni_app: Option<Arc<str>> = sni_app.map(Arc::from);
         let service = service_fn(move |request| {
             let proxy = proxy.clone();
-            async move { Ok::<_, Infallible>(proxy.handle(request, client).await) }
+            let sni_app = sni_app.clone();
+            async move { Ok::<_, Infallible>(proxy.handle(request, client, sni_app.as_deref()).await) }
         });
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder

@@ -1,6 +1,8 @@
 //! Raw TCP services (handlers `[]` and `["proxy_proto"]`): one listener per
 //! app and public port, as on a dedicated IP, splicing bytes to a Machine
-//! chosen by the same balancing and autostart rules as HTTP.
+//! chosen by the same balancing and autostart rules as HTTP. TLS-only
+//! services (`["tls"]`, `["tls", "proxy_proto"]`) end here too once the TLS
+//! listener has decrypted the connection.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -9,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hangar_types::{MachinePort, MachineService};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::acquire::{Acquirer, ServiceKind};
@@ -36,9 +38,38 @@ fn tcp_service(route: &MachineRoute, public_port: u16) -> Option<(&MachineServic
     })
 }
 
+/// The TLS-only service a Machine offers on `public_port`: the proxy
+/// terminates TLS and forwards plaintext bytes, `["tls"]` or
+/// `["tls", "proxy_proto"]` (no `http`).
+pub(crate) fn tls_service(
+    route: &MachineRoute,
+    public_port: u16,
+) -> Option<(&MachineService, &MachinePort)> {
+    route.services.iter().find_map(|service| {
+        service
+            .ports
+            .iter()
+            .find(|p| {
+                port_matches(p, public_port)
+                    && p.handlers.iter().any(|h| h == "tls")
+                    && p.handlers.iter().all(|h| h == "tls" || h == "proxy_proto")
+            })
+            .map(|p| (service, p))
+    })
+}
+
 /// Raw TCP connections: ports with no handlers or only `proxy_proto`.
 const TCP: ServiceKind = ServiceKind {
     lookup: tcp_service,
+    none_healthy: |app, port| ProxyErrorCode::NoService {
+        app: app.to_string(),
+        port,
+    },
+};
+
+/// Decrypted TLS connections to a TLS-only service.
+pub(crate) const TLS_TCP: ServiceKind = ServiceKind {
+    lookup: tls_service,
     none_healthy: |app, port| ProxyErrorCode::NoService {
         app: app.to_string(),
         port,
@@ -56,27 +87,52 @@ impl RouteTable {
     /// 1024 ports per range.
     pub fn tcp_services(&self) -> BTreeSet<(String, u16)> {
         let mut services = BTreeSet::new();
-        let live = self
-            .machines
-            .iter()
-            .filter(|m| m.state != hangar_types::MachineState::Destroyed);
-        for machine in live {
-            let ports = machine.services.iter().flat_map(|s| s.ports.iter());
-            for port in ports.filter(|p| p.handlers.iter().all(|h| h == "proxy_proto")) {
-                let numbers = match (port.port, port.start_port, port.end_port) {
-                    (Some(p), _, _) => p..=p,
-                    (None, Some(start), Some(end)) => {
-                        start..=end.min(start.saturating_add(MAX_PORTS_PER_RANGE - 1))
-                    }
-                    _ => continue,
-                };
-                for number in numbers.filter_map(|n| u16::try_from(n).ok()) {
+        for (machine, port) in self.live_ports() {
+            if port.handlers.iter().all(|h| h == "proxy_proto") {
+                for number in port_numbers(port) {
                     services.insert((machine.app.clone(), number));
                 }
             }
         }
         services
     }
+
+    /// Every public port where some Machine (in any state but destroyed)
+    /// has a `tls` handler: the ports a host should serve with
+    /// [`Proxy::serve_tls`] (SNI picks the app). Ranges as in
+    /// [`RouteTable::tcp_services`].
+    pub fn tls_ports(&self) -> BTreeSet<u16> {
+        self.live_ports()
+            .filter(|(_, port)| port.handlers.iter().any(|h| h == "tls"))
+            .flat_map(|(_, port)| port_numbers(port))
+            .collect()
+    }
+
+    fn live_ports(&self) -> impl Iterator<Item = (&MachineRoute, &MachinePort)> {
+        self.machines
+            .iter()
+            .filter(|m| m.state != hangar_types::MachineState::Destroyed)
+            .flat_map(|m| {
+                m.services
+                    .iter()
+                    .flat_map(|s| s.ports.iter())
+                    .map(move |p| (m, p))
+            })
+    }
+}
+
+/// The public port numbers of a port entry; ranges cut at
+/// [`MAX_PORTS_PER_RANGE`].
+fn port_numbers(port: &MachinePort) -> impl Iterator<Item = u16> {
+    let numbers = match (port.port, port.start_port, port.end_port) {
+        (Some(p), _, _) => p..=p,
+        (None, Some(start), Some(end)) => {
+            start..=end.min(start.saturating_add(MAX_PORTS_PER_RANGE - 1))
+        }
+        #[allow(clippy::reversed_empty_ranges)]
+        _ => 1..=0,
+    };
+    numbers.filter_map(|n| u16::try_from(n).ok())
 }
 
 /// A connection open to a Machine, holding its slot there.
@@ -114,21 +170,32 @@ impl Proxy {
             let proxy = self.clone();
             let app = app.clone();
             tokio::spawn(async move {
-                proxy.splice(client, peer, &app, public_port).await;
+                let _ = client.set_nodelay(true);
+                // The address the client dialled: the listener's own address.
+                let Ok(local) = client.local_addr() else {
+                    return;
+                };
+                proxy
+                    .splice(client, peer, local, &app, public_port, TCP)
+                    .await;
             });
         }
     }
 
     /// Carries one client connection to a Machine until either side closes.
-    async fn splice(
+    /// `local` is the address the client dialled (sent in a PROXY header).
+    pub(crate) async fn splice<C>(
         self: &Arc<Self>,
-        mut client: TcpStream,
+        mut client: C,
         peer: SocketAddr,
+        local: SocketAddr,
         app: &str,
         port: u16,
-    ) {
-        let _ = client.set_nodelay(true);
-        let mut upstream = match self.connect_tcp(app, port).await {
+        kind: ServiceKind,
+    ) where
+        C: AsyncRead + AsyncWrite + Unpin,
+    {
+        let mut upstream = match self.connect_tcp(app, port, kind).await {
             Ok(upstream) => upstream,
             Err(error) => {
                 tracing::debug!(%app, port, %error, "no Machine took the TCP connection");
@@ -138,15 +205,7 @@ impl Proxy {
         };
         self.metrics.tcp_connection(app, &upstream.machine_id);
         if let Some(version) = upstream.proxy_proto {
-            // The address the client dialled: the listener's own address.
-            let destination = match client.local_addr() {
-                Ok(local) => local,
-                Err(error) => {
-                    tracing::debug!(%app, %error, "client connection lost before PROXY header");
-                    return;
-                }
-            };
-            let header = proxy_proto::header(version, peer, destination);
+            let header = proxy_proto::header(version, peer, local);
             if let Err(error) = upstream.stream.write_all(&header).await {
                 tracing::debug!(%app, machine = %upstream.machine_id, %error, "writing PROXY header failed");
                 return;
@@ -160,12 +219,17 @@ impl Proxy {
     /// Opens a connection to a Machine of `app` serving raw TCP on
     /// `public_port`: balancing, queueing at hard limits, autostart and
     /// retries on other Machines as for HTTP requests.
-    async fn connect_tcp(&self, app: &str, public_port: u16) -> Result<Upstream, ProxyErrorCode> {
+    async fn connect_tcp(
+        &self,
+        app: &str,
+        public_port: u16,
+        kind: ServiceKind,
+    ) -> Result<Upstream, ProxyErrorCode> {
         if !self.routes.borrow().has_app(app) {
             return Err(ProxyErrorCode::UnknownApp(app.to_string()));
         }
         let placement = Placement::default();
-        let mut acquirer = Acquirer::new(self, public_port, TCP);
+        let mut acquirer = Acquirer::new(self, public_port, kind);
         loop {
             let (target, table) = acquirer.acquire(app, &placement).await?;
             let connected =
@@ -182,7 +246,7 @@ impl Proxy {
                         .machines
                         .iter()
                         .find(|m| m.id == machine_id)
-                        .and_then(|m| tcp_service(m, public_port))
+                        .and_then(|m| (kind.lookup)(m, public_port))
                         .and_then(|(_, port)| ProxyProtoVersion::of(port));
                     return Ok(Upstream {
                         stream,
@@ -252,6 +316,16 @@ mod tests {
         .into_iter()
         .collect();
         assert_eq!(table.tcp_services(), expected);
+    }
+
+    #[test]
+    fn tls_service_takes_tls_without_http() {
+        assert!(tls_service(&route(&["tls"]), 5432).is_some());
+        assert!(tls_service(&route(&["tls", "proxy_proto"]), 5432).is_some());
+        assert!(tls_service(&route(&["tls", "http"]), 5432).is_none());
+        assert!(tls_service(&route(&[]), 5432).is_none());
+        let table = RouteTable::new(1, vec![route(&["tls"]), route(&[])]);
+        assert_eq!(table.tls_ports(), [5432].into_iter().collect());
     }
 
     #[test]

@@ -8,8 +8,10 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::headers::ClientConn;
+use crate::host::app_of_host;
 use crate::proxy::Proxy;
 use crate::server::is_transient;
+use crate::tcp::{tls_service, TLS_TCP};
 use crate::tls::resolver::SniResolver;
 use crate::tls::CertStore;
 
@@ -19,7 +21,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 impl Proxy {
     /// Serves HTTP/1.1 and HTTP/2 over TLS on `listener`: the client's SNI
     /// name picks the certificate from `certs` (unknown names are refused),
-    /// ALPN offers `h2` and `http/1.1`. `public_port` is the port clients
+    /// ALPN offers `h2` and `http/1.1`. When the SNI's app has a TLS-only
+    /// service on `public_port` (handlers `["tls"]` or
+    /// `["tls", "proxy_proto"]`), the decrypted bytes go to its Machine as
+    /// raw TCP instead. `public_port` is the port clients
     /// connect to (services are matched on it, as Fly's `443` with handlers
     /// `["tls", "http"]`). Runs until the listener fails for good.
     pub async fn serve_tls(
@@ -49,6 +54,9 @@ impl Proxy {
                 tls: true,
             };
             tokio::spawn(async move {
+                let Ok(local) = stream.local_addr() else {
+                    return;
+                };
                 let stream =
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => stream,
@@ -61,9 +69,31 @@ impl Proxy {
                             return;
                         }
                     };
-                proxy.serve_client(stream, client).await;
+                let sni_app = stream.get_ref().1.server_name().and_then(|name| {
+                    let table = proxy.routes.borrow().clone();
+                    app_of_host(name, &proxy.config.app_domain, &table)
+                });
+                if let Some(app) = &sni_app {
+                    if proxy.serves_tls_only(app, public_port) {
+                        proxy
+                            .splice(stream, peer, local, app, public_port, TLS_TCP)
+                            .await;
+                        return;
+                    }
+                }
+                proxy.serve_client(stream, client, sni_app).await;
             });
         }
+    }
+
+    /// True when `app` has a TLS-only service (`["tls"]`, no `http`) on
+    /// `public_port`: its decrypted connections are spliced as raw TCP.
+    fn serves_tls_only(&self, app: &str, public_port: u16) -> bool {
+        let table = self.routes.borrow().clone();
+        table
+            .machines
+            .iter()
+            .any(|m| m.app == app && tls_service(m, public_port).is_some())
     }
 
     fn tls_config(&self, certs: Arc<CertStore>) -> std::io::Result<ServerConfig> {
