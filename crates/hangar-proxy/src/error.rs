@@ -56,6 +56,14 @@ pub enum ProxyErrorCode {
     /// The Machine asked for a replay this proxy cannot do yet.
     #[error("PA06: the proxy cannot do this fly-replay: {0}")]
     ReplayUnsupported(String),
+    /// A replay's `timeout` passed before a target Machine could take it.
+    #[error("PA07: the fly-replay to app {0:?} found no Machine within its timeout")]
+    ReplayTimedOut(String),
+    /// A request sent back by a replay `fallback` was replayed again.
+    #[error(
+        "PA08: Machine {0} asked to replay a fallback request; fallback requests may not replay"
+    )]
+    ReplayAfterFallback(String),
     /// The client's request could not be read.
     #[error("PC01: could not read the request: {0}")]
     BadRequest(String),
@@ -77,6 +85,8 @@ impl ProxyErrorCode {
             ProxyErrorCode::ReplayChainTooLong(_) => "PA02",
             ProxyErrorCode::ReplayUnknownApp(_) => "PA04",
             ProxyErrorCode::ReplayUnsupported(_) => "PA06",
+            ProxyErrorCode::ReplayTimedOut(_) => "PA07",
+            ProxyErrorCode::ReplayAfterFallback(_) => "PA08",
             ProxyErrorCode::BadRequest(_) => "PC01",
         }
     }
@@ -91,7 +101,8 @@ impl ProxyErrorCode {
             | ProxyErrorCode::ReplayInvalid(_)
             | ProxyErrorCode::ReplayChainTooLong(_)
             | ProxyErrorCode::ReplayUnknownApp(_)
-            | ProxyErrorCode::ReplayUnsupported(_) => StatusCode::BAD_GATEWAY,
+            | ProxyErrorCode::ReplayUnsupported(_)
+            | ProxyErrorCode::ReplayAfterFallback(_) => StatusCode::BAD_GATEWAY,
             ProxyErrorCode::BadRequest(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         }

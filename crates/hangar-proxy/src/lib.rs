@@ -50,6 +50,7 @@ mod balance;
 mod body;
 mod config;
 mod control;
+mod dispatch;
 mod error;
 mod forward;
 mod headers;

@@ -13,7 +13,6 @@ use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode, Version};
 use tokio::sync::watch;
 
-use crate::acquire::{self, Acquirer};
 use crate::autostart::Autostarter;
 use crate::balance::Target;
 use crate::body::RequestBody;
@@ -25,8 +24,6 @@ use crate::headers::{self, ClientConn};
 use crate::host::{app_of_host, request_host, strip_port};
 use crate::load::LoadTracker;
 use crate::metrics::Metrics;
-use crate::placement::Placement;
-use crate::replay;
 use crate::response_options;
 use crate::routes::{MachineRoute, RouteTable};
 use crate::upgrade;
@@ -66,7 +63,7 @@ impl Drop for QueueSlot<'_> {
 
 /// Connecting to a Machine failed (the request may go elsewhere), or the
 /// Machine failed after taking the request (it may not).
-enum SendError {
+pub(crate) enum SendError {
     Connect(String),
     Upstream(String),
 }
@@ -216,14 +213,15 @@ impl Proxy {
         let response_options = port.http_options.and_then(|o| o.response);
 
         let upgrade = upgrade::requested_protocol(&request);
-        let mut client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
+        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
         let (mut parts, body) = request.into_parts();
-        let mut body = RequestBody::read(body, self.config.max_request_body_buffer)
+        let body = RequestBody::read(body, self.config.max_request_body_buffer)
             .await
             .map_err(|e| ProxyErrorCode::BadRequest(e.to_string()))?;
         headers::strip_hop_by_hop(&mut parts.headers);
-        // Only the proxy says a request was replayed.
+        // Only the proxy says a request was replayed or fell back.
         parts.headers.remove("fly-replay-src");
+        parts.headers.remove("fly-replay-failed");
         if let Some(protocol) = upgrade {
             parts.headers.insert(
                 hyper::header::CONNECTION,
@@ -243,89 +241,15 @@ impl Proxy {
             parts.version,
         );
 
-        let mut placement = Placement::from_headers(&parts.headers);
-        let mut replays = 0;
-        let mut acquirer = Acquirer::new(self, client.public_port, acquire::HTTP);
-        // The app serving the request; a replay may change it.
-        let mut target_app = app.to_string();
-        loop {
-            let app = target_app.as_str();
-            let (target, table) = acquirer.acquire(app, &placement).await?;
-            let Some(attempt_body) = body.for_attempt() else {
-                // A streamed body went to a Machine that refused the
-                // connection; it cannot be sent again.
-                return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
-            };
-            let machine_id = target.machine_id.clone();
-            if let Some(preferred) = &placement.prefer_instance {
-                if preferred != &machine_id {
-                    if let Ok(value) = HeaderValue::from_str(preferred) {
-                        parts
-                            .headers
-                            .insert("fly-preferred-instance-unavailable", value);
-                    }
-                }
-            }
-            match self
-                .send(&parts, attempt_body, target, &mut client_upgrade)
-                .await
-            {
-                Ok(response) if replay::is_replay(&response) => {
-                    let request = replay::read(response)
-                        .await
-                        .map_err(ProxyErrorCode::ReplayInvalid)?;
-                    replays += 1;
-                    if replays > replay::MAX_REPLAYS {
-                        return Err(ProxyErrorCode::ReplayChainTooLong(replay::MAX_REPLAYS));
-                    }
-                    let next_app = match request.app.as_deref() {
-                        Some(other) if other != app => {
-                            if !table.has_app(other) {
-                                return Err(ProxyErrorCode::ReplayUnknownApp(other.to_string()));
-                            }
-                            Some(other.to_string())
-                        }
-                        _ => None,
-                    };
-                    if !body.is_buffered() {
-                        return Err(ProxyErrorCode::ReplayUnsupported(
-                            "replaying a request whose body was too large to buffer".to_string(),
-                        ));
-                    }
-                    let region = table
-                        .machines
-                        .iter()
-                        .find(|m| m.id == machine_id)
-                        .map_or("", |m| m.region.as_str());
-                    if let Some(source) = request.source_header(&machine_id, region) {
-                        parts.headers.insert("fly-replay-src", source);
-                    }
-                    placement = request.placement();
-                    if request.elsewhere {
-                        acquirer.excluded.insert(machine_id);
-                    }
-                    if let Some(next_app) = next_app {
-                        target_app = next_app;
-                    }
-                }
-                Ok(mut response) => {
-                    if let Some(options) = &response_options {
-                        response_options::apply(options, &mut response);
-                    }
-                    return Ok((response, machine_id));
-                }
-                Err(SendError::Connect(reason)) => {
-                    acquirer.connect_failed(app, machine_id, &reason).await?;
-                }
-                Err(SendError::Upstream(reason)) => {
-                    return Err(ProxyErrorCode::UpstreamFailed {
-                        app: app.to_string(),
-                        machine: machine_id,
-                        reason,
-                    })
-                }
-            }
-        }
+        self.dispatch(
+            app,
+            parts,
+            body,
+            client_upgrade,
+            response_options,
+            client.public_port,
+        )
+        .await
     }
 
     pub(crate) fn enter_queue(&self, app: &str) -> Result<QueueSlot<'_>, ProxyErrorCode> {
@@ -396,7 +320,7 @@ impl Proxy {
     }
 
     /// Sends the buffered request to the chosen Machine.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         parts: &hyper::http::request::Parts,
         body: ProxyBody,

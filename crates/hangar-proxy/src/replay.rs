@@ -1,15 +1,17 @@
 //! `fly-replay` response headers: the Machine asks the proxy to deliver the
 //! original request elsewhere (reference §6.6). The header and JSON forms
-//! are handled; `timeout`, `fallback`, `transform` and the replay cache are
-//! accepted but not acted on yet.
+//! are handled, with `timeout` (how long the replay waits for a target) and
+//! `fallback` (`force_self` / `prefer_self`: back to the replaying Machine
+//! with `fly-replay-failed`); `transform` is accepted but not acted on.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http_body_util::{BodyExt, Limited};
 use hyper::header::HeaderValue;
 use hyper::Response;
 use serde_json::Value;
 
+use crate::error::ProxyErrorCode;
 use crate::forward::ProxyBody;
 
 use crate::placement::Placement;
@@ -26,6 +28,92 @@ pub(crate) struct Replay {
     pub(crate) app: Option<String>,
     pub(crate) elsewhere: bool,
     pub(crate) state: Option<String>,
+    /// How long the replay may wait for a target Machine.
+    pub(crate) timeout: Option<Duration>,
+    /// Where the request goes when the replay fails.
+    pub(crate) fallback: Option<Fallback>,
+}
+
+/// `fallback`: send the request back to the replaying Machine when the
+/// replay times out, exhausts its retries or finds no candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fallback {
+    /// Only the replaying Machine may take it.
+    ForceSelf,
+    /// The replaying Machine first, any Machine of its app otherwise.
+    PreferSelf,
+}
+
+impl Fallback {
+    fn parse(value: &str) -> Result<Fallback, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "force_self" => Ok(Fallback::ForceSelf),
+            "prefer_self" => Ok(Fallback::PreferSelf),
+            other => Err(format!(
+                "fly-replay fallback {other:?} is not force_self or prefer_self"
+            )),
+        }
+    }
+
+    /// Where the fallback request may go.
+    pub(crate) fn placement(self, origin_machine: &str) -> Placement {
+        let origin = Some(origin_machine.to_string());
+        match self {
+            Fallback::ForceSelf => Placement {
+                force_instance: origin,
+                ..Placement::default()
+            },
+            Fallback::PreferSelf => Placement {
+                prefer_instance: origin,
+                ..Placement::default()
+            },
+        }
+    }
+}
+
+/// The `fly-replay-failed` reason for an error a fallback covers:
+/// `timeout`, `retries_exhausted` or `no_candidate`.
+pub(crate) fn failure_reason(error: &ProxyErrorCode) -> Option<&'static str> {
+    match error {
+        ProxyErrorCode::ReplayTimedOut(_) | ProxyErrorCode::CapacityTimeout(_) => Some("timeout"),
+        ProxyErrorCode::RetriesExhausted(_) => Some("retries_exhausted"),
+        ProxyErrorCode::NoHealthyMachine(_)
+        | ProxyErrorCode::NoService { .. }
+        | ProxyErrorCode::QueueFull(_)
+        | ProxyErrorCode::AutostartFailed { .. } => Some("no_candidate"),
+        _ => None,
+    }
+}
+
+/// Parses a Go-style duration as Fly's `timeout` takes it: `500ms`, `5s`,
+/// `1m30s` (units `ms`, `s`, `m`, `h`).
+pub(crate) fn parse_duration(value: &str) -> Result<Duration, String> {
+    let bad = || format!("fly-replay timeout {value:?} is not a duration like 500ms, 5s or 1m30s");
+    let mut rest = value.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total = Duration::ZERO;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(bad)?;
+        let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        let after = &rest[digits..];
+        let unit_len = after
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(after.len());
+        let seconds = match &after[..unit_len] {
+            "ms" => number / 1000.0,
+            "s" => number,
+            "m" => number * 60.0,
+            "h" => number * 3600.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::try_from_secs_f64(seconds).map_err(|_| bad())?;
+        rest = &after[unit_len..];
+    }
+    Ok(total)
 }
 
 /// Content type of the JSON form of a replay.
@@ -103,6 +191,14 @@ pub(crate) fn parse_json(body: &[u8]) -> Result<Replay, String> {
         app: text("app")?,
         elsewhere,
         state: text("state")?,
+        timeout: text("timeout")?
+            .as_deref()
+            .map(parse_duration)
+            .transpose()?,
+        fallback: text("fallback")?
+            .as_deref()
+            .map(Fallback::parse)
+            .transpose()?,
     };
     check_target(replay)
 }
@@ -139,8 +235,8 @@ pub(crate) fn parse(header: &str) -> Result<Replay, String> {
             "app" => replay.app = Some(value),
             "elsewhere" => replay.elsewhere = value.eq_ignore_ascii_case("true"),
             "state" => replay.state = Some(value),
-            // Accepted so that apps using them still replay; not acted on yet.
-            "timeout" | "fallback" => {}
+            "timeout" => replay.timeout = Some(parse_duration(&value)?),
+            "fallback" => replay.fallback = Some(Fallback::parse(&value)?),
             other => return Err(format!("unknown fly-replay field {other:?}")),
         }
     }
@@ -203,6 +299,31 @@ impl Replay {
     }
 }
 
+impl Replay {
+    /// The `fly-replay-failed` header of a fallback request:
+    /// `instance=…;app=…;region=…;replay_source=…;reason=…;elapsed_ms=…`
+    /// (the replay's target, the replaying Machine, why it failed).
+    pub(crate) fn failed_header(
+        &self,
+        origin_machine: &str,
+        reason: &str,
+        elapsed: Duration,
+    ) -> Option<HeaderValue> {
+        let instance = self
+            .instance
+            .as_deref()
+            .or(self.prefer_instance.as_deref())
+            .unwrap_or("");
+        let value = format!(
+            "instance={instance};app={};region={};replay_source={origin_machine};reason={reason};elapsed_ms={}",
+            self.app.as_deref().unwrap_or(""),
+            self.regions.join(","),
+            elapsed.as_millis()
+        );
+        HeaderValue::from_str(&value).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +352,20 @@ mod tests {
         assert!(parse_json(b"{}").is_err());
         assert!(parse_json(b"[]").is_err());
         assert!(parse_json(br#"{"elsewhere":"yes"}"#).is_err());
+    }
+
+    #[test]
+    fn timeout_and_fallback_are_parsed() {
+        let r = parse("instance=m-2;timeout=1m30s;fallback=prefer_self").unwrap();
+        assert_eq!(r.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(r.fallback, Some(Fallback::PreferSelf));
+        let r =
+            parse_json(br#"{"region":"lhr","timeout":"250ms","fallback":"force_self"}"#).unwrap();
+        assert_eq!(r.timeout, Some(Duration::from_millis(250)));
+        assert_eq!(r.fallback, Some(Fallback::ForceSelf));
+        assert!(parse("region=lhr;timeout=soon").is_err());
+        assert!(parse("region=lhr;timeout=5").is_err());
+        assert!(parse("region=lhr;fallback=elsewhere").is_err());
     }
 
     #[test]

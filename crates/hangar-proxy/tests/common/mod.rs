@@ -146,7 +146,13 @@ impl Backend {
             .get("x-test-replay-from")
             .and_then(|v| v.to_str().ok())
             .is_some_and(|from| from == self.id || from == "*");
-        if replay_from {
+        // Like an app should, answer a fallback request itself unless the
+        // test asks for a (forbidden) second replay.
+        let fell_back = request.headers().contains_key("fly-replay-failed")
+            && !request
+                .headers()
+                .contains_key("x-test-replay-after-fallback");
+        if replay_from && !fell_back {
             // Ask the proxy to deliver the request elsewhere, as the
             // `x-test-replay` header says.
             let value = request.headers()["x-test-replay"].clone();
