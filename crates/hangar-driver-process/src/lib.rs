@@ -53,3 +53,5 @@ mod wait;
 pub use config::{ProcessDriverConfig, DEFAULT_BRIDGE};
 pub use driver::ProcessDriver;
 pub use init::machine_init_main;
+/// Describes host processes in the shape of Fly's `ps` (also used by the Docker driver).
+pub use ps::describe as describe_host_processes;

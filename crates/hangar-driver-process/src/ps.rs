@@ -36,8 +36,9 @@ fn all_pids() -> Vec<u32> {
         .collect()
 }
 
-/// Describes `pids` (host PIDs); processes that vanish meanwhile are skipped.
-pub(crate) fn describe(pids: &[u32]) -> Vec<ProcessInfo> {
+/// Describes `pids` (host PIDs, all in one network namespace, the first one's
+/// sockets are listed); processes that vanish meanwhile are skipped.
+pub fn describe(pids: &[u32]) -> Vec<ProcessInfo> {
     let sockets = pids
         .first()
         .map(|pid| listening_sockets(*pid))

@@ -1,0 +1,135 @@
+//! Docker exec with collected output, stdin and a timeout.
+
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::Docker;
+use futures_util::StreamExt;
+use hangar_driver::{DriverError, ExecOutput, ExecRequest};
+use tokio::io::AsyncWriteExt;
+
+use crate::client::{container_error, message};
+
+/// How long to wait for the daemon to record an exec's exit after its output ended.
+const EXIT_RECORD_BOUND: Duration = Duration::from_secs(5);
+
+/// Runs `req` in `container_id` and collects its output and exit code.
+pub(crate) async fn run(
+    docker: &Docker,
+    machine_id: &str,
+    container_id: &str,
+    req: ExecRequest,
+) -> Result<ExecOutput, DriverError> {
+    if req.argv.is_empty() {
+        return Err(DriverError::ExecFailed {
+            machine_id: machine_id.to_owned(),
+            reason: "no command given".into(),
+        });
+    }
+    let failed = |reason: String| DriverError::ExecFailed {
+        machine_id: machine_id.to_owned(),
+        reason,
+    };
+    let created = docker
+        .create_exec(
+            container_id,
+            CreateExecOptions {
+                attach_stdin: Some(req.stdin.is_some()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                tty: Some(false),
+                env: Some(req.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+                cmd: Some(req.argv.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| container_error(machine_id, "create exec", &e))?;
+    let exec_id = created.id;
+    let started = docker
+        .start_exec(&exec_id, None)
+        .await
+        .map_err(|e| failed(message(&e)))?;
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = started
+    else {
+        return Err(failed("the daemon did not attach to the exec".into()));
+    };
+    if let Some(bytes) = &req.stdin {
+        input
+            .write_all(bytes)
+            .await
+            .map_err(|e| failed(format!("writing stdin: {e}")))?;
+    }
+    // Closing our end is the command's end of input.
+    let _ = input.shutdown().await;
+    drop(input);
+
+    let collect = async {
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        while let Some(chunk) = output.next().await {
+            match chunk {
+                Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                    stdout.extend_from_slice(&message)
+                }
+                Ok(LogOutput::StdErr { message }) => stderr.extend_from_slice(&message),
+                Ok(LogOutput::StdIn { .. }) => {}
+                Err(e) => return Err(failed(format!("reading output: {e}"))),
+            }
+        }
+        Ok((stdout, stderr))
+    };
+    let (stdout, stderr) = match tokio::time::timeout(req.timeout, collect).await {
+        Ok(collected) => collected?,
+        Err(_) => {
+            kill_exec(docker, &exec_id).await;
+            return Err(DriverError::ExecTimedOut {
+                machine_id: machine_id.to_owned(),
+                timeout_ms: req.timeout.as_millis(),
+            });
+        }
+    };
+    let exit_code = exit_code(docker, &exec_id)
+        .await
+        .ok_or_else(|| failed("the daemon did not report the exit code".into()))?;
+    Ok(ExecOutput {
+        exit_code,
+        stdout,
+        stderr,
+    })
+}
+
+/// The exec's exit code once the daemon has recorded it (bounded).
+async fn exit_code(docker: &Docker, exec_id: &str) -> Option<i32> {
+    let deadline = tokio::time::Instant::now() + EXIT_RECORD_BOUND;
+    loop {
+        let inspected = docker.inspect_exec(exec_id).await.ok()?;
+        if inspected.running != Some(true) {
+            if let Some(code) = inspected.exit_code {
+                return Some(code as i32);
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Docker cannot stop an exec; its process is killed on the host by PID.
+async fn kill_exec(docker: &Docker, exec_id: &str) {
+    let Ok(inspected) = docker.inspect_exec(exec_id).await else {
+        return;
+    };
+    let Some(pid) = inspected.pid.filter(|p| *p > 0) else {
+        return;
+    };
+    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
+        tracing::warn!(exec = %exec_id, %pid, error = %e, "cannot kill a timed-out exec");
+    }
+}

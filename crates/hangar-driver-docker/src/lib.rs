@@ -1,0 +1,37 @@
+//! The Docker driver: runs each Machine as a Docker Engine container.
+//!
+//! The agent hands the driver an image as unpacked layer directories; Docker
+//! cannot read those, so the driver packs them into a `docker save` archive
+//! and loads it into the daemon once per image ([`image`]). Every Machine is a
+//! container named `hangar-<machine id>`, labelled with its machine, app and
+//! instance IDs, with restart policy `no` (restarts are the agent's job), the
+//! Machine's resource limits, bind-mounted volumes and — when the spec has a
+//! network — a static address on a Hangar-managed bridge network whose subnet
+//! is the agent's ([`network`]). Output comes from attaching to the container
+//! before it starts; exit codes and OOM kills from waiting on and inspecting it.
+//!
+//! Talks to the daemon over its local unix socket only.
+
+mod client;
+mod config;
+mod container;
+mod driver;
+mod exec;
+mod handle;
+mod image;
+mod layer_tar;
+mod network;
+mod output;
+mod ps;
+
+pub use config::DockerDriverConfig;
+pub use driver::DockerDriver;
+
+/// Label every object the driver creates carries (`dev.hangar.managed=true`).
+pub const MANAGED_LABEL: &str = "dev.hangar.managed";
+/// Label carrying the Machine ID on a container.
+pub const MACHINE_LABEL: &str = "dev.hangar.machine-id";
+/// Label carrying the app name on a container.
+pub const APP_LABEL: &str = "dev.hangar.app";
+/// Label carrying the instance ID on a container.
+pub const INSTANCE_LABEL: &str = "dev.hangar.instance-id";
