@@ -1,18 +1,24 @@
 //! `hangar-bench`: measures a single-host Hangar platform (create+start
 //! latency, start-from-stopped and resume-from-suspended latency, density of
 //! idle Machines) and, in the same run and on the same busybox rootfs, the
-//! Docker engine and runc. Prints a Markdown report. Needs root.
+//! Docker engine and runc; and its edge proxy against nginx and HAProxy in
+//! front of the same backend, with cold starts through the proxy. Prints a
+//! Markdown report. Needs root.
 //!
 //! ```text
 //! cargo build --release -p hangar
 //! cargo run --release -p hangar-bench -- --init target/release/hangar all
 //! ```
 
+mod backend;
+mod edge;
 mod error;
 mod host;
+mod load;
 mod peers;
 mod platform;
 mod probe;
+mod proxy_report;
 mod report;
 mod scenarios;
 mod stats;
@@ -28,6 +34,7 @@ use crate::peers::docker::Docker;
 use crate::peers::runc::Runc;
 use crate::platform::BenchPlatform;
 use crate::report::Report;
+use crate::scenarios::proxy::{EdgeSetup, ProxyOptions};
 
 /// Benchmarks a single-host Hangar platform against docker and runc.
 #[derive(Debug, Parser)]
@@ -55,8 +62,22 @@ struct Cli {
     /// Time budget of each create loop, in seconds.
     #[arg(long, default_value_t = 1200)]
     budget_secs: u64,
+    /// Duration of each load run of the proxy scenario (saturation and
+    /// half load, per target), in seconds.
+    #[arg(long, default_value_t = 5)]
+    duration_secs: u64,
+    /// Keep-alive connections of each proxy load run.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// wrk threads.
+    #[arg(long, default_value_t = 2)]
+    wrk_threads: usize,
+    /// Worker threads of the benchmark's runtime, which runs the Hangar
+    /// proxy; also nginx's worker processes and HAProxy's threads.
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
     /// Peers to measure beside Hangar.
-    #[arg(long, value_enum, default_values_t = [Peer::Docker, Peer::Runc])]
+    #[arg(long, value_enum, default_values_t = [Peer::Docker, Peer::Runc, Peer::Nginx, Peer::Haproxy])]
     peer: Vec<Peer>,
     /// Measure Hangar only.
     #[arg(long)]
@@ -77,6 +98,10 @@ enum Scenario {
     Cycles,
     /// Idle Machines until the target or a failure.
     Density,
+    /// The edge proxy, nginx and HAProxy in front of one backend.
+    Proxy,
+    /// Stopped and suspended → first byte through the edge proxy.
+    ColdStart,
     /// All of the above.
     All,
 }
@@ -85,6 +110,8 @@ enum Scenario {
 enum Peer {
     Docker,
     Runc,
+    Nginx,
+    Haproxy,
 }
 
 impl Cli {
@@ -99,7 +126,7 @@ impl Cli {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(cli.workers.max(1))
         .enable_all()
         .build()?;
     runtime.block_on(run(cli))
@@ -160,16 +187,21 @@ async fn measure(
     budget: Duration,
     report: &mut Report,
 ) -> Result<(), BenchError> {
-    let docker = if cli.wants_peer(Peer::Docker) && peers::command::available("docker").await {
+    let containers = cli.wants(Scenario::Machines) || cli.wants(Scenario::Cycles);
+    let docker = if containers
+        && cli.wants_peer(Peer::Docker)
+        && peers::command::available("docker").await
+    {
         Some(Docker::setup(&platform.rootfs, work, cli.memory_mb).await?)
     } else {
         None
     };
-    let mut runc = if cli.wants_peer(Peer::Runc) && peers::command::available("runc").await {
-        Some(Runc::setup(&platform.rootfs, work, cli.memory_mb).await?)
-    } else {
-        None
-    };
+    let mut runc =
+        if containers && cli.wants_peer(Peer::Runc) && peers::command::available("runc").await {
+            Some(Runc::setup(&platform.rootfs, work, cli.memory_mb).await?)
+        } else {
+            None
+        };
     let outcome = async {
         if cli.wants(Scenario::Machines) {
             eprintln!("create+start: {} Machines", cli.machines);
@@ -232,6 +264,9 @@ async fn measure(
                     .await?;
             report.set_density(density);
         }
+        if cli.wants(Scenario::Proxy) || cli.wants(Scenario::ColdStart) {
+            measure_edge(cli, platform, work, report).await?;
+        }
         Ok::<_, BenchError>(())
     }
     .await;
@@ -246,4 +281,38 @@ async fn measure(
         let _ = platform.destroy_all().await;
     }
     outcome
+}
+
+/// The proxy and cold-start scenarios, on one backend Machine behind the
+/// edge proxy.
+async fn measure_edge(
+    cli: &Cli,
+    platform: &BenchPlatform,
+    work: &std::path::Path,
+    report: &mut Report,
+) -> Result<(), BenchError> {
+    let hangar = std::fs::canonicalize(&cli.init)
+        .map_err(|_| BenchError::MissingInit(cli.init.display().to_string()))?;
+    let cpus = u32::try_from(cli.workers).unwrap_or(2);
+    eprintln!("edge: example app Machine behind the edge proxy");
+    let setup = EdgeSetup::start(platform, &hangar, work, cpus).await?;
+    if cli.wants(Scenario::Proxy) {
+        let options = ProxyOptions {
+            workers: cli.workers,
+            wrk_threads: cli.wrk_threads,
+            connections: cli.connections,
+            duration: Duration::from_secs(cli.duration_secs.max(1)),
+            nginx: cli.wants_peer(Peer::Nginx),
+            haproxy: cli.wants_peer(Peer::Haproxy),
+        };
+        report.proxy = Some(scenarios::proxy::run(&setup, work, &options).await);
+    }
+    if cli.wants(Scenario::ColdStart) {
+        eprintln!(
+            "cold start: {} stopped and {} suspended → first byte through the proxy",
+            cli.cycles, cli.cycles
+        );
+        report.add_cold_start(scenarios::cold_start::run(platform, &setup, cli.cycles).await);
+    }
+    setup.stop(platform).await
 }

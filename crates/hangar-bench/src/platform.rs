@@ -19,6 +19,8 @@ use crate::error::BenchError;
 
 /// The app every benchmark Machine belongs to.
 pub const APP: &str = "bench";
+/// The region of the benchmark's host.
+pub const REGION: &str = "bench";
 /// The host bridge of the benchmark's Machines.
 pub const BRIDGE: &str = "hgbench0";
 /// Port the HTTP image serves on.
@@ -61,7 +63,7 @@ impl BenchPlatform {
             data_dir: work.join("data"),
             api_listen: "127.0.0.1:0".parse().expect("literal address"),
             token: None,
-            region: "bench".into(),
+            region: REGION.into(),
             init_exe: init_exe.to_path_buf(),
             init_args: vec!["machine-init".into()],
             bridge: BRIDGE.into(),
@@ -73,6 +75,7 @@ impl BenchPlatform {
             },
             allowed_image_sources: Vec::new(),
             proxy: None,
+            driver: Default::default(),
         })
         .await
         .map_err(BenchError::Boot)?;
@@ -215,6 +218,11 @@ impl BenchPlatform {
             }
         }
         Ok((destroyed, errors))
+    }
+
+    /// The platform's agent (the edge proxy is wired to it directly).
+    pub fn agent(&self) -> std::sync::Arc<hangar_agent::Agent> {
+        self.platform.agent.clone()
     }
 
     /// Stops the API and the agent.

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 
 use crate::host::HostFacts;
+use crate::scenarios::cold_start::ColdStart;
 use crate::scenarios::density::Density;
+use crate::scenarios::proxy::ProxyRun;
 use crate::scenarios::{CreateStart, Cycles};
 use crate::stats::{Samples, Summary};
 
@@ -22,6 +24,7 @@ pub struct LatencyRow {
 pub struct Report {
     pub rows: Vec<LatencyRow>,
     pub density: Option<Density>,
+    pub proxy: Option<ProxyRun>,
     /// Failures, each prefixed with the system it happened on.
     pub failures: Vec<String>,
 }
@@ -78,6 +81,27 @@ impl Report {
             .extend(run.failures.into_iter().map(|f| format!("{system}: {f}")));
     }
 
+    /// Adds the rows of a cold-start-through-the-proxy run.
+    pub fn add_cold_start(&mut self, run: ColdStart) {
+        self.add(
+            "stopped → first byte via proxy",
+            "hangar",
+            &run.from_stopped,
+            "example app, autostart by the edge proxy",
+        );
+        self.add(
+            "suspended → first byte via proxy",
+            "hangar",
+            &run.from_suspended,
+            "example app, resume by the edge proxy",
+        );
+        self.failures.extend(
+            run.failures
+                .into_iter()
+                .map(|f| format!("hangar cold start: {f}")),
+        );
+    }
+
     /// Adds the density findings; their failures join the others.
     pub fn set_density(&mut self, mut density: Density) {
         self.failures.extend(
@@ -122,6 +146,9 @@ impl Report {
                 }
             }
             out.push('\n');
+        }
+        if let Some(run) = &self.proxy {
+            crate::proxy_report::proxy_markdown(&mut out, run);
         }
         if let Some(d) = &self.density {
             density_markdown(&mut out, d);

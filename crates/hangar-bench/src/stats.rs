@@ -25,6 +25,11 @@ impl Samples {
         self.values.push(value);
     }
 
+    /// How many latencies were recorded.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()

@@ -12,6 +12,15 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs `program args…` with stdin closed; its trimmed stdout on success.
 pub async fn run(program: &str, args: &[&str]) -> Result<String, BenchError> {
+    run_bounded(program, args, COMMAND_TIMEOUT).await
+}
+
+/// [`run`] with its own time bound.
+pub async fn run_bounded(
+    program: &str,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<String, BenchError> {
     let command = format!("{program} {}", args.join(" "));
     let child = Command::new(program)
         .args(args)
@@ -24,11 +33,11 @@ pub async fn run(program: &str, args: &[&str]) -> Result<String, BenchError> {
             command: command.clone(),
             source,
         })?;
-    let output = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
+    let output = tokio::time::timeout(timeout, child.wait_with_output())
         .await
         .map_err(|_| BenchError::CommandTimeout {
             command: command.clone(),
-            timeout: COMMAND_TIMEOUT,
+            timeout,
         })?
         .map_err(|source| BenchError::Spawn {
             command: command.clone(),

@@ -1,9 +1,11 @@
 //! The measured scenarios on Hangar, and the result shapes the peers
-//! (docker, runc) fill in the same way.
+//! (docker, runc) fill in the same way; the edge proxy scenarios.
 
+pub mod cold_start;
 pub mod create_start;
 pub mod cycles;
 pub mod density;
+pub mod proxy;
 
 use crate::stats::Samples;
 

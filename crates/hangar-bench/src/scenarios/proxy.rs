@@ -1,0 +1,254 @@
+//! The edge proxy against nginx and HAProxy: one backend Machine (the
+//! example app), reached directly (the baseline) and through each proxy in
+//! the same run; saturation with wrk, then a fixed rate of half of nginx's
+//! saturation rate with the open-loop generator.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hangar_types::MachineState;
+
+use crate::backend;
+use crate::edge::BenchEdge;
+use crate::error::BenchError;
+use crate::load::open_loop::{self, RateShape};
+use crate::load::wrk::{self, WrkShape};
+use crate::load::LoadResult;
+use crate::peers::server::ServerProcess;
+use crate::peers::{haproxy, nginx};
+use crate::platform::{BenchPlatform, APP, REGION};
+use crate::probe::wait_http;
+
+/// How long the backend may take to answer after it was created.
+const BACKEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// The unrecorded wrk run that warms every target's connection pools.
+const WARM_UP: Duration = Duration::from_secs(1);
+
+/// The example app in a Machine behind the Hangar edge proxy: what the
+/// proxy and cold-start scenarios measure.
+pub struct EdgeSetup {
+    pub machine_id: String,
+    /// The Machine's own address (port 8080 on its private IPv4).
+    pub backend: SocketAddr,
+    pub edge: BenchEdge,
+}
+
+impl EdgeSetup {
+    /// Builds the example image from the `hangar` binary, creates the
+    /// backend Machine (`cpus` dedicated CPUs) and starts the edge proxy.
+    pub async fn start(
+        platform: &BenchPlatform,
+        hangar: &Path,
+        work: &Path,
+        cpus: u32,
+    ) -> Result<EdgeSetup, BenchError> {
+        let image = backend::example_image(hangar, &work.join("example"))?;
+        let machine = platform
+            .create_started(backend::machine_config(&image, cpus, 256))
+            .await?;
+        let ip = machine
+            .private_ipv4
+            .as_deref()
+            .and_then(|ip| ip.parse::<std::net::Ipv4Addr>().ok())
+            .ok_or_else(|| BenchError::WaitTimeout {
+                what: "a private IPv4 address".into(),
+                timeout: BACKEND_TIMEOUT,
+                last: format!("machine {} has none", machine.id),
+            })?;
+        let backend = SocketAddr::from((ip, backend::PORT));
+        wait_http(backend, BACKEND_TIMEOUT).await?;
+        let edge = BenchEdge::start(platform.agent(), REGION).await?;
+        if let Err(e) = edge
+            .wait_route_state(&machine.id, MachineState::Started, BACKEND_TIMEOUT)
+            .await
+        {
+            edge.stop();
+            return Err(e);
+        }
+        Ok(EdgeSetup {
+            machine_id: machine.id,
+            backend,
+            edge,
+        })
+    }
+
+    /// Stops the proxy and destroys the backend Machine.
+    pub async fn stop(self, platform: &BenchPlatform) -> Result<(), BenchError> {
+        self.edge.stop();
+        platform.destroy(&self.machine_id).await
+    }
+}
+
+/// How the proxy scenario loads each target.
+#[derive(Debug, Clone)]
+pub struct ProxyOptions {
+    /// Hangar proxy worker threads; nginx workers and HAProxy threads.
+    pub workers: usize,
+    pub wrk_threads: usize,
+    pub connections: usize,
+    /// Of each saturation run and each half-load run.
+    pub duration: Duration,
+    pub nginx: bool,
+    pub haproxy: bool,
+}
+
+/// One target's measurements.
+#[derive(Debug, Clone)]
+pub struct TargetRun {
+    pub name: &'static str,
+    pub note: String,
+    pub saturation: Option<LoadResult>,
+    pub half_load: Option<LoadResult>,
+}
+
+/// Everything the proxy scenario measured.
+#[derive(Debug, Default)]
+pub struct ProxyRun {
+    /// `direct` first, then the proxies.
+    pub targets: Vec<TargetRun>,
+    /// The fixed rate of the half-load runs, and whose saturation it halves.
+    pub half_rate: f64,
+    pub half_rate_of: &'static str,
+    pub options: Option<ProxyOptions>,
+    pub failures: Vec<String>,
+}
+
+/// A target's address, the Host header it is sent, and its process.
+struct Target {
+    name: &'static str,
+    note: String,
+    addr: SocketAddr,
+    server: Option<ServerProcess>,
+}
+
+/// Measures the backend directly and through each proxy.
+pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> ProxyRun {
+    let mut run = ProxyRun {
+        options: Some(options.clone()),
+        ..Default::default()
+    };
+    let mut targets = vec![
+        Target {
+            name: "direct",
+            note: format!("the Machine's own address {}", setup.backend),
+            addr: setup.backend,
+            server: None,
+        },
+        Target {
+            name: "hangar",
+            note: format!(
+                "in-process as in `hangar dev`, {} runtime worker threads",
+                options.workers
+            ),
+            addr: setup.edge.addr,
+            server: None,
+        },
+    ];
+    let peers: [(bool, &'static str, String); 2] = [
+        (
+            options.nginx,
+            "nginx",
+            format!("{} worker processes, upstream keepalive", options.workers),
+        ),
+        (
+            options.haproxy,
+            "haproxy",
+            format!("nbthread {}, http-reuse always", options.workers),
+        ),
+    ];
+    for (wanted, name, note) in peers {
+        if !wanted {
+            continue;
+        }
+        match start_peer(name, work, setup.backend, options.workers).await {
+            Ok(server) => targets.push(Target {
+                name,
+                note,
+                addr: server.addr,
+                server: Some(server),
+            }),
+            Err(e) => run.failures.push(format!("{name}: cannot start: {e}")),
+        }
+    }
+    let host = BenchEdge::host_of(APP);
+    let shape = WrkShape {
+        threads: options.wrk_threads,
+        connections: options.connections,
+        duration: options.duration,
+    };
+    let mut results: Vec<TargetRun> = Vec::new();
+    for target in &targets {
+        eprintln!("proxy: saturating {} ({})", target.name, target.addr);
+        let warm = WrkShape {
+            duration: WARM_UP,
+            ..shape
+        };
+        let saturation = match wrk::saturate(target.addr, &host, warm).await {
+            Ok(_) => wrk::saturate(target.addr, &host, shape).await,
+            Err(e) => Err(e),
+        };
+        results.push(TargetRun {
+            name: target.name,
+            note: target.note.clone(),
+            saturation: saturation
+                .map_err(|e| {
+                    run.failures
+                        .push(format!("{} saturation: {e}", target.name))
+                })
+                .ok(),
+            half_load: None,
+        });
+    }
+    let reference = ["nginx", "hangar", "direct"].into_iter().find_map(|name| {
+        results
+            .iter()
+            .find(|r| r.name == name)
+            .and_then(|r| r.saturation)
+            .map(|s| (name, s.requests_per_sec))
+    });
+    if let Some((name, rate)) = reference {
+        run.half_rate = (rate / 2.0).round();
+        run.half_rate_of = name;
+        let shape = RateShape {
+            rate: run.half_rate,
+            connections: options.connections,
+            duration: options.duration,
+        };
+        for (target, result) in targets.iter().zip(results.iter_mut()) {
+            eprintln!(
+                "proxy: {} at {:.0} requests/s (half of {name}'s saturation)",
+                target.name, run.half_rate
+            );
+            match open_loop::run(target.addr, &host, shape).await {
+                Ok(r) => result.half_load = Some(r),
+                Err(e) => run.failures.push(format!("{} half load: {e}", target.name)),
+            }
+        }
+    }
+    for target in targets {
+        if let Some(server) = target.server {
+            server.stop().await;
+        }
+    }
+    run.targets = results;
+    run
+}
+
+/// Starts nginx or HAProxy in its own directory under `work`.
+async fn start_peer(
+    name: &str,
+    work: &Path,
+    backend: SocketAddr,
+    workers: usize,
+) -> Result<ServerProcess, BenchError> {
+    let dir: PathBuf = work.join(name);
+    std::fs::create_dir_all(&dir).map_err(|source| BenchError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    match name {
+        "nginx" => nginx::start(&dir, backend, workers).await,
+        _ => haproxy::start(&dir, backend, workers).await,
+    }
+}
