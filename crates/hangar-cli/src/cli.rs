@@ -2,10 +2,26 @@
 
 use clap::{Parser, Subcommand};
 
+use std::path::PathBuf;
+
 use crate::apps::AppsCommand;
+use crate::auth::AuthCommand;
+use crate::autoscale::AutoscaleCommand;
+use crate::completion::CompletionArgs;
 use crate::config_cmd::ConfigCommand;
+use crate::deploy::DeployArgs;
 use crate::dev::{DevArgs, MachineInitArgs};
+use crate::doctor::DoctorArgs;
+use crate::launch::LaunchArgs;
+use crate::logs::LogsArgs;
 use crate::machine::MachineCommand;
+use crate::open::OpenArgs;
+use crate::regions::RegionsCommand;
+use crate::releases::ReleasesArgs;
+use crate::scale::ScaleCommand;
+use crate::secrets::SecretsCommand;
+use crate::ssh::SshCommand;
+use crate::status::StatusArgs;
 use crate::volumes::VolumesCommand;
 
 /// Heading of the flags every command takes.
@@ -37,6 +53,10 @@ pub struct Cli {
     )]
     pub app: Option<String>,
 
+    /// Path to fly.toml, or its directory [default: ./fly.toml]
+    #[arg(short = 'c', long, global = true, value_name = "PATH", help_heading = GLOBAL)]
+    pub config: Option<PathBuf>,
+
     /// Machines API URL [default: $HANGAR_API_URL, else the one `hangar dev` saved]
     #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
     pub api_url: Option<String>,
@@ -51,6 +71,55 @@ pub struct Cli {
 pub enum Command {
     /// Run the whole platform on this machine: API, store and agent in one process
     Dev(DevArgs),
+
+
+    /// Create an app from the current directory: fly.toml, the app, a first deploy
+    Launch(LaunchArgs),
+
+    /// Deploy fly.toml with an image (server-side; `deploy status ID --watch` re-attaches)
+    Deploy(DeployArgs),
+
+    /// Show the app, its current release and its Machines by process group
+    Status(StatusArgs),
+
+    /// Print (and on a terminal, open) the app's URL
+    Open(OpenArgs),
+
+    /// Follow the logs of every Machine of the app
+    Logs(LogsArgs),
+
+    /// Run commands in the app's Machines
+    #[command(subcommand)]
+    Ssh(SshCommand),
+
+    /// Change how many Machines run, where, and how big they are
+    #[command(subcommand)]
+    Scale(ScaleCommand),
+
+    /// Let the proxy start and stop Machines with traffic, between min and max
+    #[command(subcommand)]
+    Autoscale(AutoscaleCommand),
+
+    /// Manage app secrets (environment variables set at Machine boot)
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+
+    /// List the app's releases; `releases rollback [VERSION]` returns to one
+    Releases(ReleasesArgs),
+
+    /// List regions
+    #[command(subcommand)]
+    Regions(RegionsCommand),
+
+    /// Log in to a Hangar API, log out, show who you are
+    #[command(subcommand)]
+    Auth(AuthCommand),
+
+    /// Check that the CLI can reach and use the platform
+    Doctor(DoctorArgs),
+
+    /// Print a shell completion script
+    Completion(CompletionArgs),
 
     /// Manage apps
     #[command(subcommand, visible_alias = "app")]
@@ -145,7 +214,11 @@ mod tests {
         };
         assert_eq!(init.args, ["/bin/sh", "-c", "echo hi"]);
 
-        let cli = Cli::try_parse_from(["hangar", "machine-init", "--config", "/x.json"]).unwrap();
+        // The binary hands `machine-init` its arguments before clap runs
+        // (main.rs); through clap, flags that are also global ones (such as
+        // `--config`) need a `--` first.
+        let cli =
+            Cli::try_parse_from(["hangar", "machine-init", "--", "--config", "/x.json"]).unwrap();
         let Command::MachineInit(init) = cli.command else {
             panic!("not machine-init")
         };

@@ -1,12 +1,9 @@
 //! `hangar config validate|show|env`: fly.toml commands. Their logic lives
 //! in `hangar-config`; this module defines the arguments and wires them.
 
-use std::path::PathBuf;
-
 use clap::{Args, Subcommand};
 
 use hangar_config::cli::{env_command, show_command, validate_command, ShowFormat};
-use hangar_config::DEFAULT_CONFIG_NAME;
 
 use crate::context::Context;
 
@@ -26,9 +23,6 @@ pub struct ConfigValidateArgs {
     /// Treat warnings (such as unknown keys) as errors
     #[arg(long)]
     pub strict: bool,
-    /// Path to fly.toml (or its directory) [default: ./fly.toml]
-    #[arg(short = 'c', long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -36,23 +30,16 @@ pub struct ConfigShowArgs {
     /// Print as YAML instead of TOML (the global --json prints JSON)
     #[arg(long)]
     pub yaml: bool,
-    /// Path to fly.toml (or its directory) [default: ./fly.toml]
-    #[arg(short = 'c', long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
-pub struct ConfigEnvArgs {
-    /// Path to fly.toml (or its directory) [default: ./fly.toml]
-    #[arg(short = 'c', long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-}
+pub struct ConfigEnvArgs {}
 
 pub(crate) fn run(ctx: &Context, command: ConfigCommand) -> anyhow::Result<i32> {
     let mut stdout = std::io::stdout().lock();
     match command {
         ConfigCommand::Validate(args) => {
-            validate_command(&config_path(args.config), args.strict, &mut stdout)
+            validate_command(&ctx.config_path(), args.strict, &mut stdout)
         }
         ConfigCommand::Show(args) => {
             let format = if ctx.output.is_json() {
@@ -62,19 +49,16 @@ pub(crate) fn run(ctx: &Context, command: ConfigCommand) -> anyhow::Result<i32> 
             } else {
                 ShowFormat::Toml
             };
-            show_command(&config_path(args.config), format, &mut stdout)
+            show_command(&ctx.config_path(), format, &mut stdout)
         }
-        ConfigCommand::Env(args) => env_command(&config_path(args.config), &mut stdout),
+        ConfigCommand::Env(_) => env_command(&ctx.config_path(), &mut stdout),
     }
-}
-
-/// `-c PATH`, else `fly.toml` in the current directory.
-fn config_path(given: Option<PathBuf>) -> PathBuf {
-    given.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_NAME))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use clap::Parser;
 
     use super::*;
@@ -91,13 +75,13 @@ mod tests {
 
     #[test]
     fn flags_parse() {
-        let (_, ConfigCommand::Validate(args)) =
+        let (cli, ConfigCommand::Validate(args)) =
             config(&["validate", "--strict", "-c", "x/fly.toml"])
         else {
             panic!()
         };
         assert!(args.strict);
-        assert_eq!(args.config, Some(PathBuf::from("x/fly.toml")));
+        assert_eq!(cli.config, Some(PathBuf::from("x/fly.toml")));
         let (cli, ConfigCommand::Show(args)) = config(&["show", "--json"]) else {
             panic!()
         };

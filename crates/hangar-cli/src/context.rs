@@ -1,5 +1,8 @@
-//! What every client-side command needs: the output, the app from `--app`,
-//! and a way to build the API client from the global flags.
+//! What every client-side command needs: the output, the app (from `--app`,
+//! else fly.toml), the config path (`-c`), and a way to build the API client
+//! from the global flags.
+
+use std::path::PathBuf;
 
 use hangar_client::{discovery, Client};
 
@@ -12,6 +15,7 @@ use crate::output::Output;
 pub(crate) struct Context {
     pub output: Output,
     app: Option<String>,
+    config: Option<PathBuf>,
     api_url: Option<String>,
     access_token: Option<String>,
 }
@@ -21,6 +25,7 @@ impl Context {
         Context {
             output: Output::for_stdout(cli.json),
             app: cli.app.clone().filter(|app| !app.trim().is_empty()),
+            config: cli.config.clone(),
             api_url: cli.api_url.clone(),
             access_token: cli.access_token.clone(),
         }
@@ -31,15 +36,43 @@ impl Context {
         self.app.as_deref()
     }
 
-    /// The `--app` value; an error that says to pass it otherwise.
-    pub fn require_app(&self) -> Result<&str, CliError> {
-        self.app().ok_or(CliError::MissingApp)
+    /// The `--api-url` value, if any.
+    pub fn api_url_flag(&self) -> Option<&str> {
+        self.api_url.as_deref()
     }
 
-    /// An API client: `--api-url`/`--access-token` if given, else the
-    /// environment and `hangar dev`'s files.
-    pub fn client(&self) -> anyhow::Result<Client> {
-        let url = match &self.api_url {
+    /// The `--access-token` value, if any.
+    pub fn token_flag(&self) -> Option<&str> {
+        self.access_token.as_deref()
+    }
+
+    /// The fly.toml to read: `-c PATH` (a directory means `DIR/fly.toml`),
+    /// else `./fly.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        hangar_config::resolve_config_path(self.config.as_deref())
+    }
+
+    /// The app to act on: `--app`, else `app` of fly.toml (when the file
+    /// exists); an error that says what to pass otherwise.
+    pub fn require_app(&self) -> Result<String, CliError> {
+        if let Some(app) = self.app() {
+            return Ok(app.to_string());
+        }
+        let path = self.config_path();
+        if path.is_file() {
+            if let Ok(loaded) = hangar_config::load_file(&path) {
+                if let Some(app) = loaded.config.app.filter(|a| !a.trim().is_empty()) {
+                    return Ok(app);
+                }
+            }
+        }
+        Err(CliError::MissingApp)
+    }
+
+    /// The API URL and token: `--api-url`/`--access-token` if given, else
+    /// the environment, a stored login and `hangar dev`'s files.
+    pub fn credentials(&self) -> anyhow::Result<discovery::Credentials> {
+        let api_url = match &self.api_url {
             Some(url) => url.clone(),
             None => discovery::discover_api_url()?,
         };
@@ -47,6 +80,12 @@ impl Context {
             Some(token) => token.clone(),
             None => discovery::discover_token()?,
         };
-        Ok(Client::new(&url, token)?)
+        Ok(discovery::Credentials { api_url, token })
+    }
+
+    /// An API client built from [`Context::credentials`].
+    pub fn client(&self) -> anyhow::Result<Client> {
+        let credentials = self.credentials()?;
+        Ok(Client::new(&credentials.api_url, credentials.token)?)
     }
 }

@@ -3,8 +3,17 @@
 /// A command line that cannot be carried out as given.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    #[error("this command needs an app: pass --app NAME (or -a NAME), or set HANGAR_APP")]
+    #[error(
+        "this command needs an app: pass --app NAME (or -a NAME), set HANGAR_APP, or run it \
+         where fly.toml names the app (or point -c at one)"
+    )]
     MissingApp,
+
+    #[error("app {app} not found: check the name with `hangar apps list`, or create it with `hangar apps create {app}`")]
+    UnknownApp { app: String },
+
+    #[error("no fly.toml at {path}: run `hangar launch` to create one, or pass -c PATH")]
+    MissingConfig { path: String },
 
     #[error("name the app to {action}: `hangar apps {action} NAME`")]
     MissingAppName { action: &'static str },

@@ -14,15 +14,30 @@
 //! the binary prints them (`{:#}`) and exits 1.
 
 mod apps;
+mod auth;
+mod autoscale;
 mod cli;
+mod completion;
 mod config_cmd;
 mod context;
+mod deploy;
 mod dev;
+mod doctor;
 mod error;
+mod fleet;
+mod launch;
+mod logs;
 mod machine;
+mod open;
 pub mod output;
 pub mod parse;
 mod prompt;
+mod regions;
+mod releases;
+mod scale;
+mod secrets;
+mod ssh;
+mod status;
 mod volumes;
 
 pub use apps::{AppsCommand, AppsCreateArgs, AppsDestroyArgs, AppsListArgs};
@@ -53,6 +68,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         .into()),
         Command::Version => version(&ctx),
+        Command::Launch(args) => launch::run(&ctx, args).await,
+        Command::Deploy(args) => deploy::run(&ctx, args).await,
+        Command::Status(args) => status::run(&ctx, args).await,
+        Command::Open(args) => open::run(&ctx, args),
+        Command::Logs(args) => logs::run(&ctx, args).await,
+        Command::Ssh(command) => ssh::run(&ctx, command).await,
+        Command::Scale(command) => scale::run(&ctx, command).await,
+        Command::Autoscale(command) => autoscale::run(&ctx, command).await,
+        Command::Secrets(command) => secrets::run(&ctx, command).await,
+        Command::Releases(args) => releases::run(&ctx, args).await,
+        Command::Regions(command) => regions::run(&ctx, command).await,
+        Command::Auth(command) => auth::run(&ctx, command).await,
+        Command::Doctor(args) => doctor::run(&ctx, args).await,
+        Command::Completion(args) => completion::run(args),
         Command::Apps(command) => apps::run(&ctx, command).await,
         Command::Machine(command) => machine::run(&ctx, command).await,
         Command::Volumes(command) => volumes::run(&ctx, command).await,

@@ -2,10 +2,13 @@
 //!
 //! In order:
 //! 1. `HANGAR_API_URL` and `HANGAR_API_TOKEN` from the environment;
-//! 2. otherwise the files `hangar dev` writes into its data dir: `api-url`
+//! 2. otherwise a stored login (`hangar auth login`): the file
+//!    `$XDG_CONFIG_HOME/hangar/credentials.json`, else
+//!    `~/.hangar/credentials.json` (see [`login_path`]);
+//! 3. otherwise the files `hangar dev` writes into its data dir: `api-url`
 //!    and `token`. The data dir is `$HANGAR_DATA_DIR` when set, else
 //!    `~/.local/share/hangar/dev`;
-//! 3. the URL falls back to [`DEFAULT_API_URL`]; a missing token is an error.
+//! 4. the URL falls back to [`DEFAULT_API_URL`]; a missing token is an error.
 //!
 //! Each value is looked up on its own: a token from the environment works
 //! with a URL from the file, and the other way round.
@@ -81,6 +84,9 @@ fn discover_api_url_with(env: &dyn Fn(&str) -> Option<String>) -> Result<String,
     if let Some(url) = non_blank(env, API_URL_ENV) {
         return Ok(url);
     }
+    if let Some(login) = read_login_with(env)? {
+        return Ok(login.api_url);
+    }
     let from_file = match dev_data_dir_with(env) {
         Some(dir) => read_trimmed(&dir.join(API_URL_FILE_NAME))?,
         None => None,
@@ -91,6 +97,9 @@ fn discover_api_url_with(env: &dyn Fn(&str) -> Option<String>) -> Result<String,
 fn discover_token_with(env: &dyn Fn(&str) -> Option<String>) -> Result<String, ClientError> {
     if let Some(token) = non_blank(env, API_TOKEN_ENV) {
         return Ok(token);
+    }
+    if let Some(login) = read_login_with(env)? {
+        return Ok(login.token);
     }
     let token_path = dev_data_dir_with(env)
         .map(|dir| dir.join(TOKEN_FILE_NAME))
@@ -109,6 +118,86 @@ fn dev_data_dir_with(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
         return Some(PathBuf::from(dir));
     }
     non_blank(env, "HOME").map(|home| Path::new(&home).join(".local/share/hangar/dev"))
+}
+
+/// File name of a stored login.
+pub const LOGIN_FILE_NAME: &str = "credentials.json";
+
+/// The stored login as written to [`LOGIN_FILE_NAME`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredLogin {
+    api_url: String,
+    token: String,
+}
+
+/// Where `hangar auth login` stores the URL and token:
+/// `$XDG_CONFIG_HOME/hangar/credentials.json`, else
+/// `~/.hangar/credentials.json`; `None` when neither variable is set.
+pub fn login_path() -> Option<PathBuf> {
+    login_path_with(&|name| std::env::var(name).ok())
+}
+
+/// [`login_path`], reading variables through `env`.
+pub fn login_path_with(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(dir) = non_blank(env, "XDG_CONFIG_HOME") {
+        return Some(Path::new(&dir).join("hangar").join(LOGIN_FILE_NAME));
+    }
+    non_blank(env, "HOME").map(|home| Path::new(&home).join(".hangar").join(LOGIN_FILE_NAME))
+}
+
+/// The stored login, `None` when there is none.
+pub fn read_login() -> Result<Option<Credentials>, ClientError> {
+    read_login_with(&|name| std::env::var(name).ok())
+}
+
+fn read_login_with(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Credentials>, ClientError> {
+    let Some(path) = login_path_with(env) else {
+        return Ok(None);
+    };
+    let Some(text) = read_trimmed(&path)? else {
+        return Ok(None);
+    };
+    let stored: StoredLogin =
+        serde_json::from_str(&text).map_err(|err| ClientError::ReadCredentials {
+            path: path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not a stored login ({err}): run `hangar auth login` again"),
+            ),
+        })?;
+    Ok(Some(Credentials {
+        api_url: stored.api_url,
+        token: stored.token,
+    }))
+}
+
+/// Writes `credentials` to `path` (mode 0600, its directory 0700).
+pub fn save_login(path: &Path, credentials: &Credentials) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let text = serde_json::to_string_pretty(&StoredLogin {
+        api_url: credentials.api_url.clone(),
+        token: credentials.token.clone(),
+    })?;
+    let tmp = path.with_extension("json.tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The trimmed content of a file, `None` when it does not exist or is blank.
@@ -181,6 +270,42 @@ mod tests {
         let creds = Credentials::discover_with(&env).unwrap();
         assert_eq!(creds.api_url, DEFAULT_API_URL);
         assert_eq!(creds.token, "tok");
+    }
+
+    #[test]
+    fn a_stored_login_wins_over_dev_files_and_loses_to_the_environment() {
+        let config = tempfile::tempdir().unwrap();
+        let dev = tempfile::tempdir().unwrap();
+        std::fs::write(dev.path().join(TOKEN_FILE_NAME), "dev-token").unwrap();
+        let path = login_path_with(&env_of(&[(
+            "XDG_CONFIG_HOME",
+            config.path().to_str().unwrap(),
+        )]))
+        .unwrap();
+        assert_eq!(path, config.path().join("hangar").join(LOGIN_FILE_NAME));
+        save_login(
+            &path,
+            &Credentials {
+                api_url: "http://10.1.2.3:4280".into(),
+                token: "login-token".into(),
+            },
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let base = [
+            ("XDG_CONFIG_HOME", config.path().to_str().unwrap()),
+            (DATA_DIR_ENV, dev.path().to_str().unwrap()),
+        ];
+        let creds = Credentials::discover_with(&env_of(&base)).unwrap();
+        assert_eq!(creds.api_url, "http://10.1.2.3:4280");
+        assert_eq!(creds.token, "login-token");
+        let with_env = [base[0], base[1], (API_TOKEN_ENV, "env-token")];
+        let creds = Credentials::discover_with(&env_of(&with_env)).unwrap();
+        assert_eq!(creds.token, "env-token");
+        let home = login_path_with(&env_of(&[("HOME", "/home/u")])).unwrap();
+        assert_eq!(home, Path::new("/home/u/.hangar").join(LOGIN_FILE_NAME));
     }
 
     #[test]

@@ -4,7 +4,7 @@ mod clone;
 mod exec;
 mod lifecycle;
 mod logs;
-mod render;
+pub(crate) mod render;
 mod run;
 mod show;
 mod wait;
@@ -15,6 +15,7 @@ use hangar_types::GoDuration;
 use crate::context::Context;
 use crate::parse::{parse_duration, parse_signal};
 
+pub(crate) use exec::exec_argv;
 pub use run::RunArgs;
 
 /// `hangar machine …`
@@ -189,7 +190,7 @@ pub struct LogsArgs {
 }
 
 pub(crate) async fn run(ctx: &Context, command: MachineCommand) -> anyhow::Result<i32> {
-    let app = ctx.require_app()?;
+    let app = &ctx.require_app()?;
     match command {
         MachineCommand::Run(args) => run::run(ctx, app, args).await,
         MachineCommand::List(args) => show::list(ctx, app, args).await,

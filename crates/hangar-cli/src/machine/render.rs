@@ -112,7 +112,7 @@ pub(crate) fn events_table(events: &[MachineEvent]) -> Table {
     table
 }
 
-fn image_of(machine: &Machine) -> String {
+pub(crate) fn image_of(machine: &Machine) -> String {
     if !machine.config.image.is_empty() {
         return machine.config.image.clone();
     }

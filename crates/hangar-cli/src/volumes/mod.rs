@@ -115,7 +115,7 @@ pub enum SnapshotsCommand {
 }
 
 pub(crate) async fn run(ctx: &Context, command: VolumesCommand) -> anyhow::Result<i32> {
-    let app = ctx.require_app()?;
+    let app = &ctx.require_app()?;
     let client = ctx.client()?;
     let output = &ctx.output;
     match command {

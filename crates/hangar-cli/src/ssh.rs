@@ -1,0 +1,147 @@
+//! `hangar ssh console -C CMD`: run a command in one of the app's Machines
+//! through the exec API and exit with its exit code.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::{Args, Subcommand};
+use hangar_types::{ExecRequest, Machine, MachineState};
+
+use crate::context::Context;
+use crate::error::CliError;
+use crate::fleet;
+use crate::machine::exec_argv;
+use crate::output::write_stdout;
+
+/// `hangar ssh …`
+#[derive(Debug, Subcommand)]
+pub enum SshCommand {
+    /// Run a command in a Machine of the app (`-C`); exits with its exit code
+    #[command(after_help = "Examples:\n  \
+        hangar ssh console -C 'ls -la /'\n  \
+        hangar ssh console --machine 3d8d413b29d089 -C \"sh -c 'echo $FLY_REGION'\"\n  \
+        hangar ssh console --select -C env\n\n\
+        The command is split like a shell would split it and run without a shell; \
+        wrap it in `sh -c '…'` for pipes and redirections. An interactive shell \
+        (no -C) is not available yet.")]
+    Console(ConsoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Command to run
+    #[arg(short = 'C', long, value_name = "CMD")]
+    pub command: Option<String>,
+    /// Machine to run it in [default: the first started Machine]
+    #[arg(long, value_name = "ID", conflicts_with = "select")]
+    pub machine: Option<String>,
+    /// Choose the Machine from a list
+    #[arg(short = 's', long)]
+    pub select: bool,
+    /// Seconds the command may run
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u32,
+}
+
+pub(crate) async fn run(ctx: &Context, command: SshCommand) -> anyhow::Result<i32> {
+    let SshCommand::Console(args) = command;
+    let Some(command) = &args.command else {
+        return Err(CliError::InvalidArguments(
+            "an interactive shell is not available yet: pass the command to run with \
+             -C, as in `hangar ssh console -C 'ls -la /'`"
+                .into(),
+        )
+        .into());
+    };
+    let argv = exec_argv(std::slice::from_ref(command))?;
+    let app = ctx.require_app()?;
+    let client = ctx.client()?;
+    let machines = fleet::machines(&client, &app).await?;
+    let machine = choose(&args, &machines)?;
+    let request = ExecRequest {
+        command: argv,
+        timeout: Some(i64::from(args.timeout.max(1))),
+        ..ExecRequest::default()
+    };
+    let answer = client
+        .exec_machine(&app, &machine.id, &request)
+        .await
+        .map_err(|err| anyhow::anyhow!("running the command in machine {}: {err}", machine.id))?;
+    if ctx.output.is_json() {
+        ctx.output.json(&answer)?;
+    } else {
+        write_stdout(&answer.stdout)?;
+        eprint!("{}", answer.stderr);
+    }
+    Ok(if (0..=255).contains(&answer.exit_code) {
+        answer.exit_code
+    } else {
+        1
+    })
+}
+
+/// The Machine to run in: `--machine`, a choice with `--select`, else the
+/// first started one.
+fn choose<'a>(args: &ConsoleArgs, machines: &'a [Machine]) -> anyhow::Result<&'a Machine> {
+    if let Some(id) = &args.machine {
+        return machines.iter().find(|m| &m.id == id).ok_or_else(|| {
+            CliError::InvalidArguments(format!(
+                "machine {id} is not one of the app's Machines: see `hangar machine list`"
+            ))
+            .into()
+        });
+    }
+    let started: Vec<&Machine> = machines
+        .iter()
+        .filter(|m| m.state == MachineState::Started)
+        .collect();
+    if started.is_empty() {
+        return Err(CliError::InvalidArguments(
+            "the app has no started Machine to run the command in: start one with \
+             `hangar machine start ID`, or pass --machine ID"
+                .into(),
+        )
+        .into());
+    }
+    if !args.select {
+        return Ok(started[0]);
+    }
+    select(&started)
+}
+
+fn select<'a>(started: &[&'a Machine]) -> anyhow::Result<&'a Machine> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::InvalidArguments(
+            "--select needs a terminal to ask on: pass --machine ID instead".into(),
+        )
+        .into());
+    }
+    let mut stderr = std::io::stderr().lock();
+    for (index, machine) in started.iter().enumerate() {
+        writeln!(
+            stderr,
+            "  {}) {} {} ({})",
+            index + 1,
+            machine.id,
+            machine.name,
+            machine.region
+        )?;
+    }
+    write!(stderr, "Machine [1-{}]: ", started.len())?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    let chosen = answer
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| started.get(i));
+    chosen.copied().ok_or_else(|| {
+        CliError::InvalidArguments(format!(
+            "{:?} is not a number between 1 and {}",
+            answer.trim(),
+            started.len()
+        ))
+        .into()
+    })
+}

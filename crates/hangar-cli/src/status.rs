@@ -1,0 +1,110 @@
+//! `hangar status`: the app, its current release, and its Machines by
+//! process group.
+
+use clap::Args;
+use hangar_types::{Machine, Release, ReleaseStatus};
+use serde::Serialize;
+
+use crate::context::Context;
+use crate::fleet;
+use crate::machine::render::image_of;
+use crate::output::{Details, Table};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {}
+
+/// `status --json`.
+#[derive(Debug, Serialize)]
+struct StatusJson<'a> {
+    app: &'a str,
+    status: &'a str,
+    current_release: Option<&'a Release>,
+    machines: &'a [Machine],
+}
+
+pub(crate) async fn run(ctx: &Context, _args: StatusArgs) -> anyhow::Result<i32> {
+    let app_name = ctx.require_app()?;
+    let client = ctx.client()?;
+    let app = fleet::require_app(&client, &app_name).await?;
+    let machines = fleet::machines(&client, &app_name).await?;
+    // Releases are optional: an app that was never deployed has none.
+    let releases = client.list_releases(&app_name).await.unwrap_or_default();
+    let current = current_release(&releases);
+    if ctx.output.is_json() {
+        return ctx
+            .output
+            .json(&StatusJson {
+                app: &app.name,
+                status: &app.status,
+                current_release: current,
+                machines: &machines,
+            })
+            .map(|()| 0);
+    }
+    let mut details = Details::new(format!("App {}", app.name));
+    details.push("Name", app.name.clone());
+    details.push("Owner", app.organization.slug.clone());
+    details.push("Status", app.status.clone());
+    details.push(
+        "Release",
+        current.map_or_else(
+            || "none (not deployed yet)".to_string(),
+            |release| format!("v{} ({})", release.version, release.image),
+        ),
+    );
+    ctx.output.details(&details)?;
+    if machines.is_empty() {
+        ctx.output.line("")?;
+        ctx.output.line(
+            "No Machines: deploy with `hangar deploy`, or add some with `hangar scale count`",
+        )?;
+        return Ok(0);
+    }
+    ctx.output.line("")?;
+    ctx.output.line("Machines")?;
+    ctx.output.table(&machines_table(machines))?;
+    Ok(0)
+}
+
+/// The latest complete release, else the latest one.
+fn current_release(releases: &[Release]) -> Option<&Release> {
+    releases
+        .iter()
+        .filter(|r| r.status == ReleaseStatus::Complete)
+        .max_by_key(|r| r.version)
+        .or_else(|| releases.iter().max_by_key(|r| r.version))
+}
+
+/// flyctl's status columns, Machines grouped by process group.
+fn machines_table(machines: Vec<Machine>) -> Table {
+    let mut table = Table::new([
+        "process",
+        "id",
+        "version",
+        "region",
+        "state",
+        "checks",
+        "image",
+        "last updated",
+    ]);
+    for (group, members) in fleet::by_group(machines) {
+        for machine in members {
+            let state = if machine.cordoned {
+                format!("{} (cordoned)", machine.state)
+            } else {
+                machine.state.to_string()
+            };
+            table.push_row([
+                group.clone(),
+                machine.id.clone(),
+                fleet::release_of(&machine).unwrap_or("").to_string(),
+                machine.region.clone(),
+                state,
+                fleet::checks_summary(&machine),
+                image_of(&machine),
+                machine.updated_at.clone(),
+            ]);
+        }
+    }
+    table
+}
