@@ -21,6 +21,7 @@ use crate::machine::launch;
 use crate::machine::lifecycle::{self, Action};
 use crate::machine::record::{now_ms, now_rfc3339, MachineRecord};
 use crate::network::{Ipam, Subnets};
+use crate::secrets::SecretSource;
 use crate::shared::{image_ref, Notice, Shared};
 use crate::volumes::VolumeStorage;
 
@@ -68,6 +69,25 @@ impl Agent {
         images: Arc<ImageStore>,
         ledger_store: Arc<dyn Store>,
     ) -> Result<Arc<Agent>, AgentError> {
+        Agent::open_with_secrets(
+            config,
+            driver,
+            images,
+            ledger_store,
+            SecretSource::default(),
+        )
+        .await
+    }
+
+    /// [`Agent::open`] with the source of the apps' secrets, which every
+    /// Machine gets in its environment at launch (recovered ones included).
+    pub async fn open_with_secrets(
+        config: AgentConfig,
+        driver: Arc<dyn Driver>,
+        images: Arc<ImageStore>,
+        ledger_store: Arc<dyn Store>,
+        secrets: SecretSource,
+    ) -> Result<Arc<Agent>, AgentError> {
         let ledger = Ledger::new(ledger_store);
         let logs =
             LogBook::new(&config.data_dir.join("logs"), config.log_rotation).map_err(|source| {
@@ -93,6 +113,7 @@ impl Agent {
             isolated,
             notices,
             changes,
+            secrets,
         });
         let mut ipam = Ipam::new(config.subnets);
         let records = ledger.machines().await?;
@@ -464,7 +485,8 @@ impl Agent {
             .clone()
             .ok_or_else(|| AgentError::NotFound(id.to_string()))?;
         let image = self.shared.images.resolve(&record.config.image).await?;
-        let env = launch::environment(&record, &image);
+        let secrets = self.shared.secrets.resolve(&record.app);
+        let env = launch::environment(&record, &image, &secrets);
         Ok(self
             .shared
             .driver

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod logs;
 pub mod machine;
 pub mod network;
+pub mod secrets;
 pub mod shared;
 pub mod volumes;
 
@@ -22,4 +23,5 @@ pub use logs::{LogLine, Rotation};
 pub use machine::actor::parse_signal;
 pub use machine::record::MachineRecord;
 pub use network::Subnets;
+pub use secrets::SecretSource;
 pub use volumes::{VolumeBacking, VolumeStorage};

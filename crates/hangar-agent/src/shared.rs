@@ -36,6 +36,8 @@ pub struct Shared {
     /// Bumped after every published change of any Machine's record, for
     /// watchers of the whole host (the proxy's route table).
     pub changes: watch::Sender<u64>,
+    /// The secrets injected into every Machine's environment at launch.
+    pub secrets: crate::secrets::SecretSource,
 }
 
 impl Shared {

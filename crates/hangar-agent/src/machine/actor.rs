@@ -500,7 +500,8 @@ impl MachineActor {
                 guest_path: mount.path.clone(),
             });
         }
-        let spec = launch::spec(&self.record, &image, network, mounts)?;
+        let secrets = self.shared.secrets.resolve(&self.record.app);
+        let spec = launch::spec(&self.record, &image, network, mounts, &secrets)?;
         let task = self.shared.driver.start(&spec).await?;
         let log = self.shared.logs.machine(&self.record.id);
         log.clone()

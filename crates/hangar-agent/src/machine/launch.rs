@@ -53,9 +53,13 @@ pub fn argv(record: &MachineRecord, image: &ResolvedImage) -> Result<Vec<String>
     Ok(argv)
 }
 
-/// The environment: image env, then the machine's env, then Fly's
-/// variables (which win).
-pub fn environment(record: &MachineRecord, image: &ResolvedImage) -> Vec<(String, String)> {
+/// The environment: image env, then the machine's env, then the app's
+/// secrets, then Fly's variables (which win).
+pub fn environment(
+    record: &MachineRecord,
+    image: &ResolvedImage,
+    secrets: &[(String, String)],
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::new();
     let mut set = |k: &str, v: String| {
         if let Some(slot) = env.iter_mut().find(|(key, _)| key == k) {
@@ -82,6 +86,10 @@ pub fn environment(record: &MachineRecord, image: &ResolvedImage) -> Vec<(String
         for (k, v) in &process.env {
             set(k, v.clone());
         }
+    }
+    // A secret beats `[env]` of the same name.
+    for (k, v) in secrets {
+        set(k, v.clone());
     }
     let private_ip = record
         .ipv6
@@ -138,6 +146,7 @@ pub fn spec(
     image: &ResolvedImage,
     network: Option<NetworkSpec>,
     mounts: Vec<VolumeMount>,
+    secrets: &[(String, String)],
 ) -> Result<MachineSpec, LaunchError> {
     let user = record
         .config
@@ -155,7 +164,7 @@ pub fn spec(
         layers: image.layers.clone(),
         process: ProcessSpec {
             argv: argv(record, image)?,
-            env: environment(record, image),
+            env: environment(record, image, secrets),
             user,
             workdir: image.config.working_dir.clone().filter(|w| !w.is_empty()),
         },

@@ -2,11 +2,14 @@
 //! bearer token, every answer carrying `Fly-Request-Id`.
 
 pub mod apps;
+pub mod deploys;
 pub mod error;
 pub mod extract;
 pub mod leases;
 pub mod machine_actions;
 pub mod machines;
+pub mod releases;
+pub mod secrets;
 pub mod volumes;
 
 use std::sync::Arc;
@@ -126,6 +129,29 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/apps/{app_name}/volumes/{volume_id}/snapshots",
             get(volumes::list_snapshots).post(volumes::create_snapshot),
+        )
+        .route(
+            "/apps/{app_name}/deploys",
+            get(deploys::list_deploys).post(deploys::create_deploy),
+        )
+        .route(
+            "/apps/{app_name}/deploys/{deploy_id}",
+            get(deploys::get_deploy),
+        )
+        .route(
+            "/apps/{app_name}/deploys/{deploy_id}/events",
+            get(deploys::deploy_events),
+        )
+        .route("/apps/{app_name}/releases", get(releases::list_releases))
+        .route(
+            "/apps/{app_name}/releases/{version}/rollback",
+            post(releases::rollback),
+        )
+        .route(
+            "/apps/{app_name}/secrets",
+            get(secrets::list_secrets)
+                .post(secrets::set_secrets)
+                .delete(secrets::unset_secrets),
         )
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(cp.clone(), require_token));

@@ -2,8 +2,11 @@
 //! handlers never touch the store directly.
 
 pub mod apps;
+pub mod deploy;
 pub mod leases;
 pub mod machines;
+pub mod releases;
+pub mod secrets;
 pub mod volumes;
 
 use std::sync::Arc;
@@ -17,6 +20,8 @@ pub struct ControlPlane {
     pub agent: Arc<Agent>,
     /// The bearer token every API request must carry.
     pub token: String,
+    /// Deploys, releases and secrets (`enable_workflow`).
+    workflow: std::sync::OnceLock<Arc<deploy::Workflow>>,
 }
 
 impl ControlPlane {
@@ -25,6 +30,7 @@ impl ControlPlane {
             store,
             agent,
             token,
+            workflow: std::sync::OnceLock::new(),
         })
     }
 

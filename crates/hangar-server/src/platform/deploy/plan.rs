@@ -1,0 +1,425 @@
+//! The plan of a deploy: from fly.toml and the app's current Machines, the
+//! actions per process group, grouped in numbered batches by strategy.
+//! Every action carries what it needs to be undone (the old config, a
+//! pre-chosen id for a re-created Machine), so a revert after a failure or
+//! a restart of the control plane knows exactly what to put back.
+
+use std::collections::BTreeMap;
+
+use hangar_agent::MachineRecord;
+use hangar_config::machine::{
+    stamp_release, CONSOLE_GROUP, METADATA_PLATFORM_VERSION, METADATA_PROCESS_GROUP,
+    METADATA_RELEASE_ID, METADATA_RELEASE_VERSION, METADATA_TOOL_VERSION, PLATFORM_VERSION_V2,
+    RELEASE_COMMAND_GROUP, TEST_MACHINE_GROUP,
+};
+use hangar_config::{Config, DEFAULT_GROUP};
+use hangar_types::{ids, MachineConfig, MachineState};
+use serde::{Deserialize, Serialize};
+
+/// How Machines of a group are replaced (reference §5.3–5.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    Rolling,
+    Immediate,
+    Canary,
+    Bluegreen,
+}
+
+impl Strategy {
+    pub fn parse(name: &str) -> Option<Strategy> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "rolling" => Some(Strategy::Rolling),
+            "immediate" => Some(Strategy::Immediate),
+            "canary" => Some(Strategy::Canary),
+            "bluegreen" => Some(Strategy::Bluegreen),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Rolling => "rolling",
+            Strategy::Immediate => "immediate",
+            Strategy::Canary => "canary",
+            Strategy::Bluegreen => "bluegreen",
+        }
+    }
+}
+
+/// One change to one Machine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    /// A new Machine (`temporary`: a canary, destroyed later in the plan).
+    Create {
+        machine_id: String,
+        name: String,
+        region: String,
+        config: Box<MachineConfig>,
+        cordoned: bool,
+        skip_launch: bool,
+        temporary: bool,
+    },
+    /// An in-place update.
+    Update {
+        machine_id: String,
+        old: Box<MachineConfig>,
+        new: Box<MachineConfig>,
+        skip_launch: bool,
+    },
+    /// A Machine destroyed; a revert re-creates it as `recreate_id`.
+    Destroy {
+        machine_id: String,
+        region: String,
+        old: Box<MachineConfig>,
+        was_started: bool,
+        temporary: bool,
+        recreate_id: String,
+    },
+    /// A green Machine of a blue-green deploy starts receiving traffic.
+    Uncordon { machine_id: String },
+}
+
+impl Action {
+    pub fn machine_id(&self) -> &str {
+        match self {
+            Action::Create { machine_id, .. }
+            | Action::Update { machine_id, .. }
+            | Action::Destroy { machine_id, .. }
+            | Action::Uncordon { machine_id } => machine_id,
+        }
+    }
+}
+
+/// An action, its batch, and whether the batch waits for the Machine to be
+/// started and pass its checks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Step {
+    pub batch: u32,
+    pub group: String,
+    pub action: Action,
+    pub wait: bool,
+}
+
+/// Every step, in batch order.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// How many batches there are.
+    pub fn batches(&self) -> u32 {
+        self.steps.last().map(|s| s.batch + 1).unwrap_or(0)
+    }
+
+    pub fn batch(&self, batch: u32) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(move |s| s.batch == batch)
+    }
+}
+
+/// What a plan is computed from.
+pub struct PlanInput<'a> {
+    pub config: &'a Config,
+    pub image: &'a str,
+    pub release_id: &'a str,
+    pub release_version: u64,
+    /// The app's Machines, destroyed ones included (they are skipped).
+    pub machines: &'a [MachineRecord],
+    pub strategy: Strategy,
+    pub max_unavailable: f64,
+    pub ha: bool,
+    pub restart_only: bool,
+    pub secrets_changed: bool,
+    /// Where new Machines go without `primary_region` or `[regions]`.
+    pub default_region: &'a str,
+    /// Regions that have a host.
+    pub regions: &'a [String],
+}
+
+/// The process group of a Machine (`app` when unset).
+pub fn group_of(config: &MachineConfig) -> String {
+    config
+        .metadata
+        .get(METADATA_PROCESS_GROUP)
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_GROUP.to_string())
+}
+
+/// Machines a deploy manages: created by deploys (`fly_platform_version`),
+/// alive, and not one-off (release command, console, test) Machines.
+pub fn managed(machines: &[MachineRecord]) -> Vec<&MachineRecord> {
+    let mut out: Vec<&MachineRecord> = machines
+        .iter()
+        .filter(|m| !matches!(m.state, MachineState::Destroyed | MachineState::Destroying))
+        .filter(|m| {
+            m.config
+                .metadata
+                .get(METADATA_PLATFORM_VERSION)
+                .map(String::as_str)
+                == Some(PLATFORM_VERSION_V2)
+        })
+        .filter(|m| {
+            let group = group_of(&m.config);
+            ![RELEASE_COMMAND_GROUP, CONSOLE_GROUP, TEST_MACHINE_GROUP].contains(&group.as_str())
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// A config without what every release changes, for "did anything change?".
+pub fn comparable(config: &MachineConfig) -> serde_json::Value {
+    let mut config = config.clone();
+    for key in [
+        METADATA_RELEASE_ID,
+        METADATA_RELEASE_VERSION,
+        METADATA_TOOL_VERSION,
+    ] {
+        config.metadata.remove(key);
+    }
+    serde_json::to_value(&config).unwrap_or_default()
+}
+
+/// Whether a Machine config has any health check.
+pub fn has_checks(config: &MachineConfig) -> bool {
+    !config.checks.is_empty() || config.services.iter().any(|s| !s.checks.is_empty())
+}
+
+struct Builder {
+    steps: Vec<Step>,
+    batch: u32,
+}
+
+impl Builder {
+    fn push(&mut self, group: &str, action: Action, wait: bool) {
+        self.steps.push(Step {
+            batch: self.batch,
+            group: group.to_string(),
+            action,
+            wait,
+        });
+    }
+
+    /// Closes the current batch if it has steps.
+    fn next_batch(&mut self) {
+        if self.steps.last().is_some_and(|s| s.batch == self.batch) {
+            self.batch += 1;
+        }
+    }
+}
+
+fn create(config: MachineConfig, region: &str, temporary: bool, cordoned: bool) -> Action {
+    Action::Create {
+        machine_id: ids::new_machine_id(),
+        name: ids::new_machine_name(),
+        region: region.to_string(),
+        config: Box::new(config),
+        cordoned,
+        skip_launch: false,
+        temporary,
+    }
+}
+
+fn destroy(machine: &MachineRecord, temporary: bool) -> Action {
+    Action::Destroy {
+        machine_id: machine.id.clone(),
+        region: machine.region.clone(),
+        old: Box::new(machine.config.clone()),
+        was_started: machine.state == MachineState::Started,
+        temporary,
+        recreate_id: ids::new_machine_id(),
+    }
+}
+
+/// Machines changed at once by a rolling update of `count` started Machines.
+pub fn rolling_parallelism(max_unavailable: f64, count: usize) -> usize {
+    if max_unavailable >= 1.0 {
+        max_unavailable as usize
+    } else {
+        ((count as f64) * max_unavailable.max(0.0)).ceil().max(1.0) as usize
+    }
+}
+
+/// Computes the plan; an error says what in the config cannot be deployed.
+pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
+    let config = input.config;
+    let groups = config.process_names();
+    let current = managed(input.machines);
+    let mut by_group: BTreeMap<String, Vec<&MachineRecord>> = BTreeMap::new();
+    for machine in &current {
+        by_group
+            .entry(group_of(&machine.config))
+            .or_default()
+            .push(machine);
+    }
+    let mut b = Builder {
+        steps: Vec::new(),
+        batch: 0,
+    };
+    let desired =
+        |group: &str, existing: Option<&MachineConfig>| -> Result<MachineConfig, String> {
+            let mut out = match (input.restart_only, existing) {
+                (true, Some(existing)) => existing.clone(),
+                _ => config
+                    .to_machine_config(group, existing)
+                    .map_err(|e| e.to_string())?,
+            };
+            if !input.restart_only {
+                out.image = input.image.to_string();
+            }
+            stamp_release(&mut out, input.release_id, input.release_version);
+            Ok(out)
+        };
+    let check_region = |region: &str| -> Result<(), String> {
+        if input.regions.iter().any(|r| r == region) {
+            Ok(())
+        } else {
+            Err(format!(
+                "region {region:?} has no host (known: {}); change primary_region or [regions] in fly.toml",
+                input.regions.join(", ")
+            ))
+        }
+    };
+    let mut destroyed: Vec<String> = Vec::new();
+    if !input.restart_only {
+        // Groups gone from fly.toml lose their Machines.
+        for (group, machines) in &by_group {
+            if !groups.contains(group) {
+                for machine in machines {
+                    b.push(group, destroy(machine, false), false);
+                }
+            }
+        }
+        b.next_batch();
+        // New groups get Machines; `[regions]` counts hold.
+        let wait = input.strategy != Strategy::Immediate;
+        for group in &groups {
+            let existing = by_group.get(group).cloned().unwrap_or_default();
+            let counts = config.desired_region_counts(group);
+            if existing.is_empty() {
+                let base = desired(group, None)?;
+                let counts = if counts.is_empty() {
+                    let region = config
+                        .primary_region
+                        .clone()
+                        .filter(|r| !r.is_empty())
+                        .unwrap_or_else(|| input.default_region.to_string());
+                    let ha = input.ha && !base.services.is_empty();
+                    BTreeMap::from([(region, if ha { 2 } else { 1 })])
+                } else {
+                    counts
+                };
+                for (region, count) in counts {
+                    check_region(&region)?;
+                    for _ in 0..count.max(0) {
+                        b.push(group, create(base.clone(), &region, false, false), wait);
+                    }
+                }
+                continue;
+            }
+            for (region, want) in counts {
+                check_region(&region)?;
+                let here: Vec<&&MachineRecord> =
+                    existing.iter().filter(|m| m.region == region).collect();
+                let have = here.len() as i64;
+                if have < want {
+                    let base = desired(group, Some(&existing[0].config))?;
+                    for _ in have..want {
+                        b.push(group, create(base.clone(), &region, false, false), wait);
+                    }
+                }
+                for machine in here.iter().skip(want.max(0) as usize) {
+                    destroyed.push(machine.id.clone());
+                    b.push(group, destroy(machine, false), false);
+                }
+            }
+        }
+        b.next_batch();
+    }
+    // Existing Machines of kept groups, by strategy.
+    for group in &groups {
+        let mut changed: Vec<(&MachineRecord, MachineConfig)> = Vec::new();
+        for machine in by_group.get(group).cloned().unwrap_or_default() {
+            if destroyed.contains(&machine.id) {
+                continue;
+            }
+            let new = desired(group, Some(&machine.config))?;
+            let differs = comparable(&new) != comparable(&machine.config);
+            if differs || input.restart_only || input.secrets_changed {
+                changed.push((machine, new));
+            }
+        }
+        if changed.is_empty() {
+            continue;
+        }
+        let update = |machine: &MachineRecord, new: &MachineConfig| Action::Update {
+            machine_id: machine.id.clone(),
+            old: Box::new(machine.config.clone()),
+            new: Box::new(new.clone()),
+            skip_launch: machine.state != MachineState::Started,
+        };
+        let started = |m: &MachineRecord| m.state == MachineState::Started;
+        match input.strategy {
+            Strategy::Immediate => {
+                for (machine, new) in &changed {
+                    b.push(group, update(machine, new), false);
+                }
+            }
+            Strategy::Rolling | Strategy::Canary => {
+                if input.strategy == Strategy::Canary {
+                    let (first, new) = &changed[0];
+                    let mut canary = new.clone();
+                    canary.metadata.insert("fly_canary".into(), "true".into());
+                    let action = create(canary, &first.region, true, false);
+                    let canary_id = action.machine_id().to_string();
+                    b.push(group, action, true);
+                    b.next_batch();
+                    b.push(
+                        group,
+                        Action::Destroy {
+                            machine_id: canary_id,
+                            region: first.region.clone(),
+                            old: Box::new(new.clone()),
+                            was_started: true,
+                            temporary: true,
+                            recreate_id: String::new(),
+                        },
+                        false,
+                    );
+                    b.next_batch();
+                }
+                let warm = changed.iter().filter(|(m, _)| started(m)).count();
+                let parallel = rolling_parallelism(input.max_unavailable, warm.max(1));
+                for chunk in changed.chunks(parallel) {
+                    for (machine, new) in chunk {
+                        b.push(group, update(machine, new), started(machine));
+                    }
+                    b.next_batch();
+                }
+            }
+            Strategy::Bluegreen => {
+                let mut greens = Vec::new();
+                for (machine, new) in &changed {
+                    let mut action = create(new.clone(), &machine.region, false, true);
+                    if let Action::Create { skip_launch, .. } = &mut action {
+                        *skip_launch = !started(machine);
+                    }
+                    greens.push(action.machine_id().to_string());
+                    b.push(group, action, started(machine));
+                }
+                b.next_batch();
+                for green in greens {
+                    b.push(group, Action::Uncordon { machine_id: green }, false);
+                }
+                b.next_batch();
+                for (machine, _) in &changed {
+                    b.push(group, destroy(machine, false), false);
+                }
+            }
+        }
+        b.next_batch();
+    }
+    Ok(Plan { steps: b.steps })
+}

@@ -1,0 +1,226 @@
+//! Applying and undoing one plan action, and waiting for a Machine to be
+//! healthy. Both directions are idempotent: each looks at the Machine first
+//! and does nothing when it is already as wanted, so a deploy resumed after
+//! a restart can replay the batch it was in.
+
+use std::time::{Duration, Instant};
+
+use hangar_agent::{MachineRecord, NewMachine};
+use hangar_types::{ids, MachineState};
+
+use super::plan::{has_checks, Action};
+use crate::platform::ControlPlane;
+
+/// How often a wait looks at the Machine again.
+const POLL: Duration = Duration::from_millis(250);
+/// How long a destroy may take.
+const DESTROY_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl ControlPlane {
+    /// The Machine if it exists and is not destroyed.
+    pub(super) async fn live_machine(&self, id: &str) -> Option<MachineRecord> {
+        self.agent
+            .record(id)
+            .await
+            .ok()
+            .filter(|r| r.state != MachineState::Destroyed)
+    }
+
+    /// Destroys a Machine (if alive) and waits until it is gone.
+    pub(super) async fn destroy_and_wait(&self, id: &str) -> Result<(), String> {
+        if self.live_machine(id).await.is_none() {
+            return Ok(());
+        }
+        self.agent
+            .destroy(id, true)
+            .await
+            .map_err(|e| format!("cannot destroy machine {id}: {e}"))?;
+        self.agent
+            .wait(id, &[MachineState::Destroyed], None, DESTROY_TIMEOUT)
+            .await
+            .map_err(|e| format!("machine {id} was not destroyed: {e}"))?;
+        Ok(())
+    }
+
+    /// Does `action` unless it is already done.
+    pub(super) async fn apply_action(&self, app: &str, action: &Action) -> Result<(), String> {
+        match action {
+            Action::Create {
+                machine_id,
+                name,
+                region,
+                config,
+                cordoned,
+                skip_launch,
+                ..
+            } => {
+                if self.agent.record(machine_id).await.is_ok() {
+                    return Ok(());
+                }
+                self.agent
+                    .create(NewMachine {
+                        id: machine_id.clone(),
+                        app: app.to_string(),
+                        name: name.clone(),
+                        region: region.clone(),
+                        config: (**config).clone(),
+                        skip_launch: *skip_launch,
+                        cordoned: *cordoned,
+                    })
+                    .await
+                    .map_err(|e| format!("cannot create machine {machine_id}: {e}"))?;
+            }
+            Action::Update {
+                machine_id,
+                new,
+                skip_launch,
+                ..
+            } => {
+                let current = self
+                    .live_machine(machine_id)
+                    .await
+                    .ok_or_else(|| format!("machine {machine_id} is gone"))?;
+                if current.config != **new {
+                    self.agent
+                        .update(machine_id, (**new).clone(), *skip_launch)
+                        .await
+                        .map_err(|e| format!("cannot update machine {machine_id}: {e}"))?;
+                }
+            }
+            Action::Destroy { machine_id, .. } => self.destroy_and_wait(machine_id).await?,
+            Action::Uncordon { machine_id } => {
+                self.agent
+                    .set_cordoned(machine_id, false)
+                    .await
+                    .map_err(|e| format!("cannot uncordon machine {machine_id}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Undoes `action` if it was done.
+    pub(super) async fn revert_action(
+        &self,
+        app: &str,
+        action: &Action,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        match action {
+            Action::Create { machine_id, .. } => self.destroy_and_wait(machine_id).await,
+            Action::Update {
+                machine_id,
+                old,
+                skip_launch,
+                ..
+            } => {
+                let Some(current) = self.live_machine(machine_id).await else {
+                    return Ok(());
+                };
+                if current.config != **old {
+                    self.agent
+                        .update(machine_id, (**old).clone(), *skip_launch)
+                        .await
+                        .map_err(|e| format!("cannot revert machine {machine_id}: {e}"))?;
+                }
+                if !*skip_launch {
+                    self.wait_started(machine_id, timeout).await?;
+                }
+                Ok(())
+            }
+            Action::Destroy {
+                machine_id,
+                region,
+                old,
+                was_started,
+                temporary,
+                recreate_id,
+            } => {
+                if *temporary
+                    || self.live_machine(machine_id).await.is_some()
+                    || self.agent.record(recreate_id).await.is_ok()
+                {
+                    return Ok(());
+                }
+                self.agent
+                    .create(NewMachine {
+                        id: recreate_id.clone(),
+                        app: app.to_string(),
+                        name: ids::new_machine_name(),
+                        region: region.clone(),
+                        config: (**old).clone(),
+                        skip_launch: !*was_started,
+                        cordoned: false,
+                    })
+                    .await
+                    .map_err(|e| format!("cannot re-create machine {machine_id}: {e}"))?;
+                if *was_started {
+                    self.wait_started(recreate_id, timeout).await?;
+                }
+                Ok(())
+            }
+            Action::Uncordon { .. } => Ok(()),
+        }
+    }
+
+    /// Waits until the Machine is started.
+    async fn wait_started(&self, id: &str, timeout: Duration) -> Result<(), String> {
+        self.agent
+            .wait(id, &[MachineState::Started], None, timeout)
+            .await
+            .map(drop)
+            .map_err(|e| format!("machine {id} did not start: {e}"))
+    }
+
+    /// Waits until the Machine is started and every check passes, at most
+    /// `timeout`; a Machine that fails or disappears fails at once.
+    pub(super) async fn wait_healthy(&self, id: &str, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let record = self
+                .agent
+                .record(id)
+                .await
+                .map_err(|e| format!("machine {id}: {e}"))?;
+            match record.state {
+                MachineState::Failed | MachineState::Destroyed | MachineState::Destroying => {
+                    let exit = record
+                        .last_exit
+                        .as_ref()
+                        .map(|e| match (e.exit_code, e.signal) {
+                            (Some(code), _) => format!(" (last exit code {code})"),
+                            (None, Some(signal)) => format!(" (killed by signal {signal})"),
+                            _ => String::new(),
+                        })
+                        .unwrap_or_default();
+                    return Err(format!("machine {id} is {}{exit}", record.state));
+                }
+                MachineState::Started => {
+                    let passing = !record.checks.is_empty()
+                        && record.checks.iter().all(|c| c.status == "passing");
+                    if !has_checks(&record.config) || passing {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+            if Instant::now() >= deadline {
+                let why = if record.state == MachineState::Started {
+                    let failing: Vec<String> = record
+                        .checks
+                        .iter()
+                        .filter(|c| c.status != "passing")
+                        .map(|c| format!("{} is {}: {}", c.name, c.status, c.output.trim()))
+                        .collect();
+                    format!("its checks did not pass ({})", failing.join("; "))
+                } else {
+                    format!("it did not start (state {})", record.state)
+                };
+                return Err(format!(
+                    "machine {id}: {why} within the wait timeout of {}; fix the app or raise --wait-timeout / [deploy] wait_timeout",
+                    humantime::format_duration(timeout)
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
