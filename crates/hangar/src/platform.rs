@@ -10,6 +10,7 @@ use hangar_agent::{Agent, AgentConfig, Rotation, Subnets};
 use hangar_driver::{Driver, Isolation};
 use hangar_driver_process::{ProcessDriver, ProcessDriverConfig};
 use hangar_image::ImageStore;
+use hangar_server::platform::secrets::SecretVault;
 use hangar_server::ControlPlane;
 use hangar_store::Store;
 use hangar_store_sqlite::SqliteStore;
@@ -150,7 +151,10 @@ impl Platform {
             ProcessDriver::new(driver_config).context("cannot set up the process driver")?,
         );
         let isolation = driver.isolation();
-        let agent = Agent::open(
+        let secrets = SecretVault::open(data_dir, control_store.clone())
+            .await
+            .context("cannot open the secrets vault")?;
+        let agent = Agent::open_with_secrets(
             AgentConfig {
                 data_dir: data_dir.join("agent"),
                 region: options.region.clone(),
@@ -160,10 +164,12 @@ impl Platform {
             driver,
             images,
             ledger,
+            secrets.source(),
         )
         .await
         .context("cannot open the agent")?;
         let control_plane = ControlPlane::new(control_store, agent.clone(), token.clone());
+        control_plane.enable_workflow(secrets);
         let listener = TcpListener::bind(options.api_listen)
             .await
             .with_context(|| {
