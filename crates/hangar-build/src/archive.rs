@@ -61,7 +61,9 @@ pub(crate) fn docker_archive_to_layout(
         let bytes = files.get(layer).ok_or_else(|| missing(layer))?;
         layers.push(writer.add_layer_from_tar(bytes, true)?);
     }
-    let config = files.get(&image.config).ok_or_else(|| missing(&image.config))?;
+    let config = files
+        .get(&image.config)
+        .ok_or_else(|| missing(&image.config))?;
     let config_digest = writer.add_blob(config)?;
     crate::layout::write_manifest(&writer, &layers, config_digest, config.len() as u64, tag)
 }

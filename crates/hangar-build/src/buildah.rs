@@ -36,10 +36,7 @@ async fn run(request: &BuildRequest, args: &[String]) -> Result<(), BuildError> 
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     let last = Mutex::new(Vec::new());
-    tokio::join!(
-        pump(stdout, request, &last),
-        pump(stderr, request, &last)
-    );
+    tokio::join!(pump(stdout, request, &last), pump(stderr, request, &last));
     let status = child
         .wait()
         .await
@@ -73,7 +70,11 @@ pub(crate) async fn build(
     dockerfile: &Path,
     out: &Path,
 ) -> Result<String, BuildError> {
-    let name = format!("localhost/hangar-build-{}-{}", std::process::id(), out_suffix(out));
+    let name = format!(
+        "localhost/hangar-build-{}-{}",
+        std::process::id(),
+        out_suffix(out)
+    );
     let mut args: Vec<String> = vec![
         "bud".into(),
         "--layers=false".into(),
@@ -105,6 +106,11 @@ pub(crate) async fn build(
 
 fn out_suffix(out: &Path) -> String {
     out.file_name()
-        .map(|n| n.to_string_lossy().chars().filter(|c| c.is_ascii_alphanumeric()).collect())
+        .map(|n| {
+            n.to_string_lossy()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -33,8 +33,10 @@ pub(crate) fn walk(
     rules: &IgnoreRules,
 ) -> Result<Vec<ContextEntry>, BuildError> {
     let mut out = Vec::new();
-    walk_into(context, dir_relative, rules, &mut out)
-        .map_err(BuildError::io(format!("reading the build context {}", context.display())))?;
+    walk_into(context, dir_relative, rules, &mut out).map_err(BuildError::io(format!(
+        "reading the build context {}",
+        context.display()
+    )))?;
     Ok(out)
 }
 

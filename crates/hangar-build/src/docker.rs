@@ -42,14 +42,18 @@ pub(crate) async fn build(
     dockerfile: &Path,
     out: &Path,
 ) -> Result<String, BuildError> {
-    let docker = connect().await.map_err(|reason| BuildError::BuilderUnavailable {
-        builder: "docker".into(),
-        reason,
-    })?;
+    let docker = connect()
+        .await
+        .map_err(|reason| BuildError::BuilderUnavailable {
+            builder: "docker".into(),
+            reason,
+        })?;
     // A Dockerfile inside the context is named by its relative path; one
     // outside is added to the upload under a name of its own.
-    let context = std::fs::canonicalize(&request.context_dir)
-        .map_err(BuildError::io(format!("reading {}", request.context_dir.display())))?;
+    let context = std::fs::canonicalize(&request.context_dir).map_err(BuildError::io(format!(
+        "reading {}",
+        request.context_dir.display()
+    )))?;
     let dockerfile = std::fs::canonicalize(dockerfile)
         .map_err(BuildError::io(format!("reading {}", dockerfile.display())))?;
     let (dockerfile_name, extra) = match dockerfile.strip_prefix(&context) {
@@ -78,11 +82,8 @@ pub(crate) async fn build(
     if let Some(target) = &request.target {
         options = options.target(target);
     }
-    let mut stream = docker.build_image(
-        options.build(),
-        None,
-        Some(bollard::body_full(tar.into())),
-    );
+    let mut stream =
+        docker.build_image(options.build(), None, Some(bollard::body_full(tar.into())));
     let mut last_lines: Vec<String> = Vec::new();
     while let Some(item) = stream.next().await {
         let info = item.map_err(|e| failed(e.to_string()))?;
@@ -97,7 +98,10 @@ pub(crate) async fn build(
         }
         if let Some(error) = info.error_detail.and_then(|d| d.message) {
             request.say(&error);
-            return Err(failed(format!("{error} (last output: {})", last_lines.join(" | "))));
+            return Err(failed(format!(
+                "{error} (last output: {})",
+                last_lines.join(" | ")
+            )));
         }
     }
 

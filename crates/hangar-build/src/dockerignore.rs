@@ -62,7 +62,8 @@ impl IgnoreRules {
         let mut excluded = false;
         for rule in &self.rules {
             // A rule matching the path or any of its parent directories applies.
-            let matched = (1..=parts.len()).any(|n| match_components(&rule.components, &parts[..n]));
+            let matched =
+                (1..=parts.len()).any(|n| match_components(&rule.components, &parts[..n]));
             if matched {
                 excluded = !rule.exception;
             }
@@ -149,7 +150,8 @@ mod tests {
 
     #[test]
     fn exclusions_and_exceptions() {
-        let rules = IgnoreRules::parse("# c\n*.log\n!keep.log\nbuild/\n**/secret*\ndocs/[a-c]?.md\n");
+        let rules =
+            IgnoreRules::parse("# c\n*.log\n!keep.log\nbuild/\n**/secret*\ndocs/[a-c]?.md\n");
         assert!(rules.is_excluded("x.log"));
         assert!(!rules.is_excluded("keep.log"));
         assert!(rules.is_excluded("build/out/bin"));

@@ -45,7 +45,9 @@ pub enum BuildError {
     #[error("the {builder} build failed: {message}")]
     BuilderFailed { builder: String, message: String },
     /// `--target` names no stage.
-    #[error("--target {0:?} names no stage of the Dockerfile (stages are named with FROM … AS <name>)")]
+    #[error(
+        "--target {0:?} names no stage of the Dockerfile (stages are named with FROM … AS <name>)"
+    )]
     UnknownTarget(String),
     /// Reading the context or writing the image failed.
     #[error("{what}: {source}")]

@@ -104,7 +104,10 @@ pub(crate) fn base_layer(root: &Path) -> std::io::Result<LayerEntries> {
     }
     entries.insert(
         HOST_BASE_MARKER.to_owned(),
-        entry(Content::Bytes(MARKER_TEXT.as_bytes().to_vec().into()), 0o444),
+        entry(
+            Content::Bytes(MARKER_TEXT.as_bytes().to_vec().into()),
+            0o444,
+        ),
     );
     Ok(entries)
 }
@@ -119,7 +122,10 @@ fn copy_tree(root: &Path, relative: &str, entries: &mut LayerEntries) -> std::io
     };
     let mode = meta.mode() & 0o7777;
     if meta.file_type().is_symlink() {
-        entries.insert(relative.to_owned(), entry(Content::Symlink(fs::read_link(&path)?), 0o777));
+        entries.insert(
+            relative.to_owned(),
+            entry(Content::Symlink(fs::read_link(&path)?), 0o777),
+        );
     } else if meta.is_dir() {
         entries.insert(relative.to_owned(), entry(Content::Dir, mode));
         let mut names: Vec<_> = fs::read_dir(&path)?

@@ -67,7 +67,10 @@ pub(crate) fn write_layer(
         }
         let (gzip, diff_id, _) = builder.into_inner()?.finish();
         let (buffered, digest, size) = gzip.finish()?.finish();
-        buffered.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        buffered
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
         fs::rename(&scratch, blobs.join(&digest))?;
         Ok(LayerBlob {
             digest: format!("sha256:{digest}"),
@@ -210,7 +213,13 @@ pub(crate) fn write_image<C: Serialize>(
     };
     let config_bytes = serde_json::to_vec(&file).map_err(json_error)?;
     let config_digest = writer.add_blob(&config_bytes)?;
-    write_manifest(writer, layers, config_digest, config_bytes.len() as u64, tag)
+    write_manifest(
+        writer,
+        layers,
+        config_digest,
+        config_bytes.len() as u64,
+        tag,
+    )
 }
 
 /// Writes a manifest for an existing config blob and tags it.
@@ -321,8 +330,10 @@ impl Scratch {
             fs::remove_dir_all(output)
                 .map_err(BuildError::io(format!("replacing {}", output.display())))?;
         }
-        fs::rename(&self.path, output)
-            .map_err(BuildError::io(format!("moving the image to {}", output.display())))?;
+        fs::rename(&self.path, output).map_err(BuildError::io(format!(
+            "moving the image to {}",
+            output.display()
+        )))?;
         self.armed = false;
         Ok(())
     }

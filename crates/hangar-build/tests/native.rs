@@ -55,7 +55,8 @@ fn write_context(dir: &Path) {
     header.set_mode(0o755);
     header.set_uid(7);
     header.set_gid(8);
-    tar.append_data(&mut header, "tool/bin", &b"abc"[..]).unwrap();
+    tar.append_data(&mut header, "tool/bin", &b"abc"[..])
+        .unwrap();
     let bytes = tar.into_inner().unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     std::io::Write::write_all(&mut gz, &bytes).unwrap();
@@ -72,7 +73,12 @@ async fn build_into(context: &Path, out: &Path) -> hangar_build::BuiltImage {
 }
 
 fn blob(layout: &Path, digest: &str) -> Vec<u8> {
-    std::fs::read(layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap()
+    std::fs::read(
+        layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:")),
+    )
+    .unwrap()
 }
 
 /// (path, mode, uid, gid, mtime, content) of every entry of every layer.
@@ -108,8 +114,11 @@ async fn builds_layers_and_config_as_the_dockerfile_says() {
     assert_eq!(image.builder_used, BuilderKind::Native);
     let layout = &image.layout_dir;
     let manifest: Value = serde_json::from_slice(&blob(layout, &image.manifest_digest)).unwrap();
-    let config: Value =
-        serde_json::from_slice(&blob(layout, manifest["config"]["digest"].as_str().unwrap())).unwrap();
+    let config: Value = serde_json::from_slice(&blob(
+        layout,
+        manifest["config"]["digest"].as_str().unwrap(),
+    ))
+    .unwrap();
     assert_eq!(config["created"], "1970-01-01T00:00:00Z");
     let c = &config["config"];
     assert_eq!(c["WorkingDir"], "/srv/app");
@@ -120,9 +129,15 @@ async fn builds_layers_and_config_as_the_dockerfile_says() {
     assert_eq!(c["Labels"]["version"], "1.2.3");
     assert_eq!(c["Labels"]["other"], "x y");
     assert_eq!(c["Labels"]["dev.hangar.release"], "v7");
-    assert!(c["Env"].as_array().unwrap().contains(&"GREETING=hello world".into()));
+    assert!(c["Env"]
+        .as_array()
+        .unwrap()
+        .contains(&"GREETING=hello world".into()));
     assert!(c["ExposedPorts"].get("9001/udp").is_some());
-    assert_eq!(c["Healthcheck"]["Test"], serde_json::json!(["CMD", "/bin/check"]));
+    assert_eq!(
+        c["Healthcheck"]["Test"],
+        serde_json::json!(["CMD", "/bin/check"])
+    );
     assert_eq!(c["Healthcheck"]["Interval"], 5_000_000_000u64);
 
     let entries = layer_entries(layout, &manifest);
@@ -135,15 +150,27 @@ async fn builds_layers_and_config_as_the_dockerfile_says() {
     };
     assert!(entries.iter().all(|e| e.4 == 0), "every mtime is 0");
     let config_txt = find("srv/app/config.txt");
-    assert_eq!((config_txt.1, config_txt.2, config_txt.3), (0o640, 1000, 1001));
+    assert_eq!(
+        (config_txt.1, config_txt.2, config_txt.3),
+        (0o640, 1000, 1001)
+    );
     assert_eq!(find("srv/app/bin/run.sh").5, "#!/bin/sh\necho run\n");
     find("srv/app/bin/other.sh");
-    assert!(!entries.iter().any(|e| e.0.ends_with("notes.md")), "glob copies only *.sh");
+    assert!(
+        !entries.iter().any(|e| e.0.ends_with("notes.md")),
+        "glob copies only *.sh"
+    );
     find("srv/app/www/index.html");
     find("srv/app/www/keep.key");
-    assert!(!entries.iter().any(|e| e.0.ends_with("secret.key")), ".dockerignore applies");
+    assert!(
+        !entries.iter().any(|e| e.0.ends_with("secret.key")),
+        ".dockerignore applies"
+    );
     let tool = find("opt/tool/bin");
-    assert_eq!((tool.1, tool.2, tool.3, tool.5.as_str()), (0o755, 7, 8, "abc"));
+    assert_eq!(
+        (tool.1, tool.2, tool.3, tool.5.as_str()),
+        (0o755, 7, 8, "abc")
+    );
     // WORKDIR, one layer per COPY/ADD.
     assert_eq!(manifest["layers"].as_array().unwrap().len(), 5);
 }
@@ -173,14 +200,17 @@ async fn the_same_input_gives_the_same_digest() {
     request.source_date_epoch = Some(1_700_000_000);
     let dated = build(&request).await.unwrap();
     assert_ne!(dated.manifest_digest, changed.manifest_digest);
-    let manifest: Value = serde_json::from_slice(&blob(&dated.layout_dir, &dated.manifest_digest)).unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&blob(&dated.layout_dir, &dated.manifest_digest)).unwrap();
     let config: Value = serde_json::from_slice(&blob(
         &dated.layout_dir,
         manifest["config"]["digest"].as_str().unwrap(),
     ))
     .unwrap();
     assert_eq!(config["created"], "2023-11-14T22:13:20Z");
-    assert!(layer_entries(&dated.layout_dir, &manifest).iter().all(|e| e.4 == 1_700_000_000));
+    assert!(layer_entries(&dated.layout_dir, &manifest)
+        .iter()
+        .all(|e| e.4 == 1_700_000_000));
 }
 
 #[tokio::test]
@@ -190,9 +220,16 @@ async fn the_layout_resolves_through_the_image_store() {
     write_context(&context);
     let image = build_into(&context, &dir.path().join("out")).await;
     let store = hangar_image::ImageStore::open(&dir.path().join("store")).unwrap();
-    let resolved = store.resolve(&image.reference()).await.expect("resolve the built image");
+    let resolved = store
+        .resolve(&image.reference())
+        .await
+        .expect("resolve the built image");
     assert_eq!(resolved.digest, image.manifest_digest);
     assert_eq!(resolved.config.working_dir.as_deref(), Some("/srv/app"));
-    let top = resolved.layers.iter().rev().find(|l| l.join("opt/tool/bin").exists());
+    let top = resolved
+        .layers
+        .iter()
+        .rev()
+        .find(|l| l.join("opt/tool/bin").exists());
     assert!(top.is_some(), "ADDed archive unpacks");
 }

@@ -52,13 +52,13 @@ fn guest_config(spec: &MachineSpec, task_dir: &Path) -> GuestConfig {
         upper_dir: task_dir.join("upper"),
         work_dir: task_dir.join("work"),
         rootfs: task_dir.join("rootfs"),
-        mounts: spec
-            .mounts
-            .iter()
-            .map(|m| GuestMount {
+        mounts: host_base_mounts(&spec.layers)
+            .into_iter()
+            .chain(spec.mounts.iter().map(|m| GuestMount {
                 host_path: m.host_path.clone(),
                 guest_path: m.guest_path.clone(),
-            })
+                read_only: false,
+            }))
             .collect(),
         hosts: hosts_file(spec),
         resolv_conf: std::fs::read_to_string("/etc/resolv.conf").ok(),
@@ -69,6 +69,41 @@ fn guest_config(spec: &MachineSpec, task_dir: &Path) -> GuestConfig {
             workdir: spec.process.workdir.clone(),
         },
     }
+}
+
+/// File at the root of an image layer that marks a `FROM host` image
+/// (written by `hangar-build`): the Machine gets the host's system directories.
+const HOST_BASE_MARKER: &str = ".hangar-host-base";
+
+/// Host directories a `FROM host` image is given, read-only.
+const HOST_SYSTEM_DIRS: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+/// For an image whose layers carry [`HOST_BASE_MARKER`]: read-only binds of
+/// the host's system directories that are real directories on the host and
+/// not symlinks in the image (merged-`/usr` hosts need only `/usr`). Meant
+/// for trusted hosts and development: the Machine sees the host's programs
+/// and libraries, never writes them.
+fn host_base_mounts(layers: &[PathBuf]) -> Vec<GuestMount> {
+    if !layers.iter().any(|l| l.join(HOST_BASE_MARKER).is_file()) {
+        return Vec::new();
+    }
+    HOST_SYSTEM_DIRS
+        .iter()
+        .filter(|dir| {
+            let host = Path::new("/").join(dir);
+            let real_dir_on_host = std::fs::symlink_metadata(&host).is_ok_and(|m| m.is_dir());
+            let top = layers
+                .iter()
+                .rev()
+                .find_map(|l| std::fs::symlink_metadata(l.join(dir)).ok());
+            real_dir_on_host && top.is_none_or(|m| m.is_dir())
+        })
+        .map(|dir| GuestMount {
+            host_path: Path::new("/").join(dir),
+            guest_path: format!("/{dir}"),
+            read_only: true,
+        })
+        .collect()
 }
 
 /// Everything created for a start so far, released if the start fails.

@@ -46,6 +46,10 @@ pub(crate) struct GuestConfig {
 pub(crate) struct GuestMount {
     pub host_path: PathBuf,
     pub guest_path: String,
+    /// Remounted read-only after binding (the host's system directories of
+    /// a `FROM host` image).
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// A program to run inside the Machine, and as whom.

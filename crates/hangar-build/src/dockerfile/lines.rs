@@ -121,8 +121,7 @@ mod tests {
 
     #[test]
     fn joins_continuations_and_skips_comments() {
-        let (d, lines) =
-            split("# escape=`\nFROM x\n\n# c\nCOPY a `\n  # inner\n  b /c\n").unwrap();
+        let (d, lines) = split("# escape=`\nFROM x\n\n# c\nCOPY a `\n  # inner\n  b /c\n").unwrap();
         assert_eq!(d.escape, '`');
         assert_eq!(lines[0].line, 2);
         assert_eq!(lines[1].line, 5);

@@ -98,15 +98,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// Instructions whose arguments may be a JSON array.
-const JSON_CAPABLE: &[&str] = &[
-    "ADD",
-    "CMD",
-    "COPY",
-    "ENTRYPOINT",
-    "RUN",
-    "SHELL",
-    "VOLUME",
-];
+const JSON_CAPABLE: &[&str] = &["ADD", "CMD", "COPY", "ENTRYPOINT", "RUN", "SHELL", "VOLUME"];
 
 /// Parses Dockerfile `text` read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Dockerfile, ParseError> {
@@ -119,7 +111,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Dockerfile, ParseError> {
     let mut global_args = Vec::new();
     let mut stages: Vec<Stage> = Vec::new();
     for line in logical {
-        let instruction = parse_instruction(line.line, &line.text).map_err(|m| fail(line.line, m))?;
+        let instruction =
+            parse_instruction(line.line, &line.text).map_err(|m| fail(line.line, m))?;
         if instruction.keyword == "FROM" {
             stages.push(parse_from(&instruction).map_err(|m| fail(line.line, m))?);
             continue;
@@ -154,9 +147,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Dockerfile, ParseError> {
 
 fn parse_instruction(line: usize, text: &str) -> Result<Instruction, String> {
     let text = text.trim();
-    let (word, rest) = text
-        .split_once(char::is_whitespace)
-        .unwrap_or((text, ""));
+    let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
     let keyword = word.to_ascii_uppercase();
     if !KEYWORDS.contains(&keyword.as_str()) {
         return Err(format!(
@@ -166,11 +157,12 @@ fn parse_instruction(line: usize, text: &str) -> Result<Instruction, String> {
     }
     let mut rest = rest.trim_start();
     let mut flags = Vec::new();
-    if !matches!(keyword.as_str(), "ENV" | "LABEL" | "ARG" | "CMD" | "ENTRYPOINT") {
+    if !matches!(
+        keyword.as_str(),
+        "ENV" | "LABEL" | "ARG" | "CMD" | "ENTRYPOINT"
+    ) {
         while let Some(after) = rest.strip_prefix("--") {
-            let (flag, remainder) = after
-                .split_once(char::is_whitespace)
-                .unwrap_or((after, ""));
+            let (flag, remainder) = after.split_once(char::is_whitespace).unwrap_or((after, ""));
             let (name, value) = flag.split_once('=').unwrap_or((flag, ""));
             if name.is_empty() {
                 return Err("empty flag `--`".into());
@@ -232,10 +224,7 @@ fn parse_from(instruction: &Instruction) -> Result<Stage, String> {
     let (base, name) = match parts.as_slice() {
         [base] => (*base, None),
         [base, as_word, name] if as_word.eq_ignore_ascii_case("as") => {
-            let valid = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic())
+            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
                 && name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
@@ -279,7 +268,10 @@ mod tests {
             df.stages[0].instructions[1].args,
             Args::Json(vec!["x".into(), "y".into()])
         );
-        assert_eq!(df.stages[1].instructions[0].args, Args::Text("echo hi".into()));
+        assert_eq!(
+            df.stages[1].instructions[0].args,
+            Args::Text("echo hi".into())
+        );
     }
 
     #[test]

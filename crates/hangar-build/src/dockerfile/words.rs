@@ -141,14 +141,22 @@ impl<'a> Expander<'a> {
                 self.pos += 1;
                 match self.next() {
                     Some(op @ ('-' | '+' | '?')) => format!(":{op}"),
-                    _ => return Err(format!("bad substitution in ${{{name}:…}}: expected :-, :+ or :?")),
+                    _ => {
+                        return Err(format!(
+                            "bad substitution in ${{{name}:…}}: expected :-, :+ or :?"
+                        ))
+                    }
                 }
             }
             Some(op @ ('-' | '+' | '?')) => {
                 self.pos += 1;
                 op.to_string()
             }
-            _ => return Err(format!("bad substitution: ${{{name} is missing its closing }}")),
+            _ => {
+                return Err(format!(
+                    "bad substitution: ${{{name} is missing its closing }}"
+                ))
+            }
         };
         let word = self.braced_word()?;
         let word = expand_word(&word, self.escape, self.vars)?;

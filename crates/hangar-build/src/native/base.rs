@@ -28,8 +28,9 @@ pub(crate) fn scratch() -> StageImage {
 
 /// The `FROM host` base (see [`crate::host`]).
 pub(crate) fn host_base(writer_dir: &Path, mtime: u64) -> Result<StageImage, BuildError> {
-    let entries = host::base_layer(Path::new("/"))
-        .map_err(BuildError::io("reading the host's /etc for the host base image"))?;
+    let entries = host::base_layer(Path::new("/")).map_err(BuildError::io(
+        "reading the host's /etc for the host base image",
+    ))?;
     let layer = write_layer(writer_dir, &entries, mtime)?;
     let mut config = RunConfig::default();
     config.set_env("PATH", host::HOST_PATH);
@@ -55,7 +56,9 @@ pub(crate) fn open_store(given: Option<&ImageStore>) -> Result<ImageStore, Strin
     }
     let dir = std::env::var_os("HANGAR_BUILD_IMAGES")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hangar/build-images")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hangar/build-images"))
+        })
         .unwrap_or_else(|| std::env::temp_dir().join("hangar-build-images"));
     ImageStore::open(&dir).map_err(|e| e.to_string())
 }

@@ -44,7 +44,11 @@ impl RunConfig {
     pub(crate) fn from_image(c: &hangar_image::ImageConfig) -> RunConfig {
         RunConfig {
             user: c.user.clone(),
-            exposed_ports: c.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect(),
+            exposed_ports: c
+                .exposed_ports
+                .iter()
+                .map(|p| (p.clone(), json!({})))
+                .collect(),
             env: c.env.clone(),
             entrypoint: (!c.entrypoint.is_empty()).then(|| c.entrypoint.clone()),
             cmd: (!c.cmd.is_empty()).then(|| c.cmd.clone()),
@@ -65,7 +69,8 @@ impl RunConfig {
     }
 
     pub(crate) fn set_env(&mut self, name: &str, value: &str) {
-        self.env.retain(|kv| kv.split_once('=').map(|(k, _)| k) != Some(name));
+        self.env
+            .retain(|kv| kv.split_once('=').map(|(k, _)| k) != Some(name));
         self.env.push(format!("{name}={value}"));
     }
 
@@ -96,11 +101,16 @@ pub(crate) fn key_values(
     let text = instruction.text();
     let first = text.split_whitespace().next().unwrap_or("");
     if !first.contains('=') {
-        let (key, value) = text
-            .trim()
-            .split_once(char::is_whitespace)
-            .ok_or_else(|| format!("{} {first:?} needs a value: {first}=VALUE", instruction.keyword))?;
-        return Ok(vec![(key.to_owned(), expand_word(value.trim(), escape, vars)?)]);
+        let (key, value) = text.trim().split_once(char::is_whitespace).ok_or_else(|| {
+            format!(
+                "{} {first:?} needs a value: {first}=VALUE",
+                instruction.keyword
+            )
+        })?;
+        return Ok(vec![(
+            key.to_owned(),
+            expand_word(value.trim(), escape, vars)?,
+        )]);
     }
     expand_words(&text, escape, vars)?
         .into_iter()
@@ -154,7 +164,9 @@ pub(crate) fn healthcheck(config: &RunConfig, instruction: &Instruction) -> Resu
         .or_else(|| rest.strip_prefix("cmd"))
         .map(str::trim)
     else {
-        return Err("HEALTHCHECK expects `HEALTHCHECK [OPTIONS] CMD command` or `HEALTHCHECK NONE`".into());
+        return Err(
+            "HEALTHCHECK expects `HEALTHCHECK [OPTIONS] CMD command` or `HEALTHCHECK NONE`".into(),
+        );
     };
     let args = match serde_json::from_str::<Vec<String>>(command) {
         Ok(items) => Args::Json(items),

@@ -82,7 +82,11 @@ pub(crate) fn plan_entries(plan: &CopyPlan<'_>, view: &FsView) -> Result<LayerEn
                     }
                 }
                 _ => {
-                    let target = if dest_is_dir { join(&dest, &name) } else { dest.clone() };
+                    let target = if dest_is_dir {
+                        join(&dest, &name)
+                    } else {
+                        dest.clone()
+                    };
                     put(target, root, false);
                 }
             }
@@ -131,8 +135,8 @@ pub(crate) fn clean(path: &str) -> Option<String> {
 
 /// The sources a COPY argument names, each as (base name, subtree).
 fn find_sources(from: &Source<'_>, source: &str) -> Result<Vec<(String, LayerEntries)>, String> {
-    let relative = clean(source)
-        .ok_or_else(|| format!("{source:?} points outside the build context"))?;
+    let relative =
+        clean(source).ok_or_else(|| format!("{source:?} points outside the build context"))?;
     let candidates: Vec<String> = if has_glob(&relative) {
         match from {
             Source::Context { dir, rules } => context::walk(dir, "", rules)
@@ -178,7 +182,11 @@ fn glob_in_view(view: &FsView, pattern: &str) -> Vec<String> {
 }
 
 /// A context path and what is below it; empty when missing or ignored.
-fn context_subtree(dir: &Path, rules: &IgnoreRules, relative: &str) -> Result<LayerEntries, String> {
+fn context_subtree(
+    dir: &Path,
+    rules: &IgnoreRules,
+    relative: &str,
+) -> Result<LayerEntries, String> {
     let mut out = LayerEntries::new();
     if !relative.is_empty() && rules.is_excluded(relative) && !rules.has_exceptions() {
         return Ok(out);
@@ -196,7 +204,12 @@ fn context_subtree(dir: &Path, rules: &IgnoreRules, relative: &str) -> Result<La
     if meta.is_dir() {
         out.insert(String::new(), from_metadata(&real, &meta)?);
         let below = context::walk(dir, relative, rules).map_err(|e| e.to_string())?;
-        for ContextEntry { relative: r, path, metadata } in below {
+        for ContextEntry {
+            relative: r,
+            path,
+            metadata,
+        } in below
+        {
             let inner = r
                 .strip_prefix(relative)
                 .map(|s| s.trim_start_matches('/').to_owned())

@@ -64,7 +64,13 @@ impl FsView {
 
     /// True when `path` is a directory.
     pub(crate) fn is_dir(&self, path: &str) -> bool {
-        matches!(self.lookup(path), Some(Entry { content: Content::Dir, .. }))
+        matches!(
+            self.lookup(path),
+            Some(Entry {
+                content: Content::Dir,
+                ..
+            })
+        )
     }
 
     /// The names directly inside directory `path`, sorted.
@@ -84,7 +90,10 @@ impl FsView {
         }
         for lower in &self.lowers {
             if let Ok(dir) = fs::read_dir(lower.join(path)) {
-                names.extend(dir.flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+                names.extend(
+                    dir.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned()),
+                );
             }
         }
         names

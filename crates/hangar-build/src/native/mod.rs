@@ -26,8 +26,10 @@ pub(crate) async fn build(
     dockerfile_path: &Path,
     out: &Path,
 ) -> Result<String, BuildError> {
-    let text = std::fs::read_to_string(dockerfile_path)
-        .map_err(BuildError::io(format!("reading {}", dockerfile_path.display())))?;
+    let text = std::fs::read_to_string(dockerfile_path).map_err(BuildError::io(format!(
+        "reading {}",
+        dockerfile_path.display()
+    )))?;
     let dockerfile = dockerfile::parse(dockerfile_path, &text)?;
     let target = target_stage(&dockerfile, request.target.as_deref())?;
     let global_args = global_args(&dockerfile, &request.build_args)?;
@@ -48,9 +50,10 @@ pub(crate) async fn build(
                 Some(earlier) => built.get(&earlier).cloned().unwrap_or_default(),
                 None => {
                     if store.is_none() {
-                        store = Some(base::open_store(request.image_store.as_ref()).map_err(
-                            |reason| base_error(&dockerfile, stage.line, name, reason),
-                        )?);
+                        store =
+                            Some(base::open_store(request.image_store.as_ref()).map_err(
+                                |reason| base_error(&dockerfile, stage.line, name, reason),
+                            )?);
                     }
                     let store = store.as_ref().expect("opened above");
                     base::image(store, name, &writer)
@@ -112,9 +115,9 @@ fn global_args(
 ) -> Result<BTreeMap<String, String>, BuildError> {
     let mut values = BTreeMap::new();
     for instruction in &dockerfile.global_args {
-        for (name, default) in stage::arg_declarations(dockerfile, instruction, &|n| {
-            values.get(n).cloned()
-        })? {
+        for (name, default) in
+            stage::arg_declarations(dockerfile, instruction, &|n| values.get(n).cloned())?
+        {
             if let Some(value) = build_args.get(&name).cloned().or(default) {
                 values.insert(name, value);
             }

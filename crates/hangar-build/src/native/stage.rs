@@ -35,11 +35,21 @@ pub(crate) fn run(cx: &Context<'_>, mut image: StageImage) -> Result<StageImage,
     let mut cmd_set = false;
     for instruction in &stage.instructions {
         let line = instruction.line;
-        let fail = |m: String| BuildError::line(file, line, format!("{}: {m}", instruction.keyword));
-        cx.request.say(&format!("[stage {}] {} {}", cx.stage_index, instruction.keyword, instruction.text()));
+        let fail =
+            |m: String| BuildError::line(file, line, format!("{}: {m}", instruction.keyword));
+        cx.request.say(&format!(
+            "[stage {}] {} {}",
+            cx.stage_index,
+            instruction.keyword,
+            instruction.text()
+        ));
         let config_now = image.config.clone();
         let args_now = args.clone();
-        let vars = move |name: &str| config_now.env_var(name).or_else(|| args_now.get(name).cloned());
+        let vars = move |name: &str| {
+            config_now
+                .env_var(name)
+                .or_else(|| args_now.get(name).cloned())
+        };
         match instruction.keyword.as_str() {
             "RUN" => {
                 return Err(BuildError::NeedsExecution {
@@ -91,7 +101,10 @@ pub(crate) fn run(cx: &Context<'_>, mut image: StageImage) -> Result<StageImage,
             "EXPOSE" => {
                 let words = expand_words(&instruction.text(), escape, &vars).map_err(fail)?;
                 for port in config::ports(&words).map_err(fail)? {
-                    image.config.exposed_ports.insert(port, serde_json::json!({}));
+                    image
+                        .config
+                        .exposed_ports
+                        .insert(port, serde_json::json!({}));
                 }
             }
             "STOPSIGNAL" => {
@@ -110,7 +123,11 @@ pub(crate) fn run(cx: &Context<'_>, mut image: StageImage) -> Result<StageImage,
             }
             "SHELL" => match &instruction.args {
                 Args::Json(items) if !items.is_empty() => image.config.shell = Some(items.clone()),
-                _ => return Err(fail("expects a JSON array, e.g. SHELL [\"/bin/bash\", \"-c\"]".into())),
+                _ => {
+                    return Err(fail(
+                        "expects a JSON array, e.g. SHELL [\"/bin/bash\", \"-c\"]".into(),
+                    ))
+                }
             },
             "VOLUME" => {
                 let paths = match &instruction.args {
@@ -170,9 +187,18 @@ fn add_missing_dirs(cx: &Context<'_>, image: &mut StageImage, dir: &str) -> Resu
     let mut entries = LayerEntries::new();
     let mut path = String::new();
     for part in relative.split('/').filter(|p| !p.is_empty()) {
-        path = if path.is_empty() { part.to_owned() } else { format!("{path}/{part}") };
+        path = if path.is_empty() {
+            part.to_owned()
+        } else {
+            format!("{path}/{part}")
+        };
         if image.fs.lookup(&path).is_none() {
-            let entry = Entry { content: Content::Dir, mode: 0o755, uid: 0, gid: 0 };
+            let entry = Entry {
+                content: Content::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            };
             entries.insert(path.clone(), entry);
         }
     }
@@ -208,7 +234,9 @@ fn copy_instruction(
     }
     for (name, _) in &instruction.flags {
         if !matches!(name.as_str(), "chown" | "chmod" | "from" | "link") {
-            return Err(fail(format!("the native builder does not support --{name}")));
+            return Err(fail(format!(
+                "the native builder does not support --{name}"
+            )));
         }
     }
     if keyword == "ADD" {
@@ -227,7 +255,12 @@ fn copy_instruction(
                     "--from={name} names no earlier stage; add `FROM {name} AS <stage>` above and use --from=<stage>"
                 ))
             })?;
-            Some(cx.built.get(&index).map(|s| s.fs.clone()).unwrap_or_default())
+            Some(
+                cx.built
+                    .get(&index)
+                    .map(|s| s.fs.clone())
+                    .unwrap_or_default(),
+            )
         }
     };
     let owner = match instruction.flag("chown") {
@@ -245,7 +278,10 @@ fn copy_instruction(
     };
     let source = match &from_view {
         Some(view) => Source::Stage(view),
-        None => Source::Context { dir: &cx.request.context_dir, rules: cx.rules },
+        None => Source::Context {
+            dir: &cx.request.context_dir,
+            rules: cx.rules,
+        },
     };
     let plan = CopyPlan {
         sources: words,
@@ -273,7 +309,9 @@ fn resolve_owner(fs: &FsView, spec: &str) -> Result<(u64, u64), String> {
         if let Ok(id) = name.parse::<u64>() {
             return Ok(id);
         }
-        let text = fs.read(file).map(|b| String::from_utf8_lossy(&b).into_owned());
+        let text = fs
+            .read(file)
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
         text.as_deref()
             .unwrap_or("")
             .lines()

@@ -193,7 +193,22 @@ fn bind_volume(rootfs: &Path, volume: &GuestMount) -> Result<(), SetupError> {
         "mounting volume {} at {}",
         volume.host_path.display(),
         volume.guest_path
-    )))
+    )))?;
+    if volume.read_only {
+        mount(
+            None::<&str>,
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .map_err(fail(format!(
+            "making {} read-only at {}",
+            volume.host_path.display(),
+            volume.guest_path
+        )))?;
+    }
+    Ok(())
 }
 
 fn mount_proc_and_sys() -> Result<(), SetupError> {
