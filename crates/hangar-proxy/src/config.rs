@@ -28,8 +28,13 @@ pub struct ProxyConfig {
     pub max_connect_attempts: usize,
     /// How long a request waits for an autostarted Machine.
     pub autostart_timeout: Duration,
-    /// How long a client may take to send a request's headers (HTTP/1.1).
+    /// How long a client may take to send a request's headers (HTTP/1.1),
+    /// where the port's `http_options.headers_read_timeout` does not say.
     pub header_read_timeout: Duration,
+    /// How long a client connection may sit with no request in flight and
+    /// no bytes moving before the proxy closes it, where the port's
+    /// `http_options.idle_timeout` does not say.
+    pub idle_timeout: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -46,6 +51,7 @@ impl Default for ProxyConfig {
             max_connect_attempts: 90,
             autostart_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -49,6 +49,7 @@ mod autostop;
 mod balance;
 mod body;
 mod config;
+mod conn;
 mod control;
 mod dispatch;
 mod error;

@@ -10,9 +10,8 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
 use crate::headers::ClientConn;
@@ -45,38 +44,6 @@ impl Proxy {
                 tls: false,
             };
             tokio::spawn(self.clone().serve_client(stream, client, None));
-        }
-    }
-
-    /// Serves HTTP/1.1 or HTTP/2 (whichever the client speaks) on one
-    /// accepted client connection, plain or already through TLS (then
-    /// `sni_app` is the app its SNI name routes to, if any).
-    pub(crate) async fn serve_client<I>(
-        self: Arc<Self>,
-        io: I,
-        client: ClientConn,
-        sni_app: Option<String>,
-    ) where
-        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let header_read_timeout = self.config.header_read_timeout;
-        let proxy = self;
-        let sni_app: Option<Arc<str>> = sni_app.map(Arc::from);
-        let service = service_fn(move |request| {
-            let proxy = proxy.clone();
-            let sni_app = sni_app.clone();
-            async move { Ok::<_, Infallible>(proxy.handle(request, client, sni_app.as_deref()).await) }
-        });
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout);
-        if let Err(error) = builder
-            .serve_connection_with_upgrades(TokioIo::new(io), service)
-            .await
-        {
-            tracing::debug!(peer = %client.peer, tls = client.tls, %error, "client connection ended with an error");
         }
     }
 
