@@ -72,6 +72,8 @@ pub enum Command {
     /// Run the whole platform on this machine: API, store and agent in one process
     Dev(DevArgs),
 
+    /// Run the edge proxy alone, following a control plane's route state
+    Proxy(crate::proxy_args::ProxyArgs),
 
     /// Create an app from the current directory: fly.toml, the app, a first deploy
     Launch(LaunchArgs),

@@ -65,6 +65,21 @@ pub struct DevArgs {
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     pub proxy_tcp_ip: std::net::IpAddr,
 
+    /// Address of the agent's Machine control endpoint (start/stop for
+    /// proxies running apart, token-authenticated); published in the route
+    /// state
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4290")]
+    pub agent_listen: SocketAddr,
+
+    /// ACME directory URL for certificates of custom domains (e.g. Let's
+    /// Encrypt's or a local Pebble's)
+    #[arg(long, value_name = "URL")]
+    pub acme_directory: Option<String>,
+
+    /// Contact email for the ACME account
+    #[arg(long, value_name = "EMAIL", requires = "acme_directory")]
+    pub acme_email: Option<String>,
+
     /// Apps answer at `<app>.<DOMAIN>` on the proxy
     #[arg(long, value_name = "DOMAIN", default_value = "localhost")]
     pub app_domain: String,

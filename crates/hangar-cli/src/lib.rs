@@ -32,6 +32,7 @@ mod open;
 pub mod output;
 pub mod parse;
 mod prompt;
+mod proxy_args;
 mod regions;
 mod releases;
 mod scale;
@@ -49,6 +50,7 @@ pub use machine::{
     CloneArgs, DestroyArgs, ExecArgs, LifecycleArgs, ListArgs, LogsArgs, MachineCommand,
     MachineIdsArgs, RestartArgs, RunArgs, StatusArgs, StopArgs,
 };
+pub use proxy_args::ProxyArgs;
 pub use volumes::{
     SnapshotsCommand, VolumeCreateArgs, VolumeDestroyArgs, VolumeExtendArgs, VolumeIdArgs,
     VolumeListArgs, VolumeUpdateArgs, VolumesCommand,
@@ -63,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
     let ctx = Context::new(&cli);
     match cli.command {
         Command::Dev(_) => Err(CliError::HandledByBinary { command: "dev" }.into()),
+        Command::Proxy(_) => Err(CliError::HandledByBinary { command: "proxy" }.into()),
         Command::MachineInit(_) => Err(CliError::HandledByBinary {
             command: "machine-init",
         }

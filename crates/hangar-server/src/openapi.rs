@@ -5,7 +5,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::{apps, deploys, leases, machine_actions, machines, releases, secrets, volumes};
+use crate::http::{
+    apps, certificates, deploys, leases, machine_actions, machines, releases, secrets, volumes,
+};
 
 struct BearerAuth;
 
@@ -33,11 +35,12 @@ impl Modify for BearerAuth {
         leases::get_lease, leases::create_lease, leases::release_lease,
         volumes::list_volumes, volumes::create_volume, volumes::get_volume, volumes::update_volume, volumes::delete_volume,
         volumes::extend_volume, volumes::list_snapshots, volumes::create_snapshot,
+        certificates::request_acme, certificates::list, certificates::show, certificates::delete,
         deploys::create_deploy, deploys::list_deploys, deploys::get_deploy, deploys::deploy_events,
         releases::list_releases, releases::rollback,
         secrets::list_secrets, secrets::set_secrets, secrets::unset_secrets,
     ),
-    tags((name = "Apps"), (name = "Machines"), (name = "Volumes"), (name = "Deploys"), (name = "Releases"), (name = "Secrets"))
+    tags((name = "Apps"), (name = "Machines"), (name = "Volumes"), (name = "Certificates"), (name = "Deploys"), (name = "Releases"), (name = "Secrets"))
 )]
 pub struct ApiDoc;
 

@@ -3,83 +3,81 @@
 //! agent directly (so autostart keeps working without the control plane).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hangar_agent::{Agent, MachineRecord};
-use hangar_proxy::{MachineControl, MachineRoute, RouteTable};
+use hangar_agent::Agent;
+use hangar_proxy::{MachineControl, RouteTable};
+use hangar_server::platform::routes::{MachineRouteRecord, RouteHost, RouteSnapshot};
 use hangar_types::MachineState;
 use tokio::sync::watch;
+
+use crate::route_state;
 
 /// How long an autostart waits for the Machine to report started.
 const START_WAIT: Duration = Duration::from_secs(30);
 /// Every event-driven path also has a periodic full rebuild.
 const FULL_REBUILD_EVERY: Duration = Duration::from_secs(10);
 
-/// Whether the Machine's service checks all pass (no service checks: yes).
-fn service_checks_pass(record: &MachineRecord) -> bool {
-    record
-        .checks
-        .iter()
-        .filter(|c| c.name.starts_with("servicecheck-"))
-        .all(|c| c.status == "passing")
-}
-
-fn route_of(record: &MachineRecord) -> MachineRoute {
-    MachineRoute {
-        id: record.id.clone(),
-        app: record.app.clone(),
-        region: record.region.clone(),
-        state: record.state,
-        address: record
-            .ipv4
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        cordoned: record.cordoned,
-        checks_passing: service_checks_pass(record),
-        services: record.config.services.clone(),
-    }
-}
-
-/// The route table of the agent's Machines at one moment.
-pub async fn snapshot(agent: &Agent, generation: u64) -> RouteTable {
-    let records: Vec<MachineRecord> = agent
+/// The route table of the agent's Machines at one moment, with the custom
+/// domains of the control plane's route state.
+pub async fn snapshot(
+    agent: &Agent,
+    generation: u64,
+    custom_domains: &RouteSnapshot,
+) -> RouteTable {
+    let host = RouteHost {
+        region: agent.region().to_string(),
+        agent_url: None,
+    };
+    let records: Vec<MachineRouteRecord> = agent
         .list_all()
         .await
-        .into_iter()
-        .filter(|r| r.state != MachineState::Destroyed)
-        .collect();
-    let mut table = RouteTable::new(generation, records.iter().map(route_of).collect());
-    let primary: BTreeMap<String, String> = records
         .iter()
-        .filter_map(|r| {
-            r.config
-                .env
-                .get("PRIMARY_REGION")
-                .map(|p| (r.app.clone(), p.clone()))
-        })
+        .filter(|r| r.state != MachineState::Destroyed)
+        .map(|r| MachineRouteRecord::from_agent(r, &host))
         .collect();
-    table.primary_regions = primary;
+    let mut table = route_state::route_table(&RouteSnapshot {
+        generation: 0,
+        machines: records,
+        custom_domains: custom_domains.custom_domains.clone(),
+    });
+    table.generation = generation;
     table
 }
 
 /// Route table snapshots kept current from the agent's change
-/// announcements, rebuilt in full periodically as well. Each snapshot has a
-/// higher generation than the one before.
+/// announcements, rebuilt in full periodically as well, without custom
+/// domains. Each snapshot has a higher generation than the one before.
 pub async fn route_snapshots(agent: Arc<Agent>) -> watch::Receiver<Arc<RouteTable>> {
-    let (tx, rx) = watch::channel(Arc::new(snapshot(&agent, 1).await));
+    let (_no_domains, feed) = watch::channel(Arc::new(RouteSnapshot::default()));
+    route_snapshots_with_domains(agent, feed).await
+}
+
+/// [`route_snapshots`] plus the custom domains of the control plane's route
+/// state (`feed`). The agent is asked directly for Machines, so that a
+/// Machine is routable as soon as it reports started.
+pub async fn route_snapshots_with_domains(
+    agent: Arc<Agent>,
+    mut feed: watch::Receiver<Arc<RouteSnapshot>>,
+) -> watch::Receiver<Arc<RouteTable>> {
+    let first = feed.borrow_and_update().clone();
+    let (tx, rx) = watch::channel(Arc::new(snapshot(&agent, 1, &first).await));
     let mut changes = agent.subscribe_changes();
     tokio::spawn(async move {
         let mut generation = 1;
+        let mut feed_open = true;
         loop {
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { return },
+                changed = feed.changed(), if feed_open => feed_open = changed.is_ok(),
                 _ = tokio::time::sleep(FULL_REBUILD_EVERY) => {}
                 _ = tx.closed() => return,
             }
             generation += 1;
-            let table = snapshot(&agent, generation).await;
+            let domains = feed.borrow_and_update().clone();
+            let table = snapshot(&agent, generation, &domains).await;
             if tx.send(Arc::new(table)).is_err() {
                 return;
             }

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use hangar::example;
-use hangar::platform::{Platform, PlatformOptions, ProxyOptions};
+use hangar::platform::{Platform, PlatformExtras, PlatformOptions, ProxyOptions};
 use hangar_agent::Subnets;
-use hangar_cli::DevArgs;
 use hangar_cli::{Cli, Command};
+use hangar_cli::{DevArgs, ProxyArgs};
 use hangar_driver::Isolation;
 
 fn main() -> ExitCode {
@@ -41,6 +41,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Dev(args) => run_dev(args).await.map(|()| 0),
+            Command::Proxy(args) => run_proxy(args).await.map(|()| 0),
             _ => hangar_cli::run(cli).await,
         }
     });
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
+fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HANGAR_LOG")
@@ -62,34 +63,68 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         )
         .with_target(false)
         .init();
+}
+
+async fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
+    init_logging();
+    let proxy = hangar::proxy_role::start(&args).await?;
+    println!("Hangar proxy is running.");
+    println!(
+        "  http:   http://{} (Host-routed; port 80 services)",
+        proxy.started.http
+    );
+    if let Some(tls) = proxy.started.tls {
+        println!("  https:  https://{tls} (port 443 services)");
+    }
+    if let Some(metrics) = proxy.started.metrics {
+        println!("  metrics: http://{metrics}/metrics");
+    }
+    println!(
+        "  routes: generation {} ({} machines)",
+        proxy.snapshots.borrow().generation,
+        proxy.snapshots.borrow().machines.len()
+    );
+    wait_for_shutdown().await;
+    proxy.stop();
+    Ok(())
+}
+
+async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
+    init_logging();
     let data_dir = args
         .data_dir_or_default()
         .context("no data directory: pass --data-dir or set HOME")?;
-    let platform = Platform::start(PlatformOptions {
-        data_dir: data_dir.clone(),
-        api_listen: args.api_listen,
-        token: args.token.clone(),
-        region: args.region.clone(),
-        init_exe: std::env::current_exe().context("cannot locate the hangar binary")?,
-        init_args: vec!["machine-init".into()],
-        bridge: args.bridge.clone(),
-        subnets: Subnets {
-            ipv4: args.machine_subnet.0,
-            ipv4_prefix: args.machine_subnet.1,
-            ipv6: args.machine_subnet6.0,
-            ipv6_prefix: args.machine_subnet6.1,
+    let extras = PlatformExtras {
+        agent_listen: Some(args.agent_listen),
+    };
+    let platform = Platform::start_with(
+        PlatformOptions {
+            data_dir: data_dir.clone(),
+            api_listen: args.api_listen,
+            token: args.token.clone(),
+            region: args.region.clone(),
+            init_exe: std::env::current_exe().context("cannot locate the hangar binary")?,
+            init_args: vec!["machine-init".into()],
+            bridge: args.bridge.clone(),
+            subnets: Subnets {
+                ipv4: args.machine_subnet.0,
+                ipv4_prefix: args.machine_subnet.1,
+                ipv6: args.machine_subnet6.0,
+                ipv6_prefix: args.machine_subnet6.1,
+            },
+            allowed_image_sources: args.allowed_image_sources.clone(),
+            proxy: Some(ProxyOptions {
+                listen: args.proxy_listen,
+                app_domain: args.app_domain.clone(),
+                public_port: 80,
+                metrics_listen: Some(args.proxy_metrics_listen),
+                tcp_ip: Some(args.proxy_tcp_ip),
+                tls_listen: Some(args.proxy_tls_listen),
+                tls_cert_dir: args.proxy_tls_cert_dir.clone(),
+            }),
         },
-        allowed_image_sources: args.allowed_image_sources.clone(),
-        proxy: Some(ProxyOptions {
-            listen: args.proxy_listen,
-            app_domain: args.app_domain.clone(),
-            public_port: 80,
-            metrics_listen: Some(args.proxy_metrics_listen),
-            tcp_ip: Some(args.proxy_tcp_ip),
-            tls_listen: Some(args.proxy_tls_listen),
-            tls_cert_dir: args.proxy_tls_cert_dir.clone(),
-        }),
-    })
+        extras,
+    )
     .await?;
     println!("Hangar is running (region {}).", args.region);
     println!("  API:    {}", platform.url);
@@ -98,6 +133,9 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         data_dir.join("token").display()
     );
     println!("  data:   {}", data_dir.display());
+    if let Some(agent) = platform.agent_api_addr {
+        println!("  agent:  http://{agent} (Machine start/stop for `hangar proxy`)");
+    }
     if let Some(proxy) = platform.proxy_addr {
         println!(
             "  proxy:  http://<app>.{}:{} (Host-routed; port 80 services)",

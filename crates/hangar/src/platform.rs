@@ -10,6 +10,7 @@ use hangar_agent::{Agent, AgentConfig, Rotation, Subnets};
 use hangar_driver::{Driver, Isolation};
 use hangar_driver_process::{ProcessDriver, ProcessDriverConfig};
 use hangar_image::ImageStore;
+use hangar_server::platform::routes::RouteHost;
 use hangar_server::platform::secrets::SecretVault;
 use hangar_server::ControlPlane;
 use hangar_store::Store;
@@ -60,6 +61,14 @@ pub struct ProxyOptions {
 /// How often the built-in registry collects unreferenced blobs.
 const REGISTRY_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// Extra roles of a platform, beyond what the test harness needs.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformExtras {
+    /// Where the agent serves Machine start/stop for proxies running apart
+    /// (`agent_api.rs`); its address goes into the published route state.
+    pub agent_listen: Option<SocketAddr>,
+}
+
 /// A running platform.
 pub struct Platform {
     /// Base URL of the API (`http://127.0.0.1:PORT`).
@@ -74,6 +83,10 @@ pub struct Platform {
     pub proxy_addr: Option<SocketAddr>,
     /// The proxy's TLS address, when it terminates TLS.
     pub proxy_tls_addr: Option<SocketAddr>,
+    /// The agent's Machine control endpoint, when it runs.
+    pub agent_api_addr: Option<SocketAddr>,
+    /// The control plane (route state, certificates).
+    pub control_plane: Arc<ControlPlane>,
     stop: Option<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
     registry_gc: tokio::task::JoinHandle<()>,
@@ -115,6 +128,15 @@ impl Platform {
     /// Opens the stores, probes the driver, recovers the agent's Machines and
     /// starts serving the API.
     pub async fn start(options: PlatformOptions) -> anyhow::Result<Platform> {
+        Platform::start_with(options, PlatformExtras::default()).await
+    }
+
+    /// [`Platform::start`], plus the extra roles asked for. The route state
+    /// is published to the store in any case.
+    pub async fn start_with(
+        options: PlatformOptions,
+        extras: PlatformExtras,
+    ) -> anyhow::Result<Platform> {
         let data_dir = &options.data_dir;
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
@@ -170,6 +192,26 @@ impl Platform {
         .context("cannot open the agent")?;
         let control_plane = ControlPlane::new(control_store, agent.clone(), token.clone());
         control_plane.enable_workflow(secrets);
+        let mut proxy_tasks = Vec::new();
+        let agent_api_addr = match extras.agent_listen {
+            Some(addr) => {
+                let listener =
+                    crate::proxy_host::bind(addr, "the agent's endpoint", "--agent-listen").await?;
+                let addr = listener.local_addr()?;
+                let app = crate::agent_api::router(agent.clone(), token.clone());
+                proxy_tasks.push(tokio::spawn(async move {
+                    if let Err(err) = axum::serve(listener, app).await {
+                        tracing::error!(%err, "agent endpoint stopped");
+                    }
+                }));
+                Some(addr)
+            }
+            None => None,
+        };
+        proxy_tasks.push(control_plane.spawn_route_publisher(RouteHost {
+            region: options.region.clone(),
+            agent_url: agent_api_addr.map(|a| format!("http://{a}")),
+        }));
         let listener = TcpListener::bind(options.api_listen)
             .await
             .with_context(|| {
@@ -182,7 +224,7 @@ impl Platform {
         let url = format!("http://{addr}");
         std::fs::write(data_dir.join("api-url"), &url)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let app = hangar_server::router(control_plane);
+        let app = hangar_server::router(control_plane.clone());
         // The built-in registry shares the API's address (`/v2/`); the agent
         // pulls from it with the platform token.
         let app = app.merge(registry.router());
@@ -198,12 +240,23 @@ impl Platform {
                 tracing::error!(%err, "API server failed");
             }
         });
-        let (proxy_addr, proxy_tls_addr, proxy_tasks) = match &options.proxy {
+        let (proxy_addr, proxy_tls_addr) = match &options.proxy {
             Some(proxy) => {
-                let started = start_proxy(proxy, &options.region, data_dir, agent.clone()).await?;
-                (Some(started.http), started.tls, started.tasks)
+                let feed = control_plane.route_feed().await;
+                let routes = crate::edge::route_snapshots_with_domains(agent.clone(), feed).await;
+                let started = crate::proxy_host::start(
+                    proxy,
+                    &options.region,
+                    data_dir,
+                    routes,
+                    crate::edge::AgentControl::new(agent.clone()),
+                    "--proxy-",
+                )
+                .await?;
+                proxy_tasks.extend(started.tasks);
+                (Some(started.http), started.tls)
             }
-            None => (None, None, Vec::new()),
+            None => (None, None),
         };
         Ok(Platform {
             url,
@@ -215,6 +268,8 @@ impl Platform {
             registry_gc,
             proxy_addr,
             proxy_tls_addr,
+            agent_api_addr,
+            control_plane,
             stop: Some(stop),
             server,
             proxy_tasks,
@@ -241,106 +296,4 @@ impl Platform {
         }
         self.agent.shutdown().await;
     }
-}
-
-/// A running proxy's addresses and tasks.
-struct StartedProxy {
-    http: SocketAddr,
-    tls: Option<SocketAddr>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-/// Binds `addr`, naming what for and which flag moves it on failure.
-async fn bind(addr: SocketAddr, what: &str, flag: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} for {what} (pass {flag})"))
-}
-
-/// Runs a server until it ends, logging why if it fails.
-fn spawn_server(
-    what: &'static str,
-    server: impl std::future::Future<Output = std::io::Result<()>> + Send + 'static,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Err(err) = server.await {
-            tracing::error!(%err, "{what} stopped");
-        }
-    })
-}
-
-/// Starts the edge proxy over the agent's Machines: its listeners and its
-/// autostop loop. Every listener is bound and every certificate loaded
-/// before anything runs, so a failure leaves nothing started.
-async fn start_proxy(
-    options: &ProxyOptions,
-    region: &str,
-    data_dir: &Path,
-    agent: Arc<Agent>,
-) -> anyhow::Result<StartedProxy> {
-    let listener = bind(options.listen, "the proxy", "--proxy-listen").await?;
-    let metrics = match options.metrics_listen {
-        Some(addr) => Some(bind(addr, "proxy metrics", "--proxy-metrics-listen").await?),
-        None => None,
-    };
-    let tls = match options.tls_listen {
-        Some(addr) => {
-            let certs = match &options.tls_cert_dir {
-                Some(dir) => hangar_proxy::CertStore::from_dir(dir).with_context(|| {
-                    format!("cannot load the certificates in {}", dir.display())
-                })?,
-                None => hangar_proxy::CertStore::new(),
-            }
-            .with_self_signed_dir(data_dir.join("proxy-certs"));
-            Some((
-                bind(addr, "TLS", "--proxy-tls-listen").await?,
-                Arc::new(certs),
-            ))
-        }
-        None => None,
-    };
-    let addr = listener.local_addr()?;
-    let tls_addr = match &tls {
-        Some((l, _)) => Some(l.local_addr()?),
-        None => None,
-    };
-
-    let routes = crate::edge::route_snapshots(agent.clone()).await;
-    let config = hangar_proxy::ProxyConfig {
-        app_domain: options.app_domain.clone(),
-        region: region.to_string(),
-        ..Default::default()
-    };
-    let proxy = hangar_proxy::Proxy::new(
-        config,
-        routes.clone(),
-        crate::edge::AgentControl::new(agent),
-    );
-    let mut tasks = vec![
-        spawn_server(
-            "proxy",
-            proxy.clone().serve_http(listener, options.public_port),
-        ),
-        proxy.clone().spawn_autostop(),
-    ];
-    if let Some(ip) = options.tcp_ip {
-        tasks.push(crate::edge::spawn_tcp_listeners(proxy.clone(), routes, ip));
-    }
-    if let Some(metrics) = metrics {
-        tasks.push(spawn_server(
-            "proxy metrics endpoint",
-            proxy.clone().serve_metrics(metrics),
-        ));
-    }
-    if let Some((listener, certs)) = tls {
-        tasks.push(spawn_server(
-            "proxy TLS listener",
-            proxy.serve_tls(listener, 443, certs),
-        ));
-    }
-    Ok(StartedProxy {
-        http: addr,
-        tls: tls_addr,
-        tasks,
-    })
 }

@@ -2,6 +2,7 @@
 //! bearer token, every answer carrying `Fly-Request-Id`.
 
 pub mod apps;
+pub mod certificates;
 pub mod deploys;
 pub mod error;
 pub mod extract;
@@ -9,6 +10,7 @@ pub mod leases;
 pub mod machine_actions;
 pub mod machines;
 pub mod releases;
+pub mod routes;
 pub mod secrets;
 pub mod volumes;
 
@@ -130,6 +132,16 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
             "/apps/{app_name}/volumes/{volume_id}/snapshots",
             get(volumes::list_snapshots).post(volumes::create_snapshot),
         )
+        .route("/apps/{app_name}/certificates", get(certificates::list))
+        .route(
+            "/apps/{app_name}/certificates/acme",
+            post(certificates::request_acme),
+        )
+        .route(
+            "/apps/{app_name}/certificates/{hostname}",
+            get(certificates::show).delete(certificates::delete),
+        )
+        .route("/internal/routes", get(routes::routes))
         .route(
             "/apps/{app_name}/deploys",
             get(deploys::list_deploys).post(deploys::create_deploy),

@@ -2,10 +2,12 @@
 //! handlers never touch the store directly.
 
 pub mod apps;
+pub mod certificates;
 pub mod deploy;
 pub mod leases;
 pub mod machines;
 pub mod releases;
+pub mod routes;
 pub mod secrets;
 pub mod volumes;
 
@@ -20,6 +22,10 @@ pub struct ControlPlane {
     pub agent: Arc<Agent>,
     /// The bearer token every API request must carry.
     pub token: String,
+    /// Route state for proxies (`routes.rs`), started on first use.
+    route_feed: tokio::sync::OnceCell<tokio::sync::watch::Receiver<Arc<routes::RouteSnapshot>>>,
+    /// Where certificate statuses come from, if a proxy runs beside us.
+    certificate_status: std::sync::OnceLock<Arc<dyn certificates::CertificateStatusSource>>,
     /// Deploys, releases and secrets (`enable_workflow`).
     workflow: std::sync::OnceLock<Arc<deploy::Workflow>>,
 }
@@ -30,6 +36,8 @@ impl ControlPlane {
             store,
             agent,
             token,
+            route_feed: tokio::sync::OnceCell::new(),
+            certificate_status: std::sync::OnceLock::new(),
             workflow: std::sync::OnceLock::new(),
         })
     }
