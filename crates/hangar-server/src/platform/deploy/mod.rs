@@ -22,6 +22,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
+
 use futures_util::stream::{self, BoxStream, StreamExt};
 use hangar_config::{Format, LoadError};
 use hangar_store::{StoreExt, WatchEventKind};
@@ -45,13 +48,16 @@ const DEFAULT_MAX_UNAVAILABLE: f64 = 0.33;
 pub struct Workflow {
     pub vault: Arc<SecretVault>,
     app_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Deploys to run, as (app, id), handed to the supervisor task.
+    runs: mpsc::UnboundedSender<(String, String)>,
 }
 
 impl Workflow {
-    pub fn new(vault: Arc<SecretVault>) -> Workflow {
+    fn new(vault: Arc<SecretVault>, runs: mpsc::UnboundedSender<(String, String)>) -> Workflow {
         Workflow {
             vault,
             app_locks: Mutex::new(HashMap::new()),
+            runs,
         }
     }
 
@@ -78,17 +84,37 @@ fn bad_config(text: String) -> HttpError {
 }
 
 impl ControlPlane {
-    /// Turns on deploys, releases and secrets, then resumes the deploys a
-    /// previous run left unfinished.
-    pub fn enable_workflow(self: &Arc<Self>, vault: Arc<SecretVault>) {
-        if self.workflow.set(Arc::new(Workflow::new(vault))).is_ok() {
-            let cp = self.clone();
-            tokio::spawn(async move {
-                if let Err(err) = cp.resume_deploys().await {
-                    tracing::error!(error = %err.body.error, "cannot resume deploys");
-                }
-            });
+    /// Turns on deploys, releases and secrets, and resumes the deploys a
+    /// previous run left unfinished. Deploys run under the returned task:
+    /// aborting it (when the platform stops) stops them all, to be resumed
+    /// on the next start.
+    pub fn enable_workflow(self: &Arc<Self>, vault: Arc<SecretVault>) -> JoinHandle<()> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        if self
+            .workflow
+            .set(Arc::new(Workflow::new(vault, tx)))
+            .is_err()
+        {
+            return tokio::spawn(async {});
         }
+        let cp = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = cp.resume_deploys().await {
+                tracing::error!(error = %err.body.error, "cannot resume deploys");
+            }
+            let mut running = JoinSet::new();
+            loop {
+                tokio::select! {
+                    next = rx.recv() => match next {
+                        Some((app, id)) => {
+                            running.spawn(cp.clone().run_deploy(app, id));
+                        }
+                        None => break,
+                    },
+                    Some(_) = running.join_next(), if !running.is_empty() => {}
+                }
+            }
+        })
     }
 
     /// The workflow parts, or 503 when this control plane runs without them.
@@ -242,30 +268,34 @@ impl ControlPlane {
         Ok(deployment)
     }
 
-    /// Runs a deploy in the background once the app's earlier ones are over.
-    fn spawn_run(self: &Arc<Self>, app: String, id: String) {
-        let cp = self.clone();
-        tokio::spawn(async move {
-            let Ok(workflow) = cp.workflow().cloned() else {
-                return;
-            };
-            let lock = workflow.app_lock(&app);
-            let _guard = lock.lock().await;
-            let record = match cp.deploy_record(&app, &id).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(%app, %id, error = %e.body.error, "deploy vanished");
-                    return;
-                }
-            };
-            if record.is_final() {
+    /// Hands a deploy to the supervisor task.
+    fn spawn_run(&self, app: String, id: String) {
+        if let Ok(workflow) = self.workflow() {
+            let _ = workflow.runs.send((app, id));
+        }
+    }
+
+    /// Runs a deploy once the app's earlier ones are over.
+    async fn run_deploy(self: Arc<Self>, app: String, id: String) {
+        let Ok(workflow) = self.workflow().cloned() else {
+            return;
+        };
+        let lock = workflow.app_lock(&app);
+        let _guard = lock.lock().await;
+        let record = match self.deploy_record(&app, &id).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(%app, %id, error = %e.body.error, "deploy vanished");
                 return;
             }
-            let mut run = Run { cp, record };
-            if let Err(e) = run.drive().await {
-                tracing::error!(%app, %id, error = %e.body.error, "deploy stopped: the store failed; it resumes on the next start");
-            }
-        });
+        };
+        if record.is_final() {
+            return;
+        }
+        let mut run = Run { cp: self, record };
+        if let Err(e) = run.drive().await {
+            tracing::error!(%app, %id, error = %e.body.error, "deploy stopped: the store failed; it resumes on the next start");
+        }
     }
 
     /// Restarts every unfinished deploy, oldest first.
