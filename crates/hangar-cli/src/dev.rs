@@ -120,6 +120,8 @@ impl DevArgs {
 pub enum DriverKind {
     /// OCI image root filesystem, Linux namespaces and cgroups where possible
     Process,
+    /// Docker Engine containers (needs a reachable Docker daemon)
+    Docker,
 }
 
 /// `hangar machine-init …`: the init process inside a Machine (internal).

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use hangar::platform::{Platform, PlatformOptions};
+use hangar::platform::{DriverChoice, Platform, PlatformOptions};
 use hangar_agent::Subnets;
 use hangar_client::Client;
 
@@ -40,6 +40,7 @@ pub struct Testbed {
     pub init_exe: PathBuf,
     dir: tempfile::TempDir,
     net: u8,
+    driver: DriverChoice,
 }
 
 /// Where the Machine init program is: `$HANGAR_INIT_EXE`, else the `hangar`
@@ -60,23 +61,37 @@ impl Testbed {
     /// Boots a platform; `init_exe` is the `hangar` binary (tests of the
     /// `hangar` crate pass `env!("CARGO_BIN_EXE_hangar")`).
     pub async fn start(init_exe: Option<&str>) -> anyhow::Result<Testbed> {
+        Self::start_with_driver(init_exe, DriverChoice::Process).await
+    }
+
+    /// [`Testbed::start`] with Machines run by `driver`.
+    pub async fn start_with_driver(
+        init_exe: Option<&str>,
+        driver: DriverChoice,
+    ) -> anyhow::Result<Testbed> {
         let dir = tempfile::Builder::new()
             .prefix("hangar-testbed-")
             .tempdir()?;
         let init_exe = init_exe.map(PathBuf::from).unwrap_or_else(default_init_exe);
         let net = ((std::process::id() * 7 + NEXT_NET.fetch_add(1, Ordering::Relaxed)) % 250) as u8;
         let mut testbed = Testbed {
-            platform: Self::boot(dir.path(), &init_exe, net).await?,
+            platform: Self::boot(dir.path(), &init_exe, net, driver).await?,
             client: Client::new("http://127.0.0.1:1", "x")?,
             init_exe,
             dir,
             net,
+            driver,
         };
         testbed.client = Client::new(&testbed.platform.url, testbed.platform.token.clone())?;
         Ok(testbed)
     }
 
-    async fn boot(data_dir: &Path, init_exe: &Path, net: u8) -> anyhow::Result<Platform> {
+    async fn boot(
+        data_dir: &Path,
+        init_exe: &Path,
+        net: u8,
+        driver: DriverChoice,
+    ) -> anyhow::Result<Platform> {
         Platform::start(PlatformOptions {
             data_dir: data_dir.to_path_buf(),
             api_listen: "127.0.0.1:0".parse()?,
@@ -101,6 +116,7 @@ impl Testbed {
                 tls_listen: Some("127.0.0.1:0".parse()?),
                 tls_cert_dir: None,
             }),
+            driver,
         })
         .await
     }
@@ -113,10 +129,11 @@ impl Testbed {
             init_exe,
             dir,
             net,
+            driver,
             ..
         } = self;
         platform.stop().await;
-        let platform = Self::boot(dir.path(), &init_exe, net).await?;
+        let platform = Self::boot(dir.path(), &init_exe, net, driver).await?;
         let client = Client::new(&platform.url, platform.token.clone())?;
         Ok(Testbed {
             platform,
@@ -124,6 +141,7 @@ impl Testbed {
             init_exe,
             dir,
             net,
+            driver,
         })
     }
 

@@ -122,6 +122,10 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
                 tls_listen: Some(args.proxy_tls_listen),
                 tls_cert_dir: args.proxy_tls_cert_dir.clone(),
             }),
+            driver: match args.driver {
+                hangar_cli::DriverKind::Process => hangar::platform::DriverChoice::Process,
+                hangar_cli::DriverKind::Docker => hangar::platform::DriverChoice::Docker,
+            },
         },
         extras,
     )
