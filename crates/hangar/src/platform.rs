@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use hangar_agent::{Agent, AgentConfig, Rotation, Subnets};
 use hangar_driver::{Driver, Isolation};
+use hangar_driver_docker::{DockerDriver, DockerDriverConfig};
 use hangar_driver_process::{ProcessDriver, ProcessDriverConfig};
 use hangar_image::ImageStore;
 use hangar_server::platform::routes::RouteHost;
@@ -38,6 +39,18 @@ pub struct PlatformOptions {
     pub allowed_image_sources: Vec<String>,
     /// The edge proxy, if one should run.
     pub proxy: Option<ProxyOptions>,
+    /// Which driver runs the Machines.
+    pub driver: DriverChoice,
+}
+
+/// The driver a platform's agent runs Machines with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DriverChoice {
+    /// Namespaced, cgroup-limited processes (isolation detected at start).
+    #[default]
+    Process,
+    /// Docker Engine containers (the daemon must be reachable).
+    Docker,
 }
 
 /// Where the edge proxy listens and which apps it serves.
@@ -58,9 +71,6 @@ pub struct ProxyOptions {
     pub tls_cert_dir: Option<PathBuf>,
 }
 
-/// How often the built-in registry collects unreferenced blobs.
-const REGISTRY_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// Extra roles of a platform, beyond what the test harness needs.
 #[derive(Debug, Clone, Default)]
 pub struct PlatformExtras {
@@ -68,6 +78,9 @@ pub struct PlatformExtras {
     /// (`agent_api.rs`); its address goes into the published route state.
     pub agent_listen: Option<SocketAddr>,
 }
+
+/// How often the built-in registry collects unreferenced blobs.
+const REGISTRY_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A running platform.
 pub struct Platform {
@@ -91,6 +104,29 @@ pub struct Platform {
     server: tokio::task::JoinHandle<()>,
     registry_gc: tokio::task::JoinHandle<()>,
     proxy_tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Sets up the driver `options.driver` names.
+async fn start_driver(
+    options: &PlatformOptions,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<dyn Driver>> {
+    if options.driver == DriverChoice::Docker {
+        let driver = DockerDriver::connect(DockerDriverConfig::default())
+            .await
+            .context("cannot set up the Docker driver")?;
+        return Ok(Arc::new(driver));
+    }
+    let mut driver_config = ProcessDriverConfig::new(data_dir.join("machines"), &options.init_exe);
+    driver_config.init_args = options.init_args.clone();
+    driver_config.bridge = options.bridge.clone();
+    driver_config.gateway4 = options.subnets.gateway4();
+    driver_config.subnet4_prefix = options.subnets.ipv4_prefix;
+    driver_config.gateway6 = options.subnets.gateway6();
+    driver_config.subnet6_prefix = options.subnets.ipv6_prefix;
+    Ok(Arc::new(
+        ProcessDriver::new(driver_config).context("cannot set up the process driver")?,
+    ))
 }
 
 /// Reads the saved token or makes (and saves, mode 0600) a new one.
@@ -161,17 +197,7 @@ impl Platform {
             control_store.clone(),
         )
         .context("cannot open the built-in registry")?;
-        let mut driver_config =
-            ProcessDriverConfig::new(data_dir.join("machines"), &options.init_exe);
-        driver_config.init_args = options.init_args.clone();
-        driver_config.bridge = options.bridge.clone();
-        driver_config.gateway4 = options.subnets.gateway4();
-        driver_config.subnet4_prefix = options.subnets.ipv4_prefix;
-        driver_config.gateway6 = options.subnets.gateway6();
-        driver_config.subnet6_prefix = options.subnets.ipv6_prefix;
-        let driver: Arc<dyn Driver> = Arc::new(
-            ProcessDriver::new(driver_config).context("cannot set up the process driver")?,
-        );
+        let driver = start_driver(&options, data_dir).await?;
         let isolation = driver.isolation();
         let secrets = SecretVault::open(data_dir, control_store.clone())
             .await
