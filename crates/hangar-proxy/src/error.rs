@@ -16,6 +16,14 @@ pub enum ProxyErrorCode {
     /// The app has no service with an `http` handler on this port.
     #[error("PN02: app {app:?} has no http service on port {port}")]
     NoService { app: String, port: u16 },
+    /// A TLS connection's SNI name routes to one app and a request's Host to
+    /// another (or to none). The connection was set up, certificate
+    /// included, for the SNI app, so the request is refused with
+    /// `421 Misdirected Request` (RFC 9110 §15.5.20) rather than sent to an
+    /// app the client did not authenticate; a client may retry on a new
+    /// connection whose SNI names the Host.
+    #[error("PN03: this TLS connection is for app {sni_app:?} (SNI) but the request is for host {host:?}; connect again with SNI {host:?}")]
+    Misdirected { sni_app: String, host: String },
     /// No Machine is started, healthy and uncordoned, and none can be started.
     #[error(
         "PR01: no healthy Machine of app {0:?} can take the request; start one or fix its checks"
@@ -75,6 +83,7 @@ impl ProxyErrorCode {
         match self {
             ProxyErrorCode::UnknownApp(_) => "PN01",
             ProxyErrorCode::NoService { .. } => "PN02",
+            ProxyErrorCode::Misdirected { .. } => "PN03",
             ProxyErrorCode::NoHealthyMachine(_) => "PR01",
             ProxyErrorCode::RetriesExhausted(_) => "PR03",
             ProxyErrorCode::CapacityTimeout(_) => "PR04",
@@ -104,6 +113,7 @@ impl ProxyErrorCode {
             | ProxyErrorCode::ReplayUnsupported(_)
             | ProxyErrorCode::ReplayAfterFallback(_) => StatusCode::BAD_GATEWAY,
             ProxyErrorCode::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyErrorCode::Misdirected { .. } => StatusCode::MISDIRECTED_REQUEST,
             _ => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

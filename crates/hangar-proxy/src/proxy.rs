@@ -138,16 +138,22 @@ impl Proxy {
         let host = request_host(&request);
         let table = self.routes.borrow().clone();
         let app = app_of_host(&host, &self.config.app_domain, &table);
-        let _ = sni_app;
+        let misdirected = sni_app
+            .filter(|sni_app| app.as_deref() != Some(*sni_app))
+            .map(|sni_app| ProxyErrorCode::Misdirected {
+                sni_app: sni_app.to_string(),
+                host: strip_port(&host).to_string(),
+            });
         // Unknown hosts are counted under app "" so that arbitrary Host
         // headers cannot grow the metrics without bound.
         let mut app_label = "";
-        let (mut response, machine) = match &app {
-            None => (
+        let (mut response, machine) = match (&app, misdirected) {
+            (_, Some(misdirected)) => (error_response(&misdirected), String::new()),
+            (None, None) => (
                 error_response(&ProxyErrorCode::UnknownApp(host)),
                 String::new(),
             ),
-            Some(app) => match self.serve_app(app, &host, request, client).await {
+            (Some(app), None) => match self.serve_app(app, &host, request, client).await {
                 Ok(done) => {
                     app_label = app;
                     done

@@ -258,3 +258,37 @@ async fn alpn_h2_serves_http2() {
     assert_eq!(machine_of(&body), "m-tls");
     assert_eq!(echoed(&body, "x-forwarded-proto"), Some("https"));
 }
+
+/// A request on a TLS connection for app.localhost (SNI) whose Host names
+/// another app is refused with 421 and a PN03 body, not sent to either app.
+#[tokio::test]
+async fn host_naming_another_app_than_sni_is_misdirected() {
+    let proxy = TlsHarness::start(CertStore::new()).await;
+    let root = proxy.self_signed_pem("app.localhost").await;
+    let tls = proxy
+        .connect("app.localhost", &[root], &[b"http/1.1"])
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let send = |host: &'static str| {
+        hyper::Request::get("/hello")
+            .header("host", host)
+            .body(Empty::<Bytes>::new())
+            .unwrap()
+    };
+    let response = sender.send_request(send("other.localhost")).await.unwrap();
+    assert_eq!(response.status(), 421);
+    assert_eq!(response.headers()["hangar-proxy-error"], "PN03");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("SNI") && body.contains("other.localhost"),
+        "{body}"
+    );
+    // The same connection still serves its own app.
+    let response = sender.send_request(send("app.localhost")).await.unwrap();
+    assert_eq!(response.status(), 200);
+}
