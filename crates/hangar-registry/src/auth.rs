@@ -146,9 +146,7 @@ impl Auth {
             )),
             Some(Access::Platform) => Ok(()),
             Some(Access::Scoped(granted)) => {
-                let missing = wanted
-                    .iter()
-                    .find(|w| !granted.iter().any(|g| g.covers(w)));
+                let missing = wanted.iter().find(|w| !granted.iter().any(|g| g.covers(w)));
                 match missing {
                     None => Ok(()),
                     Some(scope) => Err(RegistryError::unauthorized(
@@ -252,7 +250,7 @@ pub struct TokenResponse {
     pub access_token: String,
     /// Seconds until it expires.
     pub expires_in: u64,
-    /// When it was issued (RFC 3339 is not required; seconds since the epoch).
+    /// When it was issued (RFC 3339).
     pub issued_at: String,
 }
 
@@ -289,7 +287,7 @@ pub fn token_request(
         access_token: token.clone(),
         token,
         expires_in: TOKEN_TTL_SECS,
-        issued_at: now_secs().to_string(),
+        issued_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     })
 }
 
@@ -313,7 +311,9 @@ mod tests {
         assert!(auth.require(&bearer, &[push.clone()]).is_ok());
         assert!(auth.require(&bearer, &[pull_other.clone()]).is_err());
         let forged = format!("{}x", token);
-        assert!(auth.require(&headers(&format!("Bearer {forged}")), &[push.clone()]).is_err());
+        assert!(auth
+            .require(&headers(&format!("Bearer {forged}")), &[push.clone()])
+            .is_err());
         let basic = headers(&format!("Basic {}", STANDARD.encode("anyone:secret")));
         assert!(auth.require(&basic, &[pull_other]).is_ok());
         let wrong = headers(&format!("Basic {}", STANDARD.encode("anyone:nope")));
@@ -325,7 +325,10 @@ mod tests {
         let scope = Scope::parse("repository:app/img:pull,push").unwrap();
         assert_eq!(scope.name, "app/img");
         assert_eq!(scope.actions, vec!["pull", "push"]);
-        assert_eq!(Scope::parse("registry:catalog:*").unwrap(), Scope::catalog());
+        assert_eq!(
+            Scope::parse("registry:catalog:*").unwrap(),
+            Scope::catalog()
+        );
         assert!(Scope::parse("nonsense").is_none());
     }
 }

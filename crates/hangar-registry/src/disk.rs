@@ -50,7 +50,7 @@ impl Disk {
     /// The blob's size, if it is stored.
     pub async fn blob_size(&self, digest: &Digest) -> Option<u64> {
         let meta = tokio::fs::metadata(self.blob_path(digest)).await.ok()?;
-        meta.is_file().then(|| meta.len())
+        meta.is_file().then_some(meta.len())
     }
 
     /// Marks a blob as just used, so that garbage collection's grace period
@@ -166,7 +166,9 @@ fn check_digest(expected: &Digest, actual: &Digest) -> Result<(), RegistryError>
              nothing was stored"
         ),
     )
-    .with_detail(serde_json::json!({ "expected": expected.to_string(), "actual": actual.to_string() })))
+    .with_detail(
+        serde_json::json!({ "expected": expected.to_string(), "actual": actual.to_string() }),
+    ))
 }
 
 /// Writes (or appends) a body to `path`; returns bytes written and their digest.

@@ -244,7 +244,11 @@ async fn route(
                     .get_manifest(&repo, &reference, &headers, method == Method::HEAD)
                     .await
             }
-            Method::PUT => registry.put_manifest(&repo, &reference, &headers, body).await,
+            Method::PUT => {
+                registry
+                    .put_manifest(&repo, &reference, &headers, body)
+                    .await
+            }
             Method::DELETE => registry.delete_manifest(&repo, &reference).await,
             _ => Err(unsupported()),
         },
@@ -252,7 +256,9 @@ async fn route(
             let digest = Digest::parse(&digest)?;
             match method {
                 Method::GET | Method::HEAD => {
-                    registry.get_blob(&repo, &digest, method == Method::HEAD).await
+                    registry
+                        .get_blob(&repo, &digest, method == Method::HEAD)
+                        .await
                 }
                 Method::DELETE => registry.delete_blob_link(&repo, &digest).await,
                 _ => Err(unsupported()),
@@ -311,7 +317,10 @@ mod tests {
             parse_target("a/b/blobs/sha256:00"),
             Some(Target::Blob("a/b".into(), "sha256:00".into()))
         );
-        assert_eq!(parse_target("a/b/tags/list"), Some(Target::Tags("a/b".into())));
+        assert_eq!(
+            parse_target("a/b/tags/list"),
+            Some(Target::Tags("a/b".into()))
+        );
         assert_eq!(parse_target("a/b"), None);
     }
 }

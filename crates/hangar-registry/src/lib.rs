@@ -77,7 +77,10 @@ pub struct Registry {
 impl Registry {
     /// Opens the registry under `config.root`, creating its directories and
     /// the key that signs registry tokens (`token-key`, mode 0600).
-    pub fn open(config: RegistryConfig, store: Arc<dyn Store>) -> Result<Arc<Registry>, RegistryError> {
+    pub fn open(
+        config: RegistryConfig,
+        store: Arc<dyn Store>,
+    ) -> Result<Arc<Registry>, RegistryError> {
         let disk = disk::Disk::open(&config.root)
             .map_err(|e| RegistryError::io("cannot create the registry directories", e))?;
         let key = load_or_create_key(&config.root.join("token-key"))?;

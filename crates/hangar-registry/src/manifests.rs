@@ -101,7 +101,11 @@ impl Registry {
             Reference::Digest(digest) => digest,
             Reference::Tag(tag) => self.meta.tag(repo, &tag).await?.ok_or_else(unknown)?,
         };
-        let record = self.meta.manifest(repo, &digest).await?.ok_or_else(unknown)?;
+        let record = self
+            .meta
+            .manifest(repo, &digest)
+            .await?
+            .ok_or_else(unknown)?;
         Ok((digest, record))
     }
 

@@ -98,7 +98,10 @@ impl Meta {
 
     /// The tag's manifest digest.
     pub async fn tag(&self, repo: &RepoName, tag: &str) -> Result<Option<Digest>, RegistryError> {
-        let record = self.store.get_json::<TagRecord>(&tag_key(repo, tag)).await?;
+        let record = self
+            .store
+            .get_json::<TagRecord>(&tag_key(repo, tag))
+            .await?;
         Ok(record.and_then(|(r, _)| Digest::parse(&r.digest).ok()))
     }
 

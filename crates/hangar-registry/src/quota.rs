@@ -48,7 +48,9 @@ impl Registry {
                  manifests and run garbage collection, or ask the operator to raise the quota"
             ),
         )
-        .with_detail(serde_json::json!({ "app": app, "quota": quota, "usage": before, "requested": after })))
+        .with_detail(
+            serde_json::json!({ "app": app, "quota": quota, "usage": before, "requested": after }),
+        ))
     }
 
     async fn app_blobs(&self, app: &str) -> Result<HashMap<Digest, u64>, RegistryError> {

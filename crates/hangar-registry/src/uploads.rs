@@ -135,7 +135,8 @@ impl Registry {
         if let Some(digest) = query_value(query, "digest") {
             let digest = Digest::parse(digest)?;
             if let Some(declared) = content_length(headers) {
-                self.check_quota(repo, &[(digest.clone(), declared)]).await?;
+                self.check_quota(repo, &[(digest.clone(), declared)])
+                    .await?;
             }
             let size = self.disk.put_stream(&digest, body).await?;
             self.link_blob(repo, &digest, size).await?;

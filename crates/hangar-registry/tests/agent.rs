@@ -35,7 +35,14 @@ async fn agent_pulls_and_runs_an_image_pushed_to_the_built_in_registry() {
     hangar_image::push::push_oci_layout(&image.layout, &reference, Some(&login))
         .await
         .expect("push to the built-in registry");
-    assert!(tb.data_dir().join("registry/blobs/sha256").read_dir().unwrap().count() >= 3);
+    assert!(
+        tb.data_dir()
+            .join("registry/blobs/sha256")
+            .read_dir()
+            .unwrap()
+            .count()
+            >= 3
+    );
 
     tb.client
         .create_app(&CreateAppRequest {
@@ -80,6 +87,10 @@ async fn agent_pulls_and_runs_an_image_pushed_to_the_built_in_registry() {
         false
     })
     .await;
-    assert_eq!(seen, Ok(true), "the Machine did not print the image's marker");
+    assert_eq!(
+        seen,
+        Ok(true),
+        "the Machine did not print the image's marker"
+    );
     tb.stop().await;
 }

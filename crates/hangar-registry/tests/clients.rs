@@ -39,7 +39,12 @@ impl DockerConfig {
             .spawn()
             .unwrap();
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(token.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(token.as_bytes())
+            .unwrap();
         let output = child.wait_with_output().unwrap();
         assert!(
             output.status.success(),
@@ -73,14 +78,38 @@ async fn docker_push_and_pull() {
         return;
     };
     let tarball = dir.path().join("rootfs.tar");
-    run("tar", &["-C", &dir.path().join("rootfs").display().to_string(), "-cf", &tarball.display().to_string(), "."]);
+    run(
+        "tar",
+        &[
+            "-C",
+            &dir.path().join("rootfs").display().to_string(),
+            "-cf",
+            &tarball.display().to_string(),
+            ".",
+        ],
+    );
     let image = format!("{}/app/img:v1", reg.host());
-    run("docker", &["import", "--change", "CMD [\"/bin/cat\", \"/marker\"]", &tarball.display().to_string(), &image]);
+    run(
+        "docker",
+        &[
+            "import",
+            "--change",
+            "CMD [\"/bin/cat\", \"/marker\"]",
+            &tarball.display().to_string(),
+            &image,
+        ],
+    );
 
     let anonymous = DockerConfig::new();
     let (pushed, output) = anonymous.run(&["push", &image]);
-    assert!(!pushed, "an unauthenticated docker push succeeded: {output}");
-    assert!(output.to_lowercase().contains("unauthorized") || output.contains("no basic auth"), "{output}");
+    assert!(
+        !pushed,
+        "an unauthenticated docker push succeeded: {output}"
+    );
+    assert!(
+        output.to_lowercase().contains("unauthorized") || output.contains("no basic auth"),
+        "{output}"
+    );
 
     let docker = DockerConfig::new();
     docker.login(&reg.host(), &reg.token);
@@ -111,21 +140,73 @@ async fn skopeo_copy_and_inspect() {
     let no_auth = dir.path().join("no-auth.json");
     let (copied, output) = try_run(
         "skopeo",
-        &["copy", "--authfile", &no_auth.display().to_string(), "--dest-tls-verify=false", &image.reference, &dest],
+        &[
+            "copy",
+            "--authfile",
+            &no_auth.display().to_string(),
+            "--dest-tls-verify=false",
+            &image.reference,
+            &dest,
+        ],
     );
-    assert!(!copied, "an unauthenticated skopeo copy succeeded: {output}");
-    run("skopeo", &["copy", "--dest-tls-verify=false", "--dest-creds", &creds, &image.reference, &dest]);
-    let inspected = run("skopeo", &["inspect", "--tls-verify=false", "--creds", &creds, &dest]);
+    assert!(
+        !copied,
+        "an unauthenticated skopeo copy succeeded: {output}"
+    );
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
+            &image.reference,
+            &dest,
+        ],
+    );
+    let inspected = run(
+        "skopeo",
+        &["inspect", "--tls-verify=false", "--creds", &creds, &dest],
+    );
     let inspected: serde_json::Value = serde_json::from_str(&inspected).unwrap();
     assert!(inspected["Digest"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(inspected["Layers"].as_array().unwrap().len(), 1);
-    let raw = run("skopeo", &["inspect", "--raw", "--tls-verify=false", "--creds", &creds, &dest]);
+    let raw = run(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            "--creds",
+            &creds,
+            &dest,
+        ],
+    );
     assert!(raw.contains("\"layers\""), "{raw}");
     // And back out into a directory, every blob verified by skopeo.
     let out = dir.path().join("pulled");
-    run("skopeo", &["copy", "--src-tls-verify=false", "--src-creds", &creds, &dest, &format!("dir:{}", out.display())]);
+    run(
+        "skopeo",
+        &[
+            "copy",
+            "--src-tls-verify=false",
+            "--src-creds",
+            &creds,
+            &dest,
+            &format!("dir:{}", out.display()),
+        ],
+    );
     assert!(out.join("manifest.json").is_file());
-    let tags = run("skopeo", &["list-tags", "--tls-verify=false", "--creds", &creds, &format!("docker://{}/app/sk", reg.host())]);
+    let tags = run(
+        "skopeo",
+        &[
+            "list-tags",
+            "--tls-verify=false",
+            "--creds",
+            &creds,
+            &format!("docker://{}/app/sk", reg.host()),
+        ],
+    );
     assert!(tags.contains("\"v1\""), "{tags}");
 }
 
@@ -136,14 +217,23 @@ async fn buildah_push() {
         return;
     }
     let reg = TestRegistry::start().await;
-    let dir = tempfile::tempdir().unwrap();
+    // buildah names an image pulled from an OCI layout after its path, which
+    // must be lowercase: no random temporary directory name.
+    let dir = LowercaseDir::new(&format!("hangar-registry-buildah-{}", std::process::id()));
     let Some(image) = busybox_layout(dir.path(), "pushed by buildah") else {
         return;
     };
     let root = dir.path().join("storage").display().to_string();
     let runroot = dir.path().join("run").display().to_string();
     let buildah = |args: &[&str]| {
-        let mut all = vec!["--root", root.as_str(), "--runroot", runroot.as_str(), "--storage-driver", "vfs"];
+        let mut all = vec![
+            "--root",
+            root.as_str(),
+            "--runroot",
+            runroot.as_str(),
+            "--storage-driver",
+            "vfs",
+        ];
         all.extend_from_slice(args);
         run("buildah", &all)
     };
@@ -161,7 +251,28 @@ async fn buildah_push() {
         .await
         .unwrap();
     assert_eq!(manifest.status(), reqwest::StatusCode::OK);
-    let _ = std::fs::remove_dir_all(Path::new(&root));
+}
+
+/// A scratch directory with a fixed lowercase name, removed on drop.
+struct LowercaseDir(std::path::PathBuf);
+
+impl LowercaseDir {
+    fn new(name: &str) -> LowercaseDir {
+        let path = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        LowercaseDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for LowercaseDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +284,10 @@ async fn hangar_push_client_and_image_store_pull() {
     };
     let reference = format!("{}/app/web:v1", reg.host());
     let refused = hangar_image::push::push_oci_layout(&image.layout, &reference, None).await;
-    assert!(matches!(refused, Err(hangar_image::ImageError::Unauthorized { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(hangar_image::ImageError::Unauthorized { .. })),
+        "{refused:?}"
+    );
     let login = hangar_image::push::RegistryLogin {
         user: "hangar".into(),
         password: reg.token.clone(),
@@ -194,8 +308,16 @@ async fn hangar_push_client_and_image_store_pull() {
     let anonymous = store.resolve(&reference).await;
     assert!(anonymous.is_err(), "pulled without credentials");
     store.add_registry_login(&reg.host(), "hangar", &reg.token);
-    let resolved = store.resolve(&reference).await.expect("pull with the platform token");
+    let resolved = store
+        .resolve(&reference)
+        .await
+        .expect("pull with the platform token");
     assert_eq!(resolved.digest, digest);
-    let marker = resolved.layers.iter().map(|l| l.join("marker")).find(|p| p.is_file()).unwrap();
+    let marker = resolved
+        .layers
+        .iter()
+        .map(|l| l.join("marker"))
+        .find(|p| p.is_file())
+        .unwrap();
     assert_eq!(std::fs::read_to_string(marker).unwrap(), "pushed by hangar");
 }
