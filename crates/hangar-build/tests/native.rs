@@ -233,3 +233,67 @@ async fn the_layout_resolves_through_the_image_store() {
         .find(|l| l.join("opt/tool/bin").exists());
     assert!(top.is_some(), "ADDed archive unpacks");
 }
+
+#[tokio::test]
+async fn from_an_image_reuses_its_files_config_and_users() {
+    let dir = tempfile::tempdir().unwrap();
+    // The base: a small image with users and a command.
+    let base_context = dir.path().join("base");
+    std::fs::create_dir_all(base_context.join("etc")).unwrap();
+    std::fs::write(
+        base_context.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\napp:x:1234:4321:app:/home/app:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(base_context.join("etc/group"), "root:x:0:\nstaff:x:50:\n").unwrap();
+    std::fs::write(
+        base_context.join("Dockerfile"),
+        "FROM scratch\nCOPY etc /etc\nENV BASE=yes\nCMD [\"/bin/base\"]\n",
+    )
+    .unwrap();
+    let mut request = BuildRequest::new(&base_context, dir.path().join("base-image"));
+    request.builder = BuilderChoice::Native;
+    let base = build(&request).await.unwrap();
+
+    let context = dir.path().join("app");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("data.txt"), "data\n").unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!(
+            "ARG BASE_REF={}\nFROM $BASE_REF\nCOPY --chown=app:staff data.txt /home/app/\n",
+            base.reference()
+        ),
+    )
+    .unwrap();
+    let mut request = BuildRequest::new(&context, dir.path().join("app-image"));
+    request.builder = BuilderChoice::Native;
+    request.image_store = Some(hangar_image::ImageStore::open(&dir.path().join("store")).unwrap());
+    let image = build(&request).await.expect("build FROM an oci: image");
+    let layout = &image.layout_dir;
+    let manifest: Value = serde_json::from_slice(&blob(layout, &image.manifest_digest)).unwrap();
+    let config: Value = serde_json::from_slice(&blob(
+        layout,
+        manifest["config"]["digest"].as_str().unwrap(),
+    ))
+    .unwrap();
+    assert_eq!(config["config"]["Cmd"], serde_json::json!(["/bin/base"]));
+    assert!(config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .contains(&"BASE=yes".into()));
+    let entries = layer_entries(layout, &manifest);
+    let data = entries
+        .iter()
+        .find(|e| e.0 == "home/app/data.txt")
+        .expect("copied file");
+    assert_eq!(
+        (data.2, data.3),
+        (1234, 50),
+        "names from the base's passwd/group"
+    );
+    assert!(
+        entries.iter().any(|e| e.0 == "etc/passwd"),
+        "base layers are included"
+    );
+}
