@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::acme::AcmeConfig;
+
 /// Settings of one proxy; `Default` gives Fly's defaults where Fly has one.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
@@ -35,6 +37,9 @@ pub struct ProxyConfig {
     /// no bytes moving before the proxy closes it, where the port's
     /// `http_options.idle_timeout` does not say.
     pub idle_timeout: Duration,
+    /// ACME for custom domains; `None` (the default) turns it off. Run it
+    /// with [`Proxy::spawn_acme`](crate::Proxy::spawn_acme).
+    pub acme: Option<AcmeConfig>,
 }
 
 impl Default for ProxyConfig {
@@ -52,6 +57,7 @@ impl Default for ProxyConfig {
             autostart_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
+            acme: None,
         }
     }
 }

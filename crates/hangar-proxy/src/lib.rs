@@ -43,6 +43,7 @@
 //! # }
 //! ```
 
+mod acme;
 mod acquire;
 mod autostart;
 mod autostop;
@@ -69,6 +70,7 @@ mod tcp;
 mod tls;
 mod upgrade;
 
+pub use acme::{AcmeConfig, AcmeStatus};
 pub use config::ProxyConfig;
 pub use control::MachineControl;
 pub use error::ProxyErrorCode;

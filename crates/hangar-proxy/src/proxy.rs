@@ -13,6 +13,7 @@ use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode, Version};
 use tokio::sync::watch;
 
+use crate::acme::AcmeState;
 use crate::autostart::Autostarter;
 use crate::balance::Target;
 use crate::body::RequestBody;
@@ -50,6 +51,8 @@ pub struct Proxy {
     upstreams: Upstreams,
     pub(crate) metrics: Metrics,
     queued: AtomicUsize,
+    /// ACME challenges and statuses, when ACME is configured.
+    pub(crate) acme: Option<Arc<AcmeState>>,
 }
 
 /// A request waiting for capacity; leaving the queue on drop.
@@ -77,7 +80,6 @@ impl Proxy {
         control: Arc<dyn MachineControl>,
     ) -> Arc<Proxy> {
         Arc::new(Proxy {
-            config,
             routes,
             control,
             loads: Arc::default(),
@@ -87,6 +89,8 @@ impl Proxy {
             upstreams: Upstreams::new(),
             metrics: Metrics::default(),
             queued: AtomicUsize::new(0),
+            acme: config.acme.as_ref().map(|_| Arc::default()),
+            config,
         })
     }
 
@@ -133,6 +137,14 @@ impl Proxy {
         client: ClientConn,
         sni_app: Option<&str>,
     ) -> Response<ProxyBody> {
+        if let Some(answer) = self
+            .acme
+            .as_ref()
+            .and_then(|acme| acme.challenge_response(request.uri().path()))
+        {
+            // HTTP-01 challenges are answered before routing.
+            return answer.map(full_body);
+        }
         let began = Instant::now();
         let version = request.version();
         let host = request_host(&request);

@@ -6,7 +6,8 @@
 //!    leaf first) and `<hostname>.key`; a wildcard `*.example.com` is
 //!    stored as `_wildcard.example.com.crt` / `_wildcard.example.com.key`
 //!    and covers exactly one label;
-//! 2. a self-signed certificate made on first use for `<app>.<app_domain>`
+//! 2. certificates the ACME manager obtained for custom domains;
+//! 3. a self-signed certificate made on first use for `<app>.<app_domain>`
 //!    when the app is in the current route table (kept in memory, and on
 //!    disk when the store has a self-signed directory);
 //!
@@ -17,4 +18,5 @@ mod self_signed;
 mod serve;
 mod store;
 
+pub(crate) use store::{load_pair, StoredCert};
 pub use store::{CertStore, CertStoreError};

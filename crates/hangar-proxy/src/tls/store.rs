@@ -54,6 +54,8 @@ pub struct CertStore {
     operator: HashMap<String, StoredCert>,
     /// Parent domain (`example.com` for `*.example.com`) → operator certificate.
     operator_wildcards: HashMap<String, StoredCert>,
+    /// Certificates obtained by ACME for custom domains, by host name.
+    acme: Mutex<HashMap<String, StoredCert>>,
     /// Self-signed certificates made so far, by host name.
     self_signed: Mutex<HashMap<String, StoredCert>>,
     /// Where self-signed certificates are kept across restarts, if anywhere.
@@ -133,6 +135,7 @@ impl CertStore {
     pub fn certificate_pem(&self, host: &str) -> Option<String> {
         let host = normalize(host);
         self.operator_cert(&host)
+            .or_else(|| self.acme_cert(&host))
             .or_else(|| self.lock_self_signed().get(&host).cloned())
             .map(|c| c.pem)
     }
@@ -147,7 +150,7 @@ impl CertStore {
         routes: &RouteTable,
     ) -> Option<Arc<CertifiedKey>> {
         let host = normalize(host);
-        if let Some(cert) = self.operator_cert(&host) {
+        if let Some(cert) = self.operator_cert(&host).or_else(|| self.acme_cert(&host)) {
             return Some(cert.key);
         }
         let app = app_for_host(&host, app_domain).filter(|a| !a.contains('.'))?;
@@ -172,6 +175,25 @@ impl CertStore {
         }
     }
 
+    /// True when an operator certificate (exact or wildcard) covers `host`.
+    pub fn operator_covers(&self, host: &str) -> bool {
+        self.operator_cert(&normalize(host)).is_some()
+    }
+
+    /// Serves `cert` for `host` from now on (an ACME certificate).
+    pub(crate) fn set_acme(&self, host: &str, cert: StoredCert) {
+        lock(&self.acme).insert(normalize(host), cert);
+    }
+
+    /// Stops serving the ACME certificate of `host`.
+    pub(crate) fn remove_acme(&self, host: &str) {
+        lock(&self.acme).remove(&normalize(host));
+    }
+
+    fn acme_cert(&self, host: &str) -> Option<StoredCert> {
+        lock(&self.acme).get(host).cloned()
+    }
+
     fn operator_cert(&self, host: &str) -> Option<StoredCert> {
         self.operator
             .get(host)
@@ -183,10 +205,14 @@ impl CertStore {
     }
 
     fn lock_self_signed(&self) -> std::sync::MutexGuard<'_, HashMap<String, StoredCert>> {
-        self.self_signed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.self_signed)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn normalize(host: &str) -> String {
