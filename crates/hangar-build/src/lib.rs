@@ -114,6 +114,23 @@ impl BuildRequest {
     }
 }
 
+impl std::fmt::Debug for BuildRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuildRequest")
+            .field("context_dir", &self.context_dir)
+            .field("dockerfile", &self.dockerfile)
+            .field("builder", &self.builder)
+            .field("build_args", &self.build_args)
+            .field("target", &self.target)
+            .field("labels", &self.labels)
+            .field("output_dir", &self.output_dir)
+            .field("tag", &self.tag)
+            .field("context_limit", &self.context_limit)
+            .field("source_date_epoch", &self.source_date_epoch)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A built image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuiltImage {
@@ -156,7 +173,14 @@ pub async fn build(request: &BuildRequest) -> Result<BuiltImage, BuildError> {
         return Err(BuildError::MissingDockerfile(dockerfile));
     }
     context::check_size(&request.context_dir, request.context_limit)?;
-    let kind = select::choose(request.builder, uses_host_base(&dockerfile)).await?;
+    let host_base = uses_host_base(&dockerfile);
+    let kind = select::choose(request.builder, host_base).await?;
+    if host_base && kind != BuilderKind::Native {
+        return Err(BuildError::BuilderUnavailable {
+            builder: kind.to_string(),
+            reason: "the Dockerfile builds FROM host, which only the native builder knows; use --builder native".into(),
+        });
+    }
     request.say(&format!("building with the {kind} builder"));
 
     let scratch = layout::Scratch::beside(&request.output_dir)?;

@@ -166,3 +166,23 @@ async fn missing_sources_and_unknown_users_name_the_line() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn from_host_with_another_builder_says_to_use_native() {
+    if std::path::Path::new("/var/run/docker.sock").exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut request = request(dir.path(), "FROM host\nCOPY hello.txt /\n");
+        request.builder = BuilderChoice::Docker;
+        match build(&request).await {
+            Err(BuildError::BuilderUnavailable { reason, .. }) if reason.contains("daemon") => {
+                eprintln!("SKIPPED from_host_with_another_builder: {reason}")
+            }
+            Err(BuildError::BuilderUnavailable { reason, .. }) => {
+                assert!(reason.contains("--builder native"), "{reason}")
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    } else {
+        eprintln!("SKIPPED from_host_with_another_builder: no Docker socket");
+    }
+}
