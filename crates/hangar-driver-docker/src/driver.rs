@@ -136,10 +136,12 @@ impl DockerDriver {
             .await
             .map_err(|e| failed(format!("cannot attach to its output: {}", message(&e))))?;
         let (stdout, stderr) = output::split_attach(attached.output);
-        self.docker
-            .start_container(id, None)
-            .await
-            .map_err(|e| failed(message(&e)))?;
+        self.docker.start_container(id, None).await.map_err(|e| {
+            failed(format!(
+                "Docker could not start the container: {}",
+                message(&e)
+            ))
+        })?;
         let exit = output::exit_future(self.docker.clone(), id.clone());
         let inspected = self
             .docker
