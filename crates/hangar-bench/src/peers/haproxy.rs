@@ -14,7 +14,7 @@ pub fn config(listen: SocketAddr, backend: SocketAddr, threads: usize) -> String
     format!(
         "global
     nbthread {threads}
-    maxconn 20000
+    maxconn 4096
 
 defaults
     mode http
@@ -29,7 +29,7 @@ frontend bench
     default_backend backend
 
 backend backend
-    server app {backend} maxconn 10000
+    server app {backend} maxconn 4096
 "
     )
 }
