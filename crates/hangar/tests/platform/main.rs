@@ -12,5 +12,8 @@ mod isolation;
 mod leases;
 mod lifecycle;
 mod restart_policies;
+mod server_deploys;
+mod server_deploys_support;
+mod server_releases_secrets;
 mod support;
 mod volumes;

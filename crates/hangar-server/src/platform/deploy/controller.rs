@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 use hangar_config::{Config, Format};
-use hangar_store::StoreExt;
+use hangar_store::{Op, StoreExt, Txn};
 use hangar_types::{DeployEvent, DeployState, EventLevel, ReleaseStatus};
 
 use super::plan::{self, Action, Plan, PlanInput, Strategy};
 use super::record::{event_key, record_key, DeployRecord, Phase};
-use crate::http::error::HttpResult;
+use crate::http::error::{HttpError, HttpResult};
 use crate::platform::{now_rfc3339, ControlPlane};
 
 /// A deploy being driven: the control plane and the deploy's record.
@@ -52,10 +52,20 @@ impl Run {
             level,
         };
         tracing::info!(deploy = %self.record.deployment.id, phase, message = %event.message, "deploy event");
-        let key = event_key(&self.record.deployment.app, &self.record.deployment.id, seq);
-        self.cp.store.put_json(&key, &event).await?;
+        // The event and the record move together: a reader that sees the
+        // closing event also sees the final state, and the other way round.
         self.record.next_seq += 1;
-        self.save().await
+        let app = &self.record.deployment.app;
+        let id = &self.record.deployment.id;
+        let encode = |value: serde_json::Result<Vec<u8>>| {
+            value.map_err(|e| HttpError::internal(format!("cannot encode a deploy: {e}")))
+        };
+        let txn = Txn::new().then(vec![
+            Op::put(event_key(app, id, seq), encode(serde_json::to_vec(&event))?),
+            Op::put(record_key(app, id), encode(serde_json::to_vec(&self.record))?),
+        ]);
+        self.cp.store.txn(txn).await?;
+        Ok(())
     }
 
     pub async fn info(&mut self, phase: &str, message: impl Into<String>) -> HttpResult<()> {

@@ -1,0 +1,365 @@
+//! Server-side deploys through the API: process groups, each strategy, no-op
+//! redeploys, automatic revert when checks fail, a failing release command,
+//! and a deploy that survives a control-plane restart.
+
+use std::time::Duration;
+
+use hangar_types::{DeployState, GoDuration, ReleaseStatus};
+
+use crate::server_deploys_support::*;
+use crate::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
+    if hangar_testbed::skip_unless_root(
+        "deploys_create_groups_then_roll_changes_with_every_strategy",
+    ) {
+        return;
+    }
+    let tb = testbed().await;
+    let Some(image) = http_image(&tb, "deploy-strategies") else {
+        return;
+    };
+    let app = "strategies";
+    create_app(&tb, app).await;
+
+    let (first, events) = deploy(
+        &tb,
+        app,
+        &request(&image.reference, &fly_toml(app, "v1", true, "")),
+    )
+    .await;
+    assert_eq!(first.state, DeployState::Succeeded, "{}", messages(&events));
+    assert_eq!(first.release_version, 1);
+    let machines = managed(&tb, app).await;
+    assert_eq!(
+        in_group(&machines, "web").len(),
+        2,
+        "web has services: two Machines"
+    );
+    assert_eq!(
+        in_group(&machines, "worker").len(),
+        1,
+        "worker has none: one Machine"
+    );
+    for m in &machines {
+        assert_eq!(m.state.to_string(), "started", "{}", m.id);
+        assert_eq!(m.config.env.get("MARK").map(String::as_str), Some("v1"));
+    }
+
+    for (i, strategy) in ["rolling", "immediate", "canary", "bluegreen"]
+        .into_iter()
+        .enumerate()
+    {
+        let before = managed(&tb, app).await;
+        let mut req = request(&image.reference, &fly_toml(app, strategy, true, ""));
+        req.strategy = Some(strategy.into());
+        let (deployment, events) = deploy(&tb, app, &req).await;
+        let log = messages(&events);
+        assert_eq!(
+            deployment.state,
+            DeployState::Succeeded,
+            "{strategy}: {log}"
+        );
+        assert_eq!(deployment.strategy, strategy);
+        let version = (i + 2) as u64;
+        assert_eq!(deployment.release_version, version);
+        let after = managed(&tb, app).await;
+        assert_eq!(in_group(&after, "web").len(), 2, "{strategy}: {log}");
+        assert_eq!(in_group(&after, "worker").len(), 1, "{strategy}: {log}");
+        for m in &after {
+            assert_eq!(
+                m.config.env.get("MARK").map(String::as_str),
+                Some(strategy),
+                "{strategy}: {}",
+                m.id
+            );
+            assert_eq!(
+                m.config
+                    .metadata
+                    .get("fly_release_version")
+                    .map(String::as_str),
+                Some(version.to_string().as_str())
+            );
+            assert_eq!(m.state.to_string(), "started", "{strategy}: {}", m.id);
+            assert!(!m.cordoned, "{strategy}: {} still cordoned", m.id);
+        }
+        let ids =
+            |ms: &[hangar_types::Machine]| ms.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        match strategy {
+            "bluegreen" => {
+                let old_web: Vec<String> = in_group(&before, "web")
+                    .iter()
+                    .map(|m| m.id.clone())
+                    .collect();
+                assert!(
+                    in_group(&after, "web")
+                        .iter()
+                        .all(|m| !old_web.contains(&m.id)),
+                    "bluegreen replaces the web Machines: {log}"
+                );
+            }
+            _ => assert_eq!(
+                ids(&before),
+                ids(&after),
+                "{strategy} updates in place: {log}"
+            ),
+        }
+        if strategy == "canary" {
+            assert!(log.contains("canary machine"), "{log}");
+        }
+    }
+
+    // The same image and config again: nothing changes.
+    let before = managed(&tb, app).await;
+    let (same, events) = deploy(
+        &tb,
+        app,
+        &request(&image.reference, &fly_toml(app, "bluegreen", true, "")),
+    )
+    .await;
+    assert_eq!(same.state, DeployState::Succeeded);
+    assert!(
+        messages(&events).contains("no changes"),
+        "{}",
+        messages(&events)
+    );
+    let after = managed(&tb, app).await;
+    let versions = |ms: &[hangar_types::Machine]| {
+        ms.iter()
+            .map(|m| (m.id.clone(), m.instance_id.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(versions(&before), versions(&after));
+    let releases = tb.client.list_releases(app).await.unwrap();
+    assert_eq!(releases[0].version, 6);
+    assert_eq!(releases[0].status, ReleaseStatus::Complete);
+
+    // A group removed from fly.toml loses its Machines.
+    let no_worker = fly_toml(app, "bluegreen", false, "");
+    let (shrunk, events) = deploy(&tb, app, &request(&image.reference, &no_worker)).await;
+    assert_eq!(
+        shrunk.state,
+        DeployState::Succeeded,
+        "{}",
+        messages(&events)
+    );
+    let after = managed(&tb, app).await;
+    assert!(in_group(&after, "worker").is_empty(), "{after:#?}");
+    tb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_whose_checks_never_pass_reverts_and_the_app_keeps_serving() {
+    if hangar_testbed::skip_unless_root(
+        "a_deploy_whose_checks_never_pass_reverts_and_the_app_keeps_serving",
+    ) {
+        return;
+    }
+    let tb = testbed().await;
+    let Some(image) = http_image(&tb, "deploy-revert") else {
+        return;
+    };
+    let app = "reverts";
+    create_app(&tb, app).await;
+    let (first, events) = deploy(
+        &tb,
+        app,
+        &request(&image.reference, &fly_toml(app, "v1", false, "")),
+    )
+    .await;
+    assert_eq!(first.state, DeployState::Succeeded, "{}", messages(&events));
+    let before = managed(&tb, app).await;
+    assert_eq!(before.len(), 2);
+
+    let broken = fly_toml(app, "v2", false, "").replace("path = \"/\"", "path = \"/missing\"");
+    let mut req = request(&image.reference, &broken);
+    req.wait_timeout = Some(GoDuration(Duration::from_secs(4)));
+    let (failed, events) = deploy(&tb, app, &req).await;
+    let log = messages(&events);
+    assert_eq!(failed.state, DeployState::Reverted, "{log}");
+    let error = failed.error.clone().unwrap_or_default();
+    assert!(error.contains("checks did not pass"), "{error}");
+    assert!(log.contains("[revert]"), "{log}");
+
+    let after = managed(&tb, app).await;
+    assert_eq!(
+        before.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        after.iter().map(|m| &m.id).collect::<Vec<_>>()
+    );
+    for m in &after {
+        assert_eq!(
+            m.config.env.get("MARK").map(String::as_str),
+            Some("v1"),
+            "{}",
+            m.id
+        );
+        assert_eq!(
+            m.config
+                .metadata
+                .get("fly_release_version")
+                .map(String::as_str),
+            Some("1")
+        );
+    }
+    let releases = tb.client.list_releases(app).await.unwrap();
+    assert_eq!(releases[0].version, 2);
+    assert_eq!(releases[0].status, ReleaseStatus::Failed);
+    let body = hangar_testbed::wait_until_async(
+        "the app to serve through the proxy",
+        Duration::from_secs(30),
+        || async {
+            match get_via_proxy(&tb, app).await? {
+                (200, body) => Ok(body),
+                (status, body) => Err(format!("{status}: {body}")),
+            }
+        },
+    )
+    .await;
+    assert!(body.contains("hello from a hangar machine"), "{body}");
+
+    // With no_rollback the fleet stays as the failure left it.
+    let mut req = request(&image.reference, &broken);
+    req.wait_timeout = Some(GoDuration(Duration::from_secs(3)));
+    req.no_rollback = true;
+    let (failed, events) = deploy(&tb, app, &req).await;
+    assert_eq!(failed.state, DeployState::Failed, "{}", messages(&events));
+    assert!(!messages(&events).contains("[revert]"));
+    tb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_release_command_aborts_with_its_output_and_changes_nothing() {
+    if hangar_testbed::skip_unless_root(
+        "a_failing_release_command_aborts_with_its_output_and_changes_nothing",
+    ) {
+        return;
+    }
+    let tb = testbed().await;
+    let Some(image) = http_image(&tb, "deploy-release-command") else {
+        return;
+    };
+    let app = "migrations";
+    create_app(&tb, app).await;
+    let ok = "\n[deploy]\n  release_command = \"sh -c 'echo migrated ok'\"\n";
+    let (first, events) = deploy(
+        &tb,
+        app,
+        &request(&image.reference, &fly_toml(app, "v1", false, ok)),
+    )
+    .await;
+    assert_eq!(first.state, DeployState::Succeeded, "{}", messages(&events));
+    assert!(
+        messages(&events).contains("migrated ok"),
+        "{}",
+        messages(&events)
+    );
+    let before = managed(&tb, app).await;
+
+    let failing =
+        "\n[deploy]\n  release_command = \"sh -c 'echo migrating the database; exit 3'\"\n";
+    let (failed, events) = deploy(
+        &tb,
+        app,
+        &request(&image.reference, &fly_toml(app, "v2", false, failing)),
+    )
+    .await;
+    let log = messages(&events);
+    assert_eq!(failed.state, DeployState::Failed, "{log}");
+    assert!(
+        failed.error.unwrap_or_default().contains("exit code 3"),
+        "{log}"
+    );
+    assert!(log.contains("migrating the database"), "{log}");
+    let after = managed(&tb, app).await;
+    let versions = |ms: &[hangar_types::Machine]| {
+        ms.iter()
+            .map(|m| (m.id.clone(), m.instance_id.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        versions(&before),
+        versions(&after),
+        "no app Machine changed"
+    );
+    let all = tb
+        .client
+        .list_machines(app, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        all.len(),
+        before.len(),
+        "the release command Machine is gone: {all:#?}"
+    );
+    assert_eq!(
+        tb.client.list_releases(app).await.unwrap()[0].status,
+        ReleaseStatus::Failed
+    );
+    tb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_resumes_after_the_control_plane_restarts() {
+    if hangar_testbed::skip_unless_root("a_deploy_resumes_after_the_control_plane_restarts") {
+        return;
+    }
+    let tb = testbed().await;
+    let Some(image) = http_image(&tb, "deploy-resume") else {
+        return;
+    };
+    let app = "resumes";
+    create_app(&tb, app).await;
+    let (first, _) = deploy(
+        &tb,
+        app,
+        &request(&image.reference, &fly_toml(app, "v1", false, "")),
+    )
+    .await;
+    assert_eq!(first.state, DeployState::Succeeded);
+
+    // v2 boots slowly, so the rolling deploy is still running when the
+    // control plane goes away.
+    let slow = "\n[experimental]\n  cmd = [\"/bin/sh\", \"-c\", \"sleep 3; exec httpd -f -p 8080 -h /www\"]\n";
+    let mut req = request(&image.reference, &fly_toml(app, "v2", false, slow));
+    req.max_unavailable = Some(1.0);
+    let queued = tb.client.create_deploy(app, &req).await.unwrap();
+    hangar_testbed::wait_until_async(
+        "the deploy to update its first machine",
+        Duration::from_secs(60),
+        || async {
+            let mut events = tb
+                .client
+                .deploy_events(app, &queued.id, 0, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            use futures_util::StreamExt;
+            while let Some(event) = events.next().await {
+                if event.map_err(|e| e.to_string())?.phase == "update" {
+                    return Ok(());
+                }
+            }
+            Err("no update yet".to_string())
+        },
+    )
+    .await;
+    let tb = tb.restart().await.expect("restart the platform");
+    let (resumed, events) = follow(&tb, app, &queued.id).await;
+    let log = messages(&events);
+    assert_eq!(resumed.state, DeployState::Succeeded, "{log}");
+    let machines = managed(&tb, app).await;
+    assert_eq!(machines.len(), 2, "{log}");
+    for m in &machines {
+        assert_eq!(
+            m.config.env.get("MARK").map(String::as_str),
+            Some("v2"),
+            "{}: {log}",
+            m.id
+        );
+    }
+    assert_eq!(
+        tb.client.list_releases(app).await.unwrap()[0].status,
+        ReleaseStatus::Complete
+    );
+    tb.stop().await;
+}

@@ -1,0 +1,161 @@
+//! Helpers of the server-side deploy tests: fly.toml texts, deploying and
+//! following a deploy to its end, reading the app's managed Machines.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hangar_testbed::Testbed;
+use hangar_types::{CreateDeployRequest, DeployEvent, Deployment, GoDuration, Machine};
+
+/// A fly.toml with a `web` group behind an HTTP check (two Machines) and,
+/// with `worker`, a `worker` group without services; `[env] MARK = mark`.
+pub fn fly_toml(app: &str, mark: &str, worker: bool, extra: &str) -> String {
+    let processes = if worker {
+        "[processes]\n  web = \"/bin/sh -c 'exec httpd -f -p 8080 -h /www'\"\n  worker = \"sleep 100000\"\n"
+    } else {
+        ""
+    };
+    let targets = if worker {
+        "  processes = [\"web\"]\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"app = "{app}"
+primary_region = "dev"
+
+[env]
+  MARK = "{mark}"
+
+{processes}
+[http_service]
+  internal_port = 8080
+  auto_stop_machines = "off"
+  auto_start_machines = false
+{targets}
+  [[http_service.checks]]
+    interval = "1s"
+    timeout = "1s"
+    grace_period = "0s"
+    method = "GET"
+    path = "/"
+
+[[vm]]
+  memory = "256mb"
+{extra}
+"#
+    )
+}
+
+/// A deploy request of `image` with `toml`.
+pub fn request(image: &str, toml: &str) -> CreateDeployRequest {
+    CreateDeployRequest {
+        image: image.to_string(),
+        fly_toml: toml.to_string(),
+        wait_timeout: Some(GoDuration(Duration::from_secs(30))),
+        author: Some("tester".into()),
+        ..Default::default()
+    }
+}
+
+/// Follows a deploy's events to its end; the final deploy and every event.
+pub async fn follow(tb: &Testbed, app: &str, id: &str) -> (Deployment, Vec<DeployEvent>) {
+    let mut stream = tb
+        .client
+        .deploy_events(app, id, 0, true)
+        .await
+        .expect("follow deploy events");
+    let mut events = Vec::new();
+    let collected = tokio::time::timeout(Duration::from_secs(240), async {
+        while let Some(event) = stream.next().await {
+            events.push(event.expect("deploy event"));
+        }
+    })
+    .await;
+    assert!(
+        collected.is_ok(),
+        "the deploy did not end; events so far: {events:#?}"
+    );
+    assert_eq!(
+        events.last().map(|e| e.phase.as_str()),
+        Some("done"),
+        "{events:#?}"
+    );
+    let deployment = tb.client.get_deploy(app, id).await.expect("get deploy");
+    assert!(deployment.state.is_final(), "{deployment:?}");
+    (deployment, events)
+}
+
+/// Starts a deploy and follows it to its end.
+pub async fn deploy(
+    tb: &Testbed,
+    app: &str,
+    request: &CreateDeployRequest,
+) -> (Deployment, Vec<DeployEvent>) {
+    let queued = tb
+        .client
+        .create_deploy(app, request)
+        .await
+        .expect("create deploy");
+    follow(tb, app, &queued.id).await
+}
+
+/// The app's Machines made by deploys (not one-off ones), by id.
+pub async fn managed(tb: &Testbed, app: &str) -> Vec<Machine> {
+    let mut machines: Vec<Machine> = tb
+        .client
+        .list_machines(app, &Default::default())
+        .await
+        .expect("list machines")
+        .into_iter()
+        .filter(|m| {
+            m.config
+                .metadata
+                .get("fly_platform_version")
+                .map(String::as_str)
+                == Some("v2")
+        })
+        .collect();
+    machines.sort_by(|a, b| a.id.cmp(&b.id));
+    machines
+}
+
+/// Machines of `group`.
+pub fn in_group<'a>(machines: &'a [Machine], group: &str) -> Vec<&'a Machine> {
+    machines
+        .iter()
+        .filter(|m| {
+            m.config
+                .metadata
+                .get("fly_process_group")
+                .map(String::as_str)
+                == Some(group)
+        })
+        .collect()
+}
+
+/// Messages of the events, one per line, for assertions and failure output.
+pub fn messages(events: &[DeployEvent]) -> String {
+    events
+        .iter()
+        .map(|e| format!("[{}] {}", e.phase, e.message))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// GET / through the edge proxy with `Host: {app}.localhost`.
+pub async fn get_via_proxy(tb: &Testbed, app: &str) -> Result<(u16, String), String> {
+    let proxy = tb.platform.proxy_addr.ok_or("the testbed runs no proxy")?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .get(format!("http://{proxy}/"))
+        .header("host", format!("{app}.localhost"))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await.map_err(|e| e.to_string())?))
+}
