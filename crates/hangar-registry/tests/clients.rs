@@ -319,5 +319,8 @@ async fn hangar_push_client_and_image_store_pull() {
         .map(|l| l.join("marker"))
         .find(|p| p.is_file())
         .unwrap();
-    assert_eq!(std::fs::read_to_string(marker).unwrap(), "pushed by hangar");
+    assert_eq!(
+        std::fs::read_to_string(marker).unwrap(),
+        "pushed by hangar\n"
+    );
 }

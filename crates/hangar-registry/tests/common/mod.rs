@@ -111,10 +111,12 @@ pub fn try_run(program: &str, args: &[&str]) -> (bool, String) {
 }
 
 /// A busybox OCI layout under `dir` (None and SKIPPED when busybox-static is missing).
+/// The image prints the marker (one line) and sleeps.
 pub fn busybox_layout(dir: &Path, marker: &str) -> Option<hangar_testbed::BusyboxImage> {
+    let line = format!("{marker}\n");
     hangar_testbed::busybox_image(
         dir,
         &["/bin/sh", "-c", "cat /marker; sleep 3600"],
-        &[("/marker", marker, 0o644)],
+        &[("/marker", &line, 0o644)],
     )
 }
