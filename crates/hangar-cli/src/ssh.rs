@@ -2,8 +2,10 @@
 //! through the exec API and exit with its exit code.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use hangar_client::{Client, WaitOptions};
 use hangar_types::{ExecRequest, Machine, MachineState};
 
 use crate::context::Context;
@@ -56,7 +58,7 @@ pub(crate) async fn run(ctx: &Context, command: SshCommand) -> anyhow::Result<i3
     let app = ctx.require_app()?;
     let client = ctx.client()?;
     let machines = fleet::machines(&client, &app).await?;
-    let machine = choose(&args, &machines)?;
+    let machine = choose(ctx, &client, &app, &args, &machines).await?;
     let request = ExecRequest {
         command: argv,
         timeout: Some(i64::from(args.timeout.max(1))),
@@ -79,33 +81,101 @@ pub(crate) async fn run(ctx: &Context, command: SshCommand) -> anyhow::Result<i3
     })
 }
 
+/// How long to wait for a Machine that is starting (or that this command
+/// starts) to be started.
+const START_WAIT: Duration = Duration::from_secs(30);
+
 /// The Machine to run in: `--machine`, a choice with `--select`, else the
-/// first started one.
-fn choose<'a>(args: &ConsoleArgs, machines: &'a [Machine]) -> anyhow::Result<&'a Machine> {
+/// first started one. With none started, one that is on its way up is
+/// waited for, else a stopped one is started (as the proxy would).
+async fn choose(
+    ctx: &Context,
+    client: &Client,
+    app: &str,
+    args: &ConsoleArgs,
+    machines: &[Machine],
+) -> anyhow::Result<Machine> {
     if let Some(id) = &args.machine {
-        return machines.iter().find(|m| &m.id == id).ok_or_else(|| {
-            CliError::InvalidArguments(format!(
-                "machine {id} is not one of the app's Machines: see `hangar machine list`"
-            ))
-            .into()
-        });
+        return machines
+            .iter()
+            .find(|m| &m.id == id)
+            .cloned()
+            .ok_or_else(|| {
+                CliError::InvalidArguments(format!(
+                    "machine {id} is not one of the app's Machines: see `hangar machine list`"
+                ))
+                .into()
+            });
     }
     let started: Vec<&Machine> = machines
         .iter()
         .filter(|m| m.state == MachineState::Started)
         .collect();
-    if started.is_empty() {
-        return Err(CliError::InvalidArguments(
-            "the app has no started Machine to run the command in: start one with \
-             `hangar machine start ID`, or pass --machine ID"
-                .into(),
+    if !started.is_empty() {
+        return if args.select {
+            select(&started).cloned()
+        } else {
+            Ok(started[0].clone())
+        };
+    }
+    let coming_up = |m: &&Machine| {
+        matches!(
+            m.state,
+            MachineState::Created
+                | MachineState::Starting
+                | MachineState::Restarting
+                | MachineState::Replacing
         )
+    };
+    let startable = |m: &&Machine| {
+        matches!(
+            m.state,
+            MachineState::Stopped | MachineState::Suspended | MachineState::Stopping
+        )
+    };
+    let Some(machine) = machines
+        .iter()
+        .find(coming_up)
+        .or_else(|| machines.iter().find(startable))
+    else {
+        let states: Vec<String> = machines
+            .iter()
+            .map(|m| format!("{} {}", m.id, m.state))
+            .collect();
+        return Err(CliError::InvalidArguments(format!(
+            "the app has no Machine to run the command in ({}): deploy with `hangar deploy`",
+            if states.is_empty() {
+                "it has no Machines".to_string()
+            } else {
+                states.join(", ")
+            }
+        ))
         .into());
+    };
+    if startable(&machine) {
+        ctx.output.note(format_args!(
+            "Starting machine {} to run the command",
+            machine.id
+        ));
+        if machine.state == MachineState::Stopping {
+            client
+                .wait_for_state(
+                    app,
+                    &machine.id,
+                    &WaitOptions::new(MachineState::Stopped, START_WAIT),
+                )
+                .await?;
+        }
+        client.start_machine(app, &machine.id).await?;
     }
-    if !args.select {
-        return Ok(started[0]);
-    }
-    select(&started)
+    client
+        .wait_for_state(
+            app,
+            &machine.id,
+            &WaitOptions::new(MachineState::Started, START_WAIT),
+        )
+        .await?;
+    Ok(machine.clone())
 }
 
 fn select<'a>(started: &[&'a Machine]) -> anyhow::Result<&'a Machine> {

@@ -36,7 +36,7 @@ pub enum ScaleCommand {
 #[derive(Debug, Args)]
 pub struct CountArgs {
     /// N, +N, -N, or GROUP=N for each group
-    #[arg(value_name = "COUNT", required = true, allow_hyphen_values = true)]
+    #[arg(value_name = "COUNT", required = true, allow_negative_numbers = true)]
     pub counts: Vec<String>,
     /// Regions to place Machines in (comma-separated or repeated)
     #[arg(short = 'r', long, value_name = "REGION", value_delimiter = ',')]
@@ -109,4 +109,23 @@ pub(crate) async fn count_group(ctx: &Context, group: &str, total: i64) -> anyho
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::{Cli, Command};
+
+    #[test]
+    fn counts_take_changes_and_flags_stay_flags() {
+        let cli = Cli::try_parse_from(["hangar", "scale", "count", "-1", "-y", "-g", "w"]).unwrap();
+        let Command::Scale(ScaleCommand::Count(args)) = cli.command else {
+            panic!("not scale count")
+        };
+        assert_eq!(args.counts, ["-1"]);
+        assert!(args.yes);
+        assert_eq!(args.process_group.as_deref(), Some("w"));
+    }
 }

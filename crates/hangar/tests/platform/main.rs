@@ -17,3 +17,6 @@ mod server_deploys_support;
 mod server_releases_secrets;
 mod support;
 mod volumes;
+mod workflow;
+mod workflow_errors;
+mod workflow_scale;

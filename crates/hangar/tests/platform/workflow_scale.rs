@@ -1,0 +1,127 @@
+//! `hangar scale count` across two process groups, `scale vm|memory|show`
+//! and `autoscale`, through the built binary.
+
+use std::collections::BTreeMap;
+
+use crate::support::*;
+use crate::workflow::{app_image, Hangar};
+
+/// Machines per process group.
+async fn counts(hangar: &Hangar<'_>, app: &str) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for machine in hangar.machines(app).await {
+        let group = machine
+            .config
+            .metadata
+            .get("fly_process_group")
+            .cloned()
+            .unwrap_or_else(|| "app".into());
+        *counts.entry(group).or_default() += 1;
+    }
+    counts
+}
+
+fn map(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_count_converges_two_process_groups() {
+    if hangar_testbed::skip_unless_root("scale_count_converges_two_process_groups") {
+        return;
+    }
+    let tb = testbed().await;
+    let Some(image) = app_image(&tb, "wfs-image") else {
+        return;
+    };
+    let hangar = Hangar::new(&tb, "wfscale");
+    let image = image.reference.as_str();
+    hangar
+        .run(&[
+            "launch",
+            "--image",
+            image,
+            "--name",
+            "wfscale",
+            "--no-deploy",
+        ])
+        .await
+        .ok();
+    let mut fly_toml = std::fs::read_to_string(hangar.fly_toml()).unwrap();
+    fly_toml.push_str(
+        "\n[processes]\n  app = \"/bin/sh -c 'echo booted; exec httpd -f -v -p 8080 -h /www'\"\n  \
+         worker = \"sleep 100000\"\n",
+    );
+    std::fs::write(hangar.fly_toml(), fly_toml).unwrap();
+    hangar
+        .run(&["deploy", "--image", image, "--ha=false"])
+        .await
+        .ok();
+    assert_eq!(
+        counts(&hangar, "wfscale").await,
+        map(&[("app", 1), ("worker", 1)])
+    );
+
+    hangar
+        .run(&["scale", "count", "app=3", "worker=2", "-y"])
+        .await
+        .ok();
+    assert_eq!(
+        counts(&hangar, "wfscale").await,
+        map(&[("app", 3), ("worker", 2)])
+    );
+    for machine in hangar.machines("wfscale").await {
+        assert_eq!(
+            machine.state,
+            hangar_types::MachineState::Started,
+            "{}",
+            machine.id
+        );
+    }
+    let show = hangar.run(&["scale", "show", "--json"]).await.ok();
+    let show: serde_json::Value = serde_json::from_str(&show.out).unwrap();
+    assert_eq!(show[0]["process"], "app");
+    assert_eq!(show[0]["count"], 3);
+    assert_eq!(show[1]["regions"]["dev"], 2);
+
+    hangar
+        .run(&["scale", "count", "1", "--process-group", "worker", "-y"])
+        .await
+        .ok();
+    hangar.run(&["scale", "count", "app=1", "-y"]).await.ok();
+    assert_eq!(
+        counts(&hangar, "wfscale").await,
+        map(&[("app", 1), ("worker", 1)])
+    );
+    // Unknown groups are refused and change nothing.
+    hangar
+        .run(&["scale", "count", "db=2", "-y"])
+        .await
+        .fails_with("unknown process group \"db\"");
+    assert_eq!(
+        counts(&hangar, "wfscale").await,
+        map(&[("app", 1), ("worker", 1)])
+    );
+
+    // scale memory: every Machine and fly.toml's [[vm]].
+    hangar.run(&["scale", "memory", "512"]).await.ok();
+    for machine in hangar.machines("wfscale").await {
+        let guest = machine.config.guest.unwrap_or_default();
+        assert_eq!(guest.memory_mb, Some(512), "{}", machine.id);
+    }
+    let fly_toml = std::fs::read_to_string(hangar.fly_toml()).unwrap();
+    assert!(fly_toml.contains("memory = \"512mb\""), "{fly_toml}");
+
+    // autoscale: max Machines exist, min stays running.
+    hangar
+        .run(&["autoscale", "set", "min=1", "max=2"])
+        .await
+        .ok();
+    assert_eq!(counts(&hangar, "wfscale").await["app"], 2);
+    let shown = hangar.run(&["autoscale", "show", "--json"]).await.ok();
+    let shown: serde_json::Value = serde_json::from_str(&shown.out).unwrap();
+    assert_eq!(shown[0]["min"], 1);
+    assert_eq!(shown[0]["max"], 2);
+    assert_eq!(shown[0]["enabled"], true);
+    tb.stop().await;
+}
