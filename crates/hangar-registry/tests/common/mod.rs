@@ -1,6 +1,8 @@
 //! A registry on 127.0.0.1:0 over a real SQLite store, and helpers to talk to it.
 #![allow(dead_code)]
 
+pub mod api;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
