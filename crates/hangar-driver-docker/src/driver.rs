@@ -2,7 +2,7 @@
 
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, InspectContainerOptions,
-    KillContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+    KillContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
 use hangar_driver::{
@@ -186,6 +186,24 @@ impl DockerDriver {
         Ok(())
     }
 
+    /// IDs of every container (running or not) labelled with `machine_id`.
+    async fn containers_labelled(&self, machine_id: &str) -> Result<Vec<String>, DriverError> {
+        let label = format!("{}={machine_id}", crate::MACHINE_LABEL);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&std::collections::HashMap::from([(
+                "label",
+                vec![label.as_str()],
+            )]))
+            .build();
+        let found = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| daemon_error("list containers", &e))?;
+        Ok(found.into_iter().filter_map(|c| c.id).collect())
+    }
+
     async fn kill_with(&self, handle: &TaskHandle, signal: &str) -> Result<(), DriverError> {
         let data = self.data(handle)?;
         let options = KillContainerOptionsBuilder::default()
@@ -288,6 +306,16 @@ impl Driver for DockerDriver {
     async fn recover(&self, handle: &TaskHandle) -> Result<(), DriverError> {
         // Removing with force kills whatever survived, then frees the container.
         let data = self.data(handle)?;
-        self.remove(&data).await
+        self.remove(&data).await?;
+        // Any other container labelled with this Machine (one created by a
+        // start the agent never recorded) goes too.
+        for id in self.containers_labelled(&handle.machine_id).await? {
+            let stray = HandleData {
+                container_id: id,
+                network: data.network.clone(),
+            };
+            self.remove(&stray).await?;
+        }
+        Ok(())
     }
 }

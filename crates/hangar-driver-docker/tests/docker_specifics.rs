@@ -281,3 +281,24 @@ async fn bad_specs_are_refused_clearly_and_leave_nothing() {
         "cleanup leaves no container"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recover_finds_a_machines_containers_by_label() {
+    let Some((driver, fixture)) =
+        common::setup("recover_finds_a_machines_containers_by_label").await
+    else {
+        return;
+    };
+    let spec = base_spec(&fixture.image, &["sleep", "1000"]);
+    let task = driver.start(&spec).await.expect("start");
+    let _guard = common::RemoveOnPanic(spec.machine_id.clone());
+    assert!(container_exists(&spec.machine_id));
+    // A handle whose container ID is stale (as after a start the agent never recorded).
+    let mut handle = task.handle.clone();
+    handle.data = serde_json::json!({ "container_id": "0000000000000000", "network": null });
+    driver.recover(&handle).await.expect("recover");
+    assert!(
+        !container_exists(&spec.machine_id),
+        "the labelled container is removed"
+    );
+}
