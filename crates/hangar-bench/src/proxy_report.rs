@@ -18,7 +18,7 @@ pub fn proxy_markdown(out: &mut String, run: &ProxyRun) {
         out,
         "### Edge proxy: the example app directly and behind each proxy\n\n\
          Saturation: `wrk -t{} -c{} -d{}s --latency` (closed loop, after an unrecorded 1 s warm-up). \
-         Half load: the open-loop generator at a fixed {:.0} requests/s (half of {}'s saturation rate) \
+         Half load: the open-loop generator at a fixed {:.0} requests/s (half of {}'s saturation rate: the slowest proxy's) \
          over {} connections for {} s, latency from each request's due time. \
          Added = the row's latency minus `direct`'s.\n",
         options.wrk_threads,

@@ -1,7 +1,8 @@
 //! The edge proxy against nginx and HAProxy: one backend Machine (the
 //! example app), reached directly (the baseline) and through each proxy in
-//! the same run; saturation with wrk, then a fixed rate of half of nginx's
-//! saturation rate with the open-loop generator.
+//! the same run; saturation with wrk, then one fixed rate, half of the
+//! slowest proxy's saturation rate, for every target with the open-loop
+//! generator.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -200,13 +201,7 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
             half_load: None,
         });
     }
-    let reference = ["nginx", "hangar", "direct"].into_iter().find_map(|name| {
-        results
-            .iter()
-            .find(|r| r.name == name)
-            .and_then(|r| r.saturation)
-            .map(|s| (name, s.requests_per_sec))
-    });
+    let reference = half_load_reference(&results);
     if let Some((name, rate)) = reference {
         run.half_rate = (rate / 2.0).round();
         run.half_rate_of = name;
@@ -217,7 +212,7 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
         };
         for (target, result) in targets.iter().zip(results.iter_mut()) {
             eprintln!(
-                "proxy: {} at {:.0} requests/s (half of {name}'s saturation)",
+                "proxy: {} at {:.0} requests/s (half of {name}'s saturation rate)",
                 target.name, run.half_rate
             );
             match open_loop::run(target.addr, &host, shape).await {
@@ -233,6 +228,20 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
     }
     run.targets = results;
     run
+}
+
+/// The target whose saturation rate the half-load rate halves: the slowest
+/// proxy (so that every proxy runs at no more than half of what it can do,
+/// and all of them and `direct` are offered the same rate); `direct` when
+/// no proxy could be saturated.
+fn half_load_reference(results: &[TargetRun]) -> Option<(&'static str, f64)> {
+    let rate = |r: &TargetRun| r.saturation.map(|s| (r.name, s.requests_per_sec));
+    results
+        .iter()
+        .filter(|r| r.name != "direct")
+        .filter_map(rate)
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .or_else(|| results.iter().find_map(rate))
 }
 
 /// Starts nginx or HAProxy in its own directory under `work`.
