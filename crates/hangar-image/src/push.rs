@@ -128,13 +128,16 @@ impl Pusher {
     /// Pushes a manifest or index with everything it references.
     async fn push_node(&mut self, node: &Descriptor, tag: Option<&str>) -> Result<(), ImageError> {
         let bytes = self.read_blob(&node.digest)?;
-        let is_index = matches!(node.media_type.as_str(), spec::OCI_INDEX | spec::DOCKER_MANIFEST_LIST)
-            || serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .is_some_and(|v| v.get("manifests").is_some());
+        let is_index = matches!(
+            node.media_type.as_str(),
+            spec::OCI_INDEX | spec::DOCKER_MANIFEST_LIST
+        ) || serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .is_some_and(|v| v.get("manifests").is_some());
         if is_index {
-            let index: Index = serde_json::from_slice(&bytes)
-                .map_err(|e| self.layout_error(format!("index {} is not valid: {e}", node.digest)))?;
+            let index: Index = serde_json::from_slice(&bytes).map_err(|e| {
+                self.layout_error(format!("index {} is not valid: {e}", node.digest))
+            })?;
             for child in &index.manifests {
                 Box::pin(self.push_node(child, None)).await?;
             }
@@ -154,7 +157,10 @@ impl Pusher {
             declared => declared.to_owned(),
         };
         let selector = tag.map_or_else(|| node.digest.clone(), str::to_owned);
-        let url = format!("{}/v2/{}/manifests/{selector}", self.base, self.target.repository);
+        let url = format!(
+            "{}/v2/{}/manifests/{selector}",
+            self.base, self.target.repository
+        );
         let what = format!("manifest {}", node.digest);
         let response = self
             .send(&what, |http| {
@@ -172,14 +178,19 @@ impl Pusher {
     async fn push_blob(&mut self, blob: &Descriptor) -> Result<(), ImageError> {
         let path = self.blob_path(&blob.digest)?;
         let what = format!("blob {}", blob.digest);
-        let head_url = format!("{}/v2/{}/blobs/{}", self.base, self.target.repository, blob.digest);
+        let head_url = format!(
+            "{}/v2/{}/blobs/{}",
+            self.base, self.target.repository, blob.digest
+        );
         let head = self.send(&what, |http| Ok(http.head(&head_url))).await?;
         if head.status().is_success() {
             return Ok(());
         }
         let start_url = format!("{}/v2/{}/blobs/uploads/", self.base, self.target.repository);
         let started = self
-            .send(&what, |http| Ok(http.post(&start_url).header(CONTENT_LENGTH, 0)))
+            .send(&what, |http| {
+                Ok(http.post(&start_url).header(CONTENT_LENGTH, 0))
+            })
             .await?;
         let location = started
             .headers()
@@ -188,7 +199,9 @@ impl Pusher {
             .map(str::to_owned);
         self.expect(started, &[StatusCode::ACCEPTED], &what).await?;
         let Some(location) = location else {
-            return Err(self.failed(format!("the registry started an upload of {what} without a Location")));
+            return Err(self.failed(format!(
+                "the registry started an upload of {what} without a Location"
+            )));
         };
         let mut url = if location.starts_with("http://") || location.starts_with("https://") {
             location
@@ -243,9 +256,12 @@ impl Pusher {
     /// Asks `GET /v2/` and answers its challenge, if any.
     async fn authorize(&mut self) -> Result<(), ImageError> {
         let url = format!("{}/v2/", self.base);
-        let response = self.http.get(&url).send().await.map_err(|e| {
-            self.failed(format!("cannot reach the registry: {}", causes(&e)))
-        })?;
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| self.failed(format!("cannot reach the registry: {}", causes(&e))))?;
         if response.status() == StatusCode::UNAUTHORIZED {
             self.answer_challenge(&response).await?;
         }
@@ -259,18 +275,29 @@ impl Pusher {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_challenge);
         let Some((scheme, params)) = challenge else {
-            return Err(self.unauthorized("the registry demands authentication without a usable challenge"));
+            return Err(
+                self.unauthorized("the registry demands authentication without a usable challenge")
+            );
         };
         let Some(login) = self.login.clone() else {
             return Err(self.unauthorized("the registry requires a login and none was given"));
         };
         if scheme.eq_ignore_ascii_case("basic") {
-            let basic = self.http.get("http://x").basic_auth(&login.user, Some(&login.password));
-            let header = basic.build().ok().and_then(|r| r.headers().get(AUTHORIZATION).cloned());
+            let basic = self
+                .http
+                .get("http://x")
+                .basic_auth(&login.user, Some(&login.password));
+            let header = basic
+                .build()
+                .ok()
+                .and_then(|r| r.headers().get(AUTHORIZATION).cloned());
             self.authorization = header;
             return Ok(());
         }
-        let Some(realm) = params.get("realm").filter(|_| scheme.eq_ignore_ascii_case("bearer")) else {
+        let Some(realm) = params
+            .get("realm")
+            .filter(|_| scheme.eq_ignore_ascii_case("bearer"))
+        else {
             return Err(self.unauthorized(&format!("unsupported challenge {scheme:?}")));
         };
         let mut query = vec![(
@@ -289,7 +316,10 @@ impl Pusher {
             .await
             .map_err(|e| self.failed(format!("token request to {realm} failed: {}", causes(&e))))?;
         if !answer.status().is_success() {
-            return Err(self.unauthorized(&format!("the token service {realm} answered {}", answer.status())));
+            return Err(self.unauthorized(&format!(
+                "the token service {realm} answered {}",
+                answer.status()
+            )));
         }
         #[derive(serde::Deserialize)]
         struct TokenAnswer {
@@ -301,8 +331,9 @@ impl Pusher {
             .await
             .map_err(|e| self.failed(format!("unreadable token answer from {realm}: {e}")))?;
         let token = body.token.or(body.access_token).unwrap_or_default();
-        let mut header = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| self.failed(format!("the token service {realm} sent a malformed token")))?;
+        let mut header = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            self.failed(format!("the token service {realm} sent a malformed token"))
+        })?;
         header.set_sensitive(true);
         self.authorization = Some(header);
         Ok(())

@@ -136,6 +136,18 @@ impl Disk {
         Ok(blobs)
     }
 
+    /// Upload data files with their last modification.
+    pub fn list_uploads(&self) -> io::Result<Vec<(String, SystemTime)>> {
+        let mut uploads = Vec::new();
+        for entry in std::fs::read_dir(&self.uploads)? {
+            let entry = entry?;
+            if let Some(name) = entry.file_name().to_str() {
+                uploads.push((name.to_owned(), entry.metadata()?.modified()?));
+            }
+        }
+        Ok(uploads)
+    }
+
     /// Deletes a blob (missing is fine).
     pub fn delete_blob(&self, digest: &Digest) -> io::Result<()> {
         match std::fs::remove_file(self.blob_path(digest)) {

@@ -69,11 +69,26 @@ impl Registry {
             marked.extend(referenced_here);
         }
 
-        for (id, upload) in self.meta.uploads().await? {
+        let sessions = self.meta.uploads().await?;
+        for (id, upload) in &sessions {
             if now.saturating_sub(upload.started_at) > self.config.upload_ttl.as_secs() {
-                self.meta.delete_upload(&id).await?;
-                self.disk.remove_upload(&id).await;
+                self.meta.delete_upload(id).await?;
+                self.disk.remove_upload(id).await;
                 report.uploads_expired += 1;
+            }
+        }
+        // Data files whose session record is gone (a crash between the two).
+        let files = self
+            .disk
+            .list_uploads()
+            .map_err(|e| RegistryError::io("cannot list upload data", e))?;
+        for (id, modified) in files {
+            let orphaned = !sessions.iter().any(|(session, _)| *session == id);
+            let age = SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or(Duration::ZERO);
+            if orphaned && age > self.config.upload_ttl {
+                self.disk.remove_upload(&id).await;
             }
         }
 
