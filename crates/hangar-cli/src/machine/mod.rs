@@ -7,6 +7,7 @@ mod logs;
 pub(crate) mod render;
 mod run;
 mod show;
+mod update;
 mod wait;
 
 use clap::{Args, Subcommand};
@@ -17,6 +18,7 @@ use crate::parse::{parse_duration, parse_signal};
 
 pub(crate) use exec::exec_argv;
 pub use run::RunArgs;
+pub use update::UpdateArgs;
 
 /// `hangar machine …`
 #[derive(Debug, Subcommand)]
@@ -56,6 +58,8 @@ pub enum MachineCommand {
     Exec(ExecArgs),
     /// Create a copy of a Machine (with new volumes for its mounts)
     Clone(CloneArgs),
+    /// Change a Machine's image, size, memory or environment
+    Update(UpdateArgs),
     /// Print a Machine's stdout and stderr
     Logs(LogsArgs),
 }
@@ -205,6 +209,7 @@ pub(crate) async fn run(ctx: &Context, command: MachineCommand) -> anyhow::Resul
         MachineCommand::Uncordon(args) => lifecycle::cordon(ctx, app, args, false).await,
         MachineCommand::Exec(args) => exec::exec(ctx, app, args).await,
         MachineCommand::Clone(args) => clone::clone(ctx, app, args).await,
+        MachineCommand::Update(args) => update::update(ctx, app, args).await,
         MachineCommand::Logs(args) => logs::logs(ctx, app, args).await,
     }
 }

@@ -18,5 +18,6 @@ mod server_releases_secrets;
 mod support;
 mod volumes;
 mod workflow;
+mod workflow_auth;
 mod workflow_errors;
 mod workflow_scale;

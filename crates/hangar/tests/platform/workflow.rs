@@ -54,23 +54,43 @@ impl<'a> Hangar<'a> {
     }
 
     pub async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        self.run_full(args, stdin, true).await
+    }
+
+    /// Runs without `HANGAR_API_URL`/`HANGAR_API_TOKEN` (a stored login or
+    /// flags must say where the API is); `XDG_CONFIG_HOME` is the project dir.
+    pub async fn run_logged_out(&self, args: &[&str], stdin: Option<&str>) -> Run {
+        self.run_full(args, stdin, false).await
+    }
+
+    async fn run_full(&self, args: &[&str], stdin: Option<&str>, with_env: bool) -> Run {
         let proxy_port = self
             .tb
             .platform
             .proxy_addr
             .map(|a| a.port().to_string())
             .unwrap_or_default();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hangar"));
+        command
             .args(args)
             .current_dir(&self.dir)
-            .env("HANGAR_API_URL", &self.tb.platform.url)
-            .env("HANGAR_API_TOKEN", &self.tb.platform.token)
             .env("HANGAR_PROXY_PORT", proxy_port)
             .env("HOME", &self.dir)
             .env("USER", "tester")
             .env("NO_COLOR", "1")
-            .env_remove("XDG_CONFIG_HOME")
-            .env_remove("HANGAR_APP")
+            .env("HANGAR_DATA_DIR", self.dir.join("no-dev-data"))
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .env_remove("HANGAR_APP");
+        if with_env {
+            command
+                .env("HANGAR_API_URL", &self.tb.platform.url)
+                .env("HANGAR_API_TOKEN", &self.tb.platform.token);
+        } else {
+            command
+                .env_remove("HANGAR_API_URL")
+                .env_remove("HANGAR_API_TOKEN");
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
