@@ -56,6 +56,8 @@ async fn start_dev(data: &std::path::Path) -> (Dev, Client) {
             "127.0.0.1:0",
             "--proxy-tls-listen",
             "127.0.0.1:0",
+            "--agent-listen",
+            "127.0.0.1:0",
             "--region",
             "crash",
         ])

@@ -1,0 +1,288 @@
+//! `hangar proxy` as its own process, following `hangar dev`'s route stream:
+//! it routes to Machines as they appear, autostarts through the agent's
+//! endpoint, keeps serving from its snapshot while the control plane is
+//! unreachable, and after a restart serves from the snapshot it persisted.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hangar_client::Client;
+use hangar_types::{
+    CreateAppRequest, CreateMachineRequest, MachinePort, MachineService, MachineState,
+};
+
+use crate::support::config;
+
+/// `hangar dev` as a child process; stopped gracefully on drop (resumed
+/// first if the test froze it).
+struct Dev {
+    child: Child,
+}
+
+impl Dev {
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        self.signal(libc::SIGTERM);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `hangar proxy` as a child process, killed on drop.
+struct StandaloneProxy {
+    child: Child,
+}
+
+impl Drop for StandaloneProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_dev(data: &Path) -> (Dev, Client, String, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .args(["dev", "--data-dir"])
+        .arg(data)
+        .args(["--api-listen", "127.0.0.1:0"])
+        .args(["--proxy-listen", "127.0.0.1:0"])
+        .args(["--proxy-metrics-listen", "127.0.0.1:0"])
+        .args(["--proxy-tls-listen", "127.0.0.1:0"])
+        .args(["--agent-listen", "127.0.0.1:0"])
+        .args(["--region", "prx"])
+        // Its own network, apart from any other `hangar dev` on this host.
+        .args(["--bridge", "hgprx0", "--machine-subnet", "172.26.0.0/24"])
+        .args(["--machine-subnet6", "fdaa:0:4d::/64"])
+        .env("HANGAR_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn hangar dev");
+    let dev = Dev { child };
+    let url = hangar_testbed::wait_until(
+        "hangar dev to write its API URL",
+        Duration::from_secs(60),
+        || std::fs::read_to_string(data.join("api-url")).ok(),
+    )
+    .await;
+    let token = std::fs::read_to_string(data.join("token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let client = Client::new(&url, token.clone()).unwrap();
+    hangar_testbed::wait_until_async("the API to answer", Duration::from_secs(30), || {
+        client.list_apps("personal")
+    })
+    .await;
+    (dev, client, url, token)
+}
+
+fn start_proxy(
+    control_plane: &str,
+    token: &str,
+    listen: SocketAddr,
+    state: &Path,
+) -> StandaloneProxy {
+    let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .args(["proxy", "--control-plane", control_plane])
+        .args(["--listen", &listen.to_string()])
+        .arg("--state-dir")
+        .arg(state)
+        .env("HANGAR_API_TOKEN", token)
+        .env("HANGAR_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn hangar proxy");
+    StandaloneProxy { child }
+}
+
+/// A loopback port free right now.
+fn free_port() -> SocketAddr {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap()
+}
+
+async fn get(proxy: SocketAddr, host: &str) -> Result<(u16, String), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let response = client
+        .get(format!("http://{proxy}/"))
+        .header("host", host)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    Ok((status, response.text().await.map_err(|e| e.to_string())?))
+}
+
+async fn wait_served(proxy: SocketAddr, host: &str, what: &str) -> String {
+    hangar_testbed::wait_until_async(what, Duration::from_secs(30), || async {
+        match get(proxy, host).await {
+            Ok((200, body)) => Ok(body),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
+
+/// Creates `app` and a Machine serving HTTP on public port 80, with
+/// autostart; `skip_launch` leaves it created, not started.
+async fn create_web_machine(client: &Client, app: &str, image: &str, skip_launch: bool) -> String {
+    client
+        .create_app(&CreateAppRequest {
+            app_name: Some(app.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut cfg = config(image);
+    cfg.services = vec![MachineService {
+        protocol: "tcp".into(),
+        internal_port: 8080,
+        ports: vec![MachinePort {
+            port: Some(80),
+            handlers: vec!["http".into()],
+            ..Default::default()
+        }],
+        autostart: Some(true),
+        ..Default::default()
+    }];
+    client
+        .create_machine(
+            app,
+            &CreateMachineRequest {
+                config: cfg,
+                skip_launch: Some(skip_launch),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+/// The state of `id` in the snapshot the proxy persisted.
+fn persisted_state(state: &Path, id: &str) -> Option<String> {
+    let text = std::fs::read_to_string(state.join("routes.json")).ok()?;
+    let snapshot: serde_json::Value = serde_json::from_str(&text).ok()?;
+    snapshot["machines"]
+        .as_array()?
+        .iter()
+        .find(|m| m["id"] == id)
+        .and_then(|m| m["state"].as_str().map(String::from))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_proxy_follows_routes_and_outlives_the_control_plane() {
+    if hangar_testbed::skip_unless_root(
+        "standalone_proxy_follows_routes_and_outlives_the_control_plane",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(image) = hangar_testbed::busybox_image(
+        &dir.path().join("image"),
+        &["/bin/sh", "-c", "exec httpd -f -p 8080 -h /www"],
+        &[("/www/index.html", "alive\n", 0o644)],
+    ) else {
+        return;
+    };
+    let (dev, client, url, token) = start_dev(&dir.path().join("data")).await;
+    create_web_machine(&client, "prxone", &image.reference, false).await;
+
+    let listen = free_port();
+    let state = dir.path().join("proxy-state");
+    let proxy = start_proxy(&url, &token, listen, &state);
+    let body = wait_served(
+        listen,
+        "prxone.localhost",
+        "the standalone proxy to route to the first machine",
+    )
+    .await;
+    assert_eq!(body, "alive\n");
+    let (status, _) = get(listen, "nope.localhost").await.unwrap();
+    assert_eq!(status, 404, "an unknown app is a 404");
+
+    // A Machine created now reaches the proxy through the route stream.
+    create_web_machine(&client, "prxtwo", &image.reference, false).await;
+    wait_served(
+        listen,
+        "prxtwo.localhost",
+        "the route stream to bring the second machine",
+    )
+    .await;
+
+    // Autostart from the standalone proxy goes to the agent's endpoint: a
+    // Machine that was never started is started by the first request.
+    let third = create_web_machine(&client, "prxthree", &image.reference, true).await;
+    hangar_testbed::wait_until(
+        "the proxy to see the created machine",
+        Duration::from_secs(30),
+        || (persisted_state(&state, &third).as_deref() == Some("created")).then_some(()),
+    )
+    .await;
+    let (status, body) = get(listen, "prxthree.localhost").await.unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "alive\n"),
+        "the first request is answered"
+    );
+    assert_eq!(
+        client.get_machine("prxthree", &third).await.unwrap().state,
+        MachineState::Started
+    );
+
+    // The control plane freezes (SIGSTOP: the Machines keep running; a kill
+    // would take them down with their monitor). The proxy keeps serving.
+    dev.signal(libc::SIGSTOP);
+    let frozen = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap()
+        .get(format!("{url}/v1/apps"))
+        .bearer_auth(&token)
+        .send()
+        .await;
+    assert!(
+        frozen.is_err(),
+        "the control plane must be unreachable: {frozen:?}"
+    );
+    let (status, body) = get(listen, "prxone.localhost").await.unwrap();
+    assert_eq!((status, body.as_str()), (200, "alive\n"));
+
+    // Restarted while the control plane is still unreachable, the proxy
+    // serves both apps from the snapshot it persisted.
+    drop(proxy);
+    let _proxy = start_proxy(&url, &token, listen, &state);
+    for host in ["prxone.localhost", "prxtwo.localhost", "prxthree.localhost"] {
+        let body = wait_served(
+            listen,
+            host,
+            "the restarted proxy to serve from its persisted snapshot",
+        )
+        .await;
+        assert_eq!(body, "alive\n");
+    }
+    dev.signal(libc::SIGCONT);
+}
