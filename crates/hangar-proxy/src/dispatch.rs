@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hangar_types::HttpResponseOptions;
-use hyper::header::HeaderValue;
+use hyper::header::{HeaderMap, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::upgrade::OnUpgrade;
 use hyper::Response;
@@ -18,7 +18,38 @@ use crate::forward::ProxyBody;
 use crate::placement::Placement;
 use crate::proxy::{Proxy, SendError};
 use crate::replay::{self, Replay};
+use crate::replay_cache;
 use crate::response_options;
+
+/// Where a request is going.
+pub(crate) struct Destination<'a> {
+    /// The app its Host names.
+    pub(crate) app: &'a str,
+    /// Its Host, lowercase and without port (replay cache key).
+    pub(crate) host: &'a str,
+    pub(crate) public_port: u16,
+    pub(crate) response_options: Option<HttpResponseOptions>,
+}
+
+/// How the replay cache took part in a request (`fly-replay-cache-status`).
+enum CacheUse {
+    /// Sent straight to a cached replay target.
+    Hit(Replay),
+    /// Replayed by the Machine, which asked for the result to be cached.
+    Miss,
+    /// The client skipped an entry that allows it.
+    Bypass,
+}
+
+impl CacheUse {
+    fn header(&self) -> &'static str {
+        match self {
+            CacheUse::Hit(_) => "hit",
+            CacheUse::Miss => "miss",
+            CacheUse::Bypass => "bypass",
+        }
+    }
+}
 
 /// A replay in progress: where it came from, for `fly-replay-failed` and
 /// the fallback to the replaying Machine.
@@ -34,13 +65,17 @@ impl Proxy {
     /// the response and the Machine that gave it.
     pub(crate) async fn dispatch(
         self: &Arc<Self>,
-        app: &str,
+        destination: Destination<'_>,
         mut parts: Parts,
         mut body: RequestBody,
         mut client_upgrade: Option<OnUpgrade>,
-        response_options: Option<HttpResponseOptions>,
-        public_port: u16,
     ) -> Result<(Response<ProxyBody>, String), ProxyErrorCode> {
+        let Destination {
+            app,
+            host,
+            public_port,
+            response_options,
+        } = destination;
         let mut placement = Placement::from_headers(&parts.headers);
         let mut replays = 0;
         let mut acquirer = Acquirer::new(self, public_port, acquire::HTTP);
@@ -48,6 +83,14 @@ impl Proxy {
         let mut target_app = app.to_string();
         let mut pending: Option<PendingReplay> = None;
         let mut fell_back = false;
+        let path = parts.uri.path().to_string();
+        let mut cache_status = self.use_replay_cache(host, &path, &mut parts.headers);
+        if let Some(CacheUse::Hit(target)) = &cache_status {
+            placement = target.placement();
+            if let Some(cached_app) = &target.app {
+                target_app = cached_app.clone();
+            }
+        }
         loop {
             let app = target_app.as_str();
             let acquired = match pending.as_ref().and_then(PendingReplay::deadline) {
@@ -122,6 +165,18 @@ impl Proxy {
                     if let Some(source) = request.source_header(&machine_id, region) {
                         parts.headers.insert("fly-replay-src", source);
                     }
+                    if let Some(rule) = &request.cache {
+                        if self.replay_cache.insert(host, rule, &request) && cache_status.is_none()
+                        {
+                            cache_status = Some(CacheUse::Miss);
+                        }
+                    }
+                    if let Some(status) = &cache_status {
+                        parts.headers.insert(
+                            "fly-replay-cache-status",
+                            HeaderValue::from_static(status.header()),
+                        );
+                    }
                     placement = request.placement();
                     if request.elsewhere {
                         acquirer.excluded.insert(machine_id.clone());
@@ -137,6 +192,10 @@ impl Proxy {
                     }
                 }
                 Ok(mut response) => {
+                    if replay_cache::asks_invalidate(response.headers()) {
+                        self.replay_cache.invalidate(host, &path);
+                        response.headers_mut().remove("fly-replay-cache");
+                    }
                     if let Some(options) = &response_options {
                         response_options::apply(options, &mut response);
                     }
@@ -160,6 +219,39 @@ impl Proxy {
                 }
             }
         }
+    }
+}
+
+impl Proxy {
+    /// Looks `host` and `path` up in the replay cache; a hit is marked on
+    /// the request. Strips the client's cache headers.
+    fn use_replay_cache(
+        &self,
+        host: &str,
+        path: &str,
+        headers: &mut HeaderMap,
+    ) -> Option<CacheUse> {
+        let skip = headers
+            .get("fly-replay-cache-control")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("skip"));
+        headers.remove("fly-replay-cache-control");
+        headers.remove("fly-replay-cache-status");
+        let hit = self.replay_cache.lookup(host, path)?;
+        if skip && hit.allow_bypass {
+            return Some(CacheUse::Bypass);
+        }
+        let table = self.routes.borrow().clone();
+        if hit
+            .target
+            .app
+            .as_deref()
+            .is_some_and(|app| !table.has_app(app))
+        {
+            return None;
+        }
+        headers.insert("fly-replay-cache-status", HeaderValue::from_static("hit"));
+        Some(CacheUse::Hit(hit.target))
     }
 }
 

@@ -63,6 +63,7 @@ mod placement;
 mod proxy;
 mod proxy_proto;
 mod replay;
+mod replay_cache;
 mod response_options;
 mod routes;
 mod server;

@@ -19,12 +19,14 @@ use crate::balance::Target;
 use crate::body::RequestBody;
 use crate::config::ProxyConfig;
 use crate::control::MachineControl;
+use crate::dispatch::Destination;
 use crate::error::ProxyErrorCode;
 use crate::forward::{full_body, GuardedBody, ProxyBody, Upstreams};
 use crate::headers::{self, ClientConn};
 use crate::host::{app_of_host, request_host, strip_port};
 use crate::load::LoadTracker;
 use crate::metrics::Metrics;
+use crate::replay_cache::ReplayCache;
 use crate::response_options;
 use crate::routes::{MachineRoute, RouteTable};
 use crate::upgrade;
@@ -51,6 +53,8 @@ pub struct Proxy {
     upstreams: Upstreams,
     pub(crate) metrics: Metrics,
     queued: AtomicUsize,
+    /// Cached `fly-replay` targets by host and path.
+    pub(crate) replay_cache: ReplayCache,
     /// ACME challenges and statuses, when ACME is configured.
     pub(crate) acme: Option<Arc<AcmeState>>,
 }
@@ -89,6 +93,7 @@ impl Proxy {
             upstreams: Upstreams::new(),
             metrics: Metrics::default(),
             queued: AtomicUsize::new(0),
+            replay_cache: ReplayCache::default(),
             acme: config.acme.as_ref().map(|_| Arc::default()),
             config,
         })
@@ -259,15 +264,15 @@ impl Proxy {
             parts.version,
         );
 
-        self.dispatch(
+        let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
+        let destination = Destination {
             app,
-            parts,
-            body,
-            client_upgrade,
+            host: &host,
+            public_port: client.public_port,
             response_options,
-            client.public_port,
-        )
-        .await
+        };
+        self.dispatch(destination, parts, body, client_upgrade)
+            .await
     }
 
     pub(crate) fn enter_queue(&self, app: &str) -> Result<QueueSlot<'_>, ProxyErrorCode> {

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::error::ProxyErrorCode;
 use crate::forward::ProxyBody;
+use crate::replay_cache::CacheRule;
 
 use crate::placement::Placement;
 
@@ -32,6 +33,8 @@ pub(crate) struct Replay {
     pub(crate) timeout: Option<Duration>,
     /// Where the request goes when the replay fails.
     pub(crate) fallback: Option<Fallback>,
+    /// The replay cache entry the Machine asked for.
+    pub(crate) cache: Option<CacheRule>,
 }
 
 /// `fallback`: send the request back to the replaying Machine when the
@@ -135,10 +138,12 @@ pub(crate) fn is_replay<B>(response: &Response<B>) -> bool {
 /// Reads the replay a response asks for, consuming the response.
 pub(crate) async fn read(response: Response<ProxyBody>) -> Result<Replay, String> {
     if let Some(value) = response.headers().get("fly-replay") {
-        return value
+        let mut replay = value
             .to_str()
             .map_err(|_| "fly-replay is not text".to_string())
-            .and_then(parse);
+            .and_then(parse)?;
+        replay.cache = CacheRule::from_headers(response.headers())?;
+        return Ok(replay);
     }
     let body = Limited::new(response.into_body(), MAX_JSON_BODY)
         .collect()
@@ -199,6 +204,10 @@ pub(crate) fn parse_json(body: &[u8]) -> Result<Replay, String> {
             .as_deref()
             .map(Fallback::parse)
             .transpose()?,
+        cache: match object.get("cache") {
+            None | Some(Value::Null) => None,
+            Some(cache) => CacheRule::from_json(cache)?,
+        },
     };
     check_target(replay)
 }

@@ -167,6 +167,16 @@ impl Backend {
             }
             let mut response = Response::new(Full::new(Bytes::from("replay me")));
             response.headers_mut().insert("fly-replay", value);
+            // `x-test-replay-cache-<suffix>` asks for `fly-replay-cache-<suffix>`.
+            for (name, value) in request.headers() {
+                if let Some(suffix) = name.as_str().strip_prefix("x-test-replay-cache") {
+                    let name = format!("fly-replay-cache{suffix}");
+                    response.headers_mut().insert(
+                        hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                        value.clone(),
+                    );
+                }
+            }
             return response;
         }
         if request.uri().path().starts_with("/slow") {
@@ -186,10 +196,19 @@ impl Backend {
             body.push_str(&format!("{}: {}\n", name, value.to_str().unwrap_or("?")));
         }
         body.push_str(&format!("received-bytes: {received}\n"));
+        let invalidate = parts
+            .headers
+            .get("x-test-invalidate")
+            .is_some_and(|v| v.as_bytes() == self.id.as_bytes());
         let mut response = Response::new(Full::new(Bytes::from(body)));
         response
             .headers_mut()
             .insert("x-machine-id", self.id.parse().unwrap());
+        if invalidate {
+            response
+                .headers_mut()
+                .insert("fly-replay-cache", "invalidate".parse().unwrap());
+        }
         let version = format!("{:?}", parts.version);
         response
             .headers_mut()
