@@ -1,7 +1,8 @@
 //! A Machine's life through the Machines API on the Docker driver: it runs as
 //! a container on a Hangar-managed Docker network, answers HTTP and exec at
 //! its private address, stops and starts again, and leaves no container (and
-//! no network) behind once destroyed.
+//! no network) behind once destroyed; and `hangar dev --driver docker`
+//! recovers its containers after a kill -9.
 
 use std::process::Command;
 use std::time::Duration;
@@ -146,4 +147,196 @@ async fn a_machine_runs_as_a_docker_container() {
     )
     .await;
     tb.stop().await;
+}
+
+/// A `hangar dev --driver docker` child process, stopped gracefully on drop.
+struct DockerDev {
+    child: std::process::Child,
+}
+
+impl DockerDev {
+    fn spawn(data: &std::path::Path) -> DockerDev {
+        let _ = std::fs::remove_file(data.join("api-url"));
+        let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
+            .args(["dev", "--driver", "docker", "--data-dir"])
+            .arg(data)
+            .args([
+                "--api-listen",
+                "127.0.0.1:0",
+                "--proxy-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--proxy-metrics-listen", "127.0.0.1:0"])
+            .args([
+                "--proxy-tls-listen",
+                "127.0.0.1:0",
+                "--agent-listen",
+                "127.0.0.1:0",
+            ])
+            // Its own subnets, apart from any other platform on this host.
+            .args(["--machine-subnet", "172.25.250.0/24"])
+            .args(["--machine-subnet6", "fdaa:0:4e::/64"])
+            .env("HANGAR_LOG", "warn")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn hangar dev --driver docker");
+        DockerDev { child }
+    }
+
+    async fn client(&self, data: &std::path::Path) -> hangar_client::Client {
+        let url = hangar_testbed::wait_until(
+            "hangar dev to write its API URL",
+            Duration::from_secs(60),
+            || std::fs::read_to_string(data.join("api-url")).ok(),
+        )
+        .await;
+        let token = std::fs::read_to_string(data.join("token")).unwrap();
+        hangar_client::Client::new(&url, token.trim().to_string()).unwrap()
+    }
+
+    /// SIGKILL: the crash under test.
+    fn crash(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for DockerDev {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_started(client: &hangar_client::Client, id: &str) -> hangar_types::Machine {
+    hangar_testbed::wait_until_async(
+        &format!("machine {id} to be started"),
+        Duration::from_secs(60),
+        || async {
+            let m = client
+                .get_machine("dockcrash", id)
+                .await
+                .map_err(|e| e.to_string())?;
+            if m.state == MachineState::Started {
+                Ok(m)
+            } else {
+                Err(m.state.to_string())
+            }
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hangar_dev_on_docker_recovers_its_containers_after_kill_9() {
+    let test = "hangar_dev_on_docker_recovers_its_containers_after_kill_9";
+    if skip_unless_root(test) {
+        return;
+    }
+    if let Err(error) = DockerDriver::connect(DockerDriverConfig::default()).await {
+        eprintln!("!!! SKIPPED {test}: {error}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let Some(image) = hangar_testbed::busybox_image(
+        &dir.path().join("image"),
+        &[
+            "/bin/sh",
+            "-c",
+            "echo booted; exec httpd -f -p 8080 -h /www",
+        ],
+        &[("/www/index.html", "alive\n", 0o644)],
+    ) else {
+        return;
+    };
+    let dev = DockerDev::spawn(&data);
+    let client = dev.client(&data).await;
+    client
+        .create_app(&hangar_types::CreateAppRequest {
+            app_name: Some("dockcrash".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create app");
+    let machine = client
+        .create_machine(
+            "dockcrash",
+            &hangar_types::CreateMachineRequest {
+                config: config(&image.reference),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("create machine");
+    let machine = wait_started(&client, &machine.id).await;
+    let url = url_of(&machine);
+    assert_eq!(wait_http(&url).await, "alive\n");
+    // The container's output reaches the Machine's logs.
+    hangar_testbed::wait_until_async(
+        "the boot line in the logs",
+        Duration::from_secs(20),
+        || async {
+            let logs = client
+                .machine_logs(
+                    "dockcrash",
+                    &machine.id,
+                    &hangar_client::LogOptions {
+                        follow: false,
+                        tail: Some(100),
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let lines: Vec<_> = futures_util::StreamExt::collect(logs).await;
+            if lines.into_iter().flatten().any(|l| l.message == "booted") {
+                Ok(())
+            } else {
+                Err("no boot line yet".to_string())
+            }
+        },
+    )
+    .await;
+
+    // The agent dies; its container lives on until the agent is back.
+    dev.crash();
+    assert_eq!(containers_of(&machine.id), format!("hangar-{}", machine.id));
+    let dev = DockerDev::spawn(&data);
+    let client = dev.client(&data).await;
+    let machine = wait_started(&client, &machine.id).await;
+    assert_eq!(wait_http(&url_of(&machine)).await, "alive\n");
+    assert_eq!(
+        containers_of(&machine.id),
+        format!("hangar-{}", machine.id),
+        "exactly one container for the machine after recovery"
+    );
+    client
+        .destroy_machine(
+            "dockcrash",
+            &machine.id,
+            DestroyOptions {
+                force: true,
+                kill: true,
+            },
+        )
+        .await
+        .expect("destroy");
+    hangar_testbed::wait_until(
+        "the destroyed machine's container to be removed",
+        Duration::from_secs(20),
+        || containers_of(&machine.id).is_empty().then_some(()),
+    )
+    .await;
+    drop(dev);
 }
