@@ -120,7 +120,8 @@ impl DevArgs {
 pub enum DriverKind {
     /// OCI image root filesystem, Linux namespaces and cgroups where possible
     Process,
-    /// Docker Engine containers (needs a reachable Docker daemon)
+    /// Docker Engine containers (needs a reachable Docker daemon); Machines get
+    /// their --machine-subnet addresses on a Docker network (--bridge is unused)
     Docker,
 }
 
