@@ -57,6 +57,14 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "IP")]
     pub tcp_ip: Option<IpAddr>,
 
+    /// ACME directory URL for certificates of custom domains
+    #[arg(long, value_name = "URL")]
+    pub acme_directory: Option<String>,
+
+    /// Contact email for the ACME account
+    #[arg(long, value_name = "EMAIL", requires = "acme_directory")]
+    pub acme_email: Option<String>,
+
     /// Region this proxy runs in (Machines here are preferred)
     #[arg(long, value_name = "NAME", default_value = "dev")]
     pub region: String,

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use hangar::example;
 use hangar::platform::{Platform, PlatformExtras, PlatformOptions, ProxyOptions};
+use hangar::proxy_host::AcmeOptions;
 use hangar_agent::Subnets;
 use hangar_cli::{Cli, Command};
 use hangar_cli::{DevArgs, ProxyArgs};
@@ -96,6 +97,10 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         .context("no data directory: pass --data-dir or set HOME")?;
     let extras = PlatformExtras {
         agent_listen: Some(args.agent_listen),
+        acme: args.acme_directory.clone().map(|directory| AcmeOptions {
+            directory,
+            email: args.acme_email.clone(),
+        }),
     };
     let platform = Platform::start_with(
         PlatformOptions {

@@ -77,6 +77,8 @@ pub struct PlatformExtras {
     /// Where the agent serves Machine start/stop for proxies running apart
     /// (`agent_api.rs`); its address goes into the published route state.
     pub agent_listen: Option<SocketAddr>,
+    /// Certificates for custom domains by ACME, in the proxy.
+    pub acme: Option<crate::proxy_host::AcmeOptions>,
 }
 
 /// How often the built-in registry collects unreferenced blobs.
@@ -277,8 +279,12 @@ impl Platform {
                     routes,
                     crate::edge::AgentControl::new(agent.clone()),
                     "--proxy-",
+                    extras.acme.as_ref(),
                 )
                 .await?;
+                control_plane.set_certificate_status_source(Arc::new(
+                    crate::proxy_host::AcmeStatusSource(started.proxy.clone()),
+                ));
                 proxy_tasks.extend(started.tasks);
                 (Some(started.http), started.tls)
             }

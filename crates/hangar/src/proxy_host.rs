@@ -13,6 +13,15 @@ use tokio::sync::watch;
 
 use crate::platform::ProxyOptions;
 
+/// Certificates for custom domains by ACME.
+#[derive(Debug, Clone)]
+pub struct AcmeOptions {
+    /// The ACME directory URL.
+    pub directory: String,
+    /// Contact email of the ACME account.
+    pub email: Option<String>,
+}
+
 /// A running proxy's addresses and tasks.
 pub struct StartedProxy {
     pub proxy: Arc<hangar_proxy::Proxy>,
@@ -44,7 +53,7 @@ pub fn spawn_server(
 /// Starts the proxy over `routes`, starting and stopping Machines through
 /// `control`. `flag_prefix` is how the host's flags begin (`--proxy-` for
 /// `hangar dev`, `--` for `hangar proxy`); self-signed certificates are
-/// kept under `state_dir/proxy-certs`.
+/// kept under `state_dir/proxy-certs`, ACME ones under `state_dir/acme-certs`.
 pub async fn start(
     options: &ProxyOptions,
     region: &str,
@@ -52,6 +61,7 @@ pub async fn start(
     routes: watch::Receiver<Arc<RouteTable>>,
     control: Arc<dyn MachineControl>,
     flag_prefix: &str,
+    acme: Option<&AcmeOptions>,
 ) -> anyhow::Result<StartedProxy> {
     let listener = bind(options.listen, "the proxy", &format!("{flag_prefix}listen")).await?;
     let metrics = match options.metrics_listen {
@@ -94,6 +104,10 @@ pub async fn start(
     let config = hangar_proxy::ProxyConfig {
         app_domain: options.app_domain.clone(),
         region: region.to_string(),
+        acme: acme.map(|acme| hangar_proxy::AcmeConfig {
+            contact_email: acme.email.clone(),
+            ..hangar_proxy::AcmeConfig::new(&acme.directory, state_dir.join("acme-certs"))
+        }),
         ..Default::default()
     };
     let proxy = hangar_proxy::Proxy::new(config, routes.clone(), control);
@@ -113,6 +127,13 @@ pub async fn start(
             proxy.clone().serve_metrics(metrics),
         ));
     }
+    let acme_certs = match &tls {
+        Some((_, certs)) => certs.clone(),
+        None => Arc::new(hangar_proxy::CertStore::new()),
+    };
+    if let Some(task) = proxy.spawn_acme(acme_certs) {
+        tasks.push(task);
+    }
     if let Some((listener, certs)) = tls {
         tasks.push(spawn_server(
             "proxy TLS listener",
@@ -126,4 +147,19 @@ pub async fn start(
         metrics: metrics_addr,
         tasks,
     })
+}
+
+/// Certificate statuses for the certificates API, from a proxy's ACME
+/// manager.
+pub struct AcmeStatusSource(pub Arc<hangar_proxy::Proxy>);
+
+impl hangar_server::platform::certificates::CertificateStatusSource for AcmeStatusSource {
+    fn status(&self, hostname: &str) -> Option<String> {
+        use hangar_proxy::AcmeStatus;
+        Some(match self.0.acme_status().get(hostname)? {
+            AcmeStatus::Operator | AcmeStatus::Issued { .. } => "ready".to_string(),
+            AcmeStatus::Pending => "pending".to_string(),
+            AcmeStatus::Failed { reason } => format!("failed: {reason}"),
+        })
+    }
 }

@@ -86,8 +86,23 @@ pub async fn start(args: &ProxyArgs) -> anyhow::Result<StandaloneProxy> {
         tls_listen: args.tls_listen,
         tls_cert_dir: args.tls_cert_dir.clone(),
     };
-    let started =
-        proxy_host::start(&options, &args.region, &state_dir, tables_rx, control, "--").await?;
+    let acme = args
+        .acme_directory
+        .clone()
+        .map(|directory| proxy_host::AcmeOptions {
+            directory,
+            email: args.acme_email.clone(),
+        });
+    let started = proxy_host::start(
+        &options,
+        &args.region,
+        &state_dir,
+        tables_rx,
+        control,
+        "--",
+        acme.as_ref(),
+    )
+    .await?;
     let follower = tokio::spawn(
         RouteFollower {
             control_plane,

@@ -66,6 +66,8 @@ async fn start_dev(data: &Path) -> (Dev, Client, String, String) {
         .args(["--proxy-tls-listen", "127.0.0.1:0"])
         .args(["--agent-listen", "127.0.0.1:0"])
         .args(["--region", "prx"])
+        // An ACME directory nobody serves: orders fail, and say so.
+        .args(["--acme-directory", "http://127.0.0.1:9/directory"])
         // Its own network, apart from any other `hangar dev` on this host.
         .args(["--bridge", "hgprx0", "--machine-subnet", "172.26.0.0/24"])
         .args(["--machine-subnet6", "fdaa:0:4d::/64"])
@@ -252,6 +254,43 @@ async fn standalone_proxy_follows_routes_and_outlives_the_control_plane() {
         client.get_machine("prxthree", &third).await.unwrap().state,
         MachineState::Started
     );
+
+    // A custom domain routes on the standalone proxy too; its certificate
+    // status comes from hangar dev's ACME manager.
+    let certificates = format!("{url}/v1/apps/prxone/certificates");
+    let added = reqwest::Client::new()
+        .post(format!("{certificates}/acme"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "hostname": "www.prx.test" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 201);
+    let body = wait_served(listen, "www.prx.test", "the custom domain to route").await;
+    assert_eq!(body, "alive\n");
+    let status = hangar_testbed::wait_until_async(
+        "the ACME manager to report the failed order",
+        Duration::from_secs(30),
+        || async {
+            let cert: serde_json::Value = reqwest::Client::new()
+                .get(format!("{certificates}/www.prx.test"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = cert["status"].as_str().unwrap_or_default().to_string();
+            if status.starts_with("failed") {
+                Ok(status)
+            } else {
+                Err(status)
+            }
+        },
+    )
+    .await;
+    assert!(status.contains("failed"), "{status}");
 
     // The control plane freezes (SIGSTOP: the Machines keep running; a kill
     // would take them down with their monitor). The proxy keeps serving.
