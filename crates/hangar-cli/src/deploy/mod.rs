@@ -4,6 +4,7 @@
 //! streams the deploy's events. `--detach` prints the deploy id and leaves;
 //! `hangar deploy status ID --watch` re-attaches.
 
+mod build;
 mod watch;
 
 use clap::{ArgAction, Args, Subcommand, ValueEnum};
@@ -15,6 +16,8 @@ use crate::fleet;
 use crate::output::Table;
 use crate::parse::parse_duration;
 
+pub(crate) use build::build_and_push;
+pub use build::BuildArgs;
 pub(crate) use watch::watch;
 
 /// Deploy strategies (reference §5).
@@ -46,6 +49,7 @@ impl Strategy {
     args_conflicts_with_subcommands = true,
     after_help = "Examples:\n  \
         hangar deploy --image registry.example/web:v2\n  \
+        hangar deploy --builder native --build-arg VERSION=2   # builds ./Dockerfile\n  \
         hangar deploy --strategy bluegreen --wait-timeout 2m\n  \
         hangar deploy --detach            # prints the deploy id\n  \
         hangar deploy status dep_01J… --watch   # re-attach\n\n\
@@ -77,6 +81,9 @@ pub struct DeployArgs {
     /// Print the deploy id and return at once
     #[arg(long)]
     pub detach: bool,
+    /// Without an image: how to build the Dockerfile
+    #[command(flatten)]
+    pub build: BuildArgs,
 }
 
 /// `hangar deploy status|list`
@@ -171,16 +178,16 @@ async fn deploy(ctx: &Context, args: DeployArgs) -> anyhow::Result<i32> {
         Some(app) => app.to_string(),
         None => config.app.clone().ok_or(CliError::MissingApp)?,
     };
+    let client = ctx.client()?;
+    fleet::require_app(&client, &app).await?;
     let image = match args
         .image
         .clone()
         .or_else(|| config.image().map(str::to_string))
     {
         Some(image) => image,
-        None => return Err(no_image_error().into()),
+        None => build::build_and_push(ctx, &app, &config, &args.build).await?,
     };
-    let client = ctx.client()?;
-    fleet::require_app(&client, &app).await?;
     let deploy = client
         .create_deploy(&app, &request(ctx, &args, image, text))
         .await?;
@@ -215,15 +222,6 @@ pub(crate) async fn start_following(
         ));
     }
     watch(ctx, client, app, deploy).await
-}
-
-/// Without `--image` a deploy would build the image from a Dockerfile.
-pub(crate) fn no_image_error() -> CliError {
-    CliError::InvalidArguments(
-        "no image to deploy: pass --image REF (or set `image` in fly.toml's [build]); \
-         building from a Dockerfile is not available in this version of hangar"
-            .into(),
-    )
 }
 
 async fn status(ctx: &Context, args: DeployStatusArgs) -> anyhow::Result<i32> {

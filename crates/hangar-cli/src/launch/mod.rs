@@ -25,7 +25,7 @@ use detect::detect;
     hangar launch --image registry.example/web:v1 --now\n  \
     hangar launch --name web --region dev --no-deploy\n\n\
     Without --image the project is detected and a Dockerfile generated when there is none; \
-    building images is not available in this version, so deploying needs --image.")]
+    the deploy then builds it and pushes it to the platform's registry.")]
 pub struct LaunchArgs {
     /// App name [default: the directory's name]
     #[arg(long, value_name = "NAME")]
@@ -101,8 +101,12 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<i32> 
             .note("Not deploying (--no-deploy): run `hangar deploy` when ready");
         return Ok(0);
     }
-    let Some(image) = args.image.clone() else {
-        return Err(deploy::no_image_error().into());
+    let image = match args.image.clone() {
+        Some(image) => image,
+        None => {
+            let (_, config) = deploy::read_config(ctx)?;
+            deploy::build_and_push(ctx, &plan.app, &config, &Default::default()).await?
+        }
     };
     let deploy_args = DeployArgs {
         action: None,
@@ -113,6 +117,7 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<i32> 
         wait_timeout: None,
         max_unavailable: None,
         detach: false,
+        build: Default::default(),
     };
     let request = deploy::request(ctx, &deploy_args, image, plan.fly_toml.clone());
     let created = client.create_deploy(&plan.app, &request).await?;
