@@ -28,6 +28,8 @@ use crate::stats::Samples;
 
 /// How long one request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How far past its duration a run that fell behind may go on.
+const OVERRUN: Duration = Duration::from_secs(10);
 /// Time to open the connections before the first request is due.
 const WARM_UP: Duration = Duration::from_millis(200);
 
@@ -80,11 +82,17 @@ struct Schedule {
     interval: Duration,
     total: u64,
     next: AtomicU64,
+    /// No request is sent after this, however far behind the run is.
+    give_up: Instant,
 }
 
 impl Schedule {
-    /// The next request's due time, or `None` when all were taken.
+    /// The next request's due time, or `None` when all were taken or the
+    /// run is past its time bound.
     fn take(&self) -> Option<Instant> {
+        if Instant::now() > self.give_up {
+            return None;
+        }
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         (i < self.total).then(|| self.start + self.interval.mul_f64(i as f64))
     }
@@ -105,8 +113,10 @@ async fn drive(addr: SocketAddr, host: String, shape: RateShape) -> Result<LoadR
     for _ in 0..shape.connections.max(1) {
         senders.push(connect(addr).await?);
     }
+    let start = Instant::now() + WARM_UP;
     let schedule = Arc::new(Schedule {
-        start: Instant::now() + WARM_UP,
+        start,
+        give_up: start + shape.duration + OVERRUN,
         interval: Duration::from_secs_f64(1.0 / shape.rate),
         total: (shape.rate * shape.duration.as_secs_f64()).round() as u64,
         next: AtomicU64::new(0),
@@ -126,6 +136,10 @@ async fn drive(addr: SocketAddr, host: String, shape: RateShape) -> Result<LoadR
     }
     let elapsed = schedule.start.elapsed().as_secs_f64();
     result.requests = samples.len() as u64;
+    // Requests never sent because the run hit its time bound count as failed.
+    result.errors += schedule
+        .total
+        .saturating_sub(result.requests + result.errors);
     result.requests_per_sec = result.requests as f64 / elapsed.max(1e-9);
     if let Some(summary) = samples.summary() {
         result.p50 = Duration::from_secs_f64(summary.p50_ms / 1000.0);
