@@ -6,6 +6,7 @@ mod api_errors;
 mod checks_and_logs;
 mod cli;
 mod crash_recovery;
+mod deploy_build;
 mod docker_driver;
 mod edge;
 mod isolation;

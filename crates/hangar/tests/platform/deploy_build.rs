@@ -1,0 +1,200 @@
+//! `hangar deploy` without an image, through the built `hangar` binary: the
+//! Dockerfile next to fly.toml is built (native or docker builder), pushed
+//! to the platform's built-in registry and deployed by digest; build
+//! failures say what is wrong and create no release.
+
+use std::path::Path;
+
+use hangar_testbed::Testbed;
+
+use crate::support::*;
+use crate::workflow::{Hangar, Run};
+
+/// fly.toml of a one-Machine HTTP app on port 8080 (no autostop).
+fn fly_toml(app: &str) -> String {
+    format!(
+        "app = \"{app}\"\nprimary_region = \"dev\"\n\n\
+         [http_service]\n  internal_port = 8080\n  auto_stop_machines = \"off\"\n  \
+         auto_start_machines = false\n  min_machines_running = 1\n\n\
+         [[vm]]\n  size = \"shared-cpu-1x\"\n  memory = \"128mb\"\n"
+    )
+}
+
+/// A project directory: fly.toml, the Dockerfile, busybox and a page.
+fn project<'a>(tb: &'a Testbed, app: &str, dockerfile: &str) -> Option<Hangar<'a>> {
+    let Some(busybox) = hangar_testbed::busybox_path() else {
+        eprintln!("SKIPPED deploy_build: no busybox; apt-get install busybox-static");
+        return None;
+    };
+    let hangar = Hangar::new(tb, app);
+    std::fs::write(hangar.fly_toml(), fly_toml(app)).unwrap();
+    std::fs::write(hangar.dir.join("Dockerfile"), dockerfile).unwrap();
+    std::fs::copy(busybox, hangar.dir.join("busybox")).unwrap();
+    std::fs::write(hangar.dir.join("index.html"), format!("built {app}\n")).unwrap();
+    Some(hangar)
+}
+
+const HTTPD: &str =
+    "CMD [\"/bin/busybox\", \"httpd\", \"-f\", \"-v\", \"-p\", \"8080\", \"-h\", \"/www\"]\n";
+
+fn native_dockerfile() -> String {
+    format!("FROM scratch\nCOPY busybox /bin/busybox\nCOPY index.html /www/index.html\n{HTTPD}")
+}
+
+/// The app's single release, checked to name the registry image by digest.
+async fn only_release_image(tb: &Testbed, app: &str) -> String {
+    let releases = tb.client.list_releases(app).await.expect("releases");
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    let host = tb
+        .platform
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let image = releases[0].image.clone();
+    assert!(
+        image.starts_with(&format!("{host}/{app}@sha256:")),
+        "release image {image} is not {host}/{app}@sha256:…"
+    );
+    image
+}
+
+/// Deploys, then checks the Machine serves the page built into the image.
+async fn deploy_and_check(hangar: &Hangar<'_>, app: &str, args: &[&str], page: &str) -> Run {
+    let mut full = vec!["deploy"];
+    full.extend_from_slice(args);
+    let run = hangar.run(&full).await.ok();
+    assert!(run.err.contains("Pushed"), "{}", run.err);
+    only_release_image(hangar.tb, app).await;
+    let machines = hangar.machines(app).await;
+    assert_eq!(machines.len(), 1, "{machines:?}");
+    assert_eq!(wait_http(&url_of(&machines[0])).await, page);
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_builds_the_dockerfile_natively_and_serves_it() {
+    if hangar_testbed::skip_unless_root("deploy_builds_the_dockerfile_natively_and_serves_it") {
+        return;
+    }
+    let tb = testbed().await;
+    let Some(hangar) = project(&tb, "bldnative", &native_dockerfile()) else {
+        return;
+    };
+    create_app(&tb, "bldnative").await;
+    let run = deploy_and_check(
+        &hangar,
+        "bldnative",
+        &["--builder", "native", "--image-label", "team=web"],
+        "built bldnative\n",
+    )
+    .await;
+    assert!(
+        run.err.contains("native builder"),
+        "build output not streamed: {}",
+        run.err
+    );
+    let releases = hangar.run(&["releases"]).await.ok();
+    assert!(releases.out.contains("v1"), "{}", releases.out);
+    tb.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_builds_run_steps_with_docker() {
+    if hangar_testbed::skip_unless_root("deploy_builds_run_steps_with_docker") {
+        return;
+    }
+    let tb = testbed().await;
+    let dockerfile = format!(
+        "FROM scratch\nCOPY busybox /bin/busybox\nARG WHO=nobody\n\
+         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox mkdir -p /www && echo built by $WHO > /www/index.html\"]\n{HTTPD}"
+    );
+    let Some(hangar) = project(&tb, "blddocker", &dockerfile) else {
+        return;
+    };
+    create_app(&tb, "blddocker").await;
+    let run = hangar
+        .run(&["deploy", "--builder", "docker", "--build-arg", "WHO=docker"])
+        .await;
+    if run.code != 0 && run.err.contains("docker builder is not available") {
+        eprintln!(
+            "SKIPPED deploy_builds_run_steps_with_docker: no Docker daemon: {}",
+            run.err
+        );
+        tb.stop().await;
+        return;
+    }
+    let run = run.ok();
+    assert!(run.err.contains("Pushed"), "{}", run.err);
+    only_release_image(&tb, "blddocker").await;
+    let machines = hangar.machines("blddocker").await;
+    assert_eq!(wait_http(&url_of(&machines[0])).await, "built by docker\n");
+    tb.stop().await;
+}
+
+/// Runs a deploy that must fail with `needle` and leave no release.
+async fn fails_without_release(hangar: &Hangar<'_>, app: &str, args: &[&str], needle: &str) {
+    let mut full = vec!["deploy"];
+    full.extend_from_slice(args);
+    let run = hangar.run(&full).await;
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.err.contains(needle), "{needle:?} not in: {}", run.err);
+    assert!(run.err.contains("nothing deployed"), "{}", run.err);
+    let releases = hangar.tb.client.list_releases(app).await.expect("releases");
+    assert!(releases.is_empty(), "a failed build created {releases:?}");
+    let listed = hangar.run(&["releases", "--json"]).await.ok();
+    let listed: serde_json::Value = serde_json::from_str(&listed.out).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(0), "{listed}");
+}
+
+fn write_dockerfile(dir: &Path, text: &str) {
+    std::fs::write(dir.join("Dockerfile"), text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_builds_say_why_and_create_no_release() {
+    let tb = testbed().await;
+    let Some(hangar) = project(&tb, "bldbad", &native_dockerfile()) else {
+        return;
+    };
+    create_app(&tb, "bldbad").await;
+    let app = "bldbad";
+
+    fails_without_release(
+        &hangar,
+        app,
+        &["--dockerfile", "Missing.Dockerfile"],
+        "no Dockerfile at",
+    )
+    .await;
+
+    write_dockerfile(
+        &hangar.dir,
+        "FROM scratch\nCOPY busybox /bin/busybox\nFROBNICATE now\n",
+    );
+    fails_without_release(&hangar, app, &["--builder", "native"], "Dockerfile:3").await;
+
+    write_dockerfile(
+        &hangar.dir,
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"true\"]\n",
+    );
+    fails_without_release(
+        &hangar,
+        app,
+        &["--builder", "native"],
+        "RUN needs a builder that can run commands",
+    )
+    .await;
+
+    write_dockerfile(
+        &hangar.dir,
+        "FROM 127.0.0.1:1/nothing/here:v1\nCMD [\"x\"]\n",
+    );
+    fails_without_release(
+        &hangar,
+        app,
+        &["--builder", "native"],
+        "cannot use base image",
+    )
+    .await;
+    tb.stop().await;
+}
