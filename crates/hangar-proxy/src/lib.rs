@@ -1,6 +1,7 @@
-//! Hangar's edge proxy: takes HTTP and TLS for `<app>.<app_domain>`, picks a Machine
-//! of that app by Fly Proxy's rules (least loaded, closest region, soft and
-//! hard concurrency limits), starts stopped Machines on demand and stops idle
+//! Hangar's edge proxy: takes HTTP and TLS for `<app>.<app_domain>` (and
+//! custom domains, with ACME certificates), picks a Machine of that app by
+//! Fly Proxy's rules (least loaded, closest region, soft and hard
+//! concurrency limits), starts stopped Machines on demand and stops idle
 //! ones.
 //!
 //! The proxy knows nothing of the store or the agent: it reads route table
@@ -34,7 +35,11 @@
 //! // TLS: the SNI name picks an operator certificate (`CertStore::from_dir`)
 //! // or a self-signed one made for `<app>.<app_domain>`; services match 443.
 //! let tls = tokio::net::TcpListener::bind("0.0.0.0:8443").await?;
-//! tokio::spawn(proxy.clone().serve_tls(tls, 443, Arc::new(CertStore::new())));
+//! let certs = Arc::new(CertStore::new());
+//! tokio::spawn(proxy.clone().serve_tls(tls, 443, certs.clone()));
+//! // Custom domains (`RouteTable::custom_domains`) get ACME certificates
+//! // when `ProxyConfig::acme` is set; `Proxy::acme_status` reports them.
+//! let _acme = proxy.spawn_acme(certs);
 //! // Services are matched on the public port, here 80 even though the
 //! // listener is on 8080 (pass 8080 to match `[[services.ports]] port = 8080`).
 //! proxy.serve_http(listener, 80).await?;
