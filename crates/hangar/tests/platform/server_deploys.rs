@@ -64,6 +64,21 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
         assert_eq!(deployment.strategy, strategy);
         let version = (i + 2) as u64;
         assert_eq!(deployment.release_version, version);
+        if strategy == "immediate" {
+            // Immediate does not wait for the Machines; the test does.
+            hangar_testbed::wait_until_async(
+                "every machine to be started",
+                Duration::from_secs(30),
+                || async {
+                    let machines = managed(&tb, app).await;
+                    match machines.iter().find(|m| m.state.to_string() != "started") {
+                        Some(m) => Err(format!("{} is {}", m.id, m.state)),
+                        None => Ok(()),
+                    }
+                },
+            )
+            .await;
+        }
         let after = managed(&tb, app).await;
         assert_eq!(in_group(&after, "web").len(), 2, "{strategy}: {log}");
         assert_eq!(in_group(&after, "worker").len(), 1, "{strategy}: {log}");
@@ -322,10 +337,12 @@ async fn a_deploy_resumes_after_the_control_plane_restarts() {
     // control plane goes away.
     let slow = "\n[experimental]\n  cmd = [\"/bin/sh\", \"-c\", \"sleep 3; exec httpd -f -p 8080 -h /www\"]\n";
     let mut req = request(&image.reference, &fly_toml(app, "v2", false, slow));
-    req.max_unavailable = Some(1.0);
+    // Both Machines in one batch: the restart comes while the deploy waits
+    // for their checks.
+    req.max_unavailable = Some(2.0);
     let queued = tb.client.create_deploy(app, &req).await.unwrap();
     hangar_testbed::wait_until_async(
-        "the deploy to update its first machine",
+        "the deploy to wait for its machines' checks",
         Duration::from_secs(60),
         || async {
             let mut events = tb
@@ -335,7 +352,7 @@ async fn a_deploy_resumes_after_the_control_plane_restarts() {
                 .map_err(|e| e.to_string())?;
             use futures_util::StreamExt;
             while let Some(event) = events.next().await {
-                if event.map_err(|e| e.to_string())?.phase == "update" {
+                if event.map_err(|e| e.to_string())?.phase == "checks" {
                     return Ok(());
                 }
             }

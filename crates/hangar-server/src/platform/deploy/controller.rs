@@ -62,7 +62,10 @@ impl Run {
         };
         let txn = Txn::new().then(vec![
             Op::put(event_key(app, id, seq), encode(serde_json::to_vec(&event))?),
-            Op::put(record_key(app, id), encode(serde_json::to_vec(&self.record))?),
+            Op::put(
+                record_key(app, id),
+                encode(serde_json::to_vec(&self.record))?,
+            ),
         ]);
         self.cp.store.txn(txn).await?;
         Ok(())
