@@ -120,16 +120,58 @@ async fn exit_code(docker: &Docker, exec_id: &str) -> Option<i32> {
     }
 }
 
-/// Docker cannot stop an exec; its process is killed on the host by PID.
+/// Docker cannot stop an exec; its process and every descendant are killed
+/// on the host by PID.
 async fn kill_exec(docker: &Docker, exec_id: &str) {
     let Ok(inspected) = docker.inspect_exec(exec_id).await else {
         return;
     };
-    let Some(pid) = inspected.pid.filter(|p| *p > 0) else {
+    let Some(pid) = inspected
+        .pid
+        .and_then(|p| u32::try_from(p).ok())
+        .filter(|p| *p > 0)
+    else {
         return;
     };
-    let pid = nix::unistd::Pid::from_raw(pid as i32);
-    if let Err(e) = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL) {
-        tracing::warn!(exec = %exec_id, %pid, error = %e, "cannot kill a timed-out exec");
+    let tree = tokio::task::spawn_blocking(move || process_tree(pid))
+        .await
+        .unwrap_or_else(|_| vec![pid]);
+    for member in tree {
+        let target = nix::unistd::Pid::from_raw(member as i32);
+        if let Err(e) = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGKILL) {
+            tracing::debug!(exec = %exec_id, pid = member, error = %e, "cannot kill an exec process");
+        }
     }
+}
+
+/// `root` and all its descendants (host PIDs), parents first.
+fn process_tree(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter_map(|pid| Some((pid, parent_of(pid)?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut tree = vec![root];
+    let mut next = 0;
+    while next < tree.len() {
+        let parent = tree[next];
+        tree.extend(
+            parents
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(pid, _)| *pid),
+        );
+        next += 1;
+    }
+    tree
+}
+
+/// The parent PID from `/proc/<pid>/stat` (the field after the command's closing paren).
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_command = &stat[stat.rfind(')')? + 1..];
+    after_command.split_whitespace().nth(1)?.parse().ok()
 }

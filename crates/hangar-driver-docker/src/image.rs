@@ -27,8 +27,8 @@ pub(crate) struct ImageLoader {
     loading: Mutex<()>,
 }
 
-/// The Docker tag standing for `image_ref` with exactly `layers`.
-pub(crate) fn image_tag(image_ref: &str, layers: &[PathBuf]) -> String {
+/// The Docker tag the driver loads `image_ref` with exactly `layers` under.
+pub fn image_tag(image_ref: &str, layers: &[PathBuf]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(image_ref.as_bytes());
     for layer in layers {

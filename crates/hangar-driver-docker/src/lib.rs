@@ -26,6 +26,7 @@ mod ps;
 
 pub use config::DockerDriverConfig;
 pub use driver::DockerDriver;
+pub use image::image_tag;
 
 /// Label every object the driver creates carries (`dev.hangar.managed=true`).
 pub const MANAGED_LABEL: &str = "dev.hangar.managed";

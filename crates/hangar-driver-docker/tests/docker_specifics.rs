@@ -302,3 +302,39 @@ async fn recover_finds_a_machines_containers_by_label() {
         "the labelled container is removed"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_exec_loses_its_children_too() {
+    let Some((driver, fixture)) = common::setup("a_timed_out_exec_loses_its_children_too").await
+    else {
+        return;
+    };
+    let spec = base_spec(&fixture.image, &["sleep", "1000"]);
+    let task = driver.start(&spec).await.expect("start");
+    let _guard = common::RemoveOnPanic(spec.machine_id.clone());
+    let request = ExecRequest {
+        // The shell waits for its child, so killing only the shell would leave `sleep 61`.
+        argv: vec!["/bin/sh".into(), "-c".into(), "sleep 61; echo done".into()],
+        timeout: Duration::from_millis(300),
+        stdin: None,
+        env: vec![("PATH".into(), "/bin".into())],
+    };
+    let result = driver.exec(&task.handle, request).await;
+    assert!(
+        matches!(result, Err(DriverError::ExecTimedOut { .. })),
+        "{result:?}"
+    );
+    let mut left = Vec::new();
+    for _ in 0..100 {
+        left = driver.ps(&task.handle).await.expect("ps");
+        if !left.iter().any(|p| p.command.contains("sleep 61")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !left.iter().any(|p| p.command.contains("sleep 61")),
+        "the exec's child survived: {left:?}"
+    );
+    driver.recover(&task.handle).await.expect("recover");
+}

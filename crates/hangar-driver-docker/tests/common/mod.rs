@@ -17,6 +17,17 @@ pub struct Fixture {
     pub image: TestImage,
 }
 
+impl Drop for Fixture {
+    /// Untags the image the driver loaded for this fixture (the conformance
+    /// specs name it `conformance:latest`), so test runs leave no tags behind.
+    fn drop(&mut self) {
+        let tag = hangar_driver_docker::image_tag("conformance:latest", &self.image.layers);
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", &tag])
+            .output();
+    }
+}
+
 fn write(path: &Path, contents: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, contents).unwrap();
