@@ -117,6 +117,7 @@ async fn a_machine_runs_as_a_docker_container() {
         &name,
     ]);
     assert!(network.starts_with("hangar-172.31."), "network {network:?}");
+    let image_tag = docker(&["inspect", "-f", "{{.Config.Image}}", &name]);
     tb.client
         .destroy_machine(
             "dockweb",
@@ -146,6 +147,8 @@ async fn a_machine_runs_as_a_docker_container() {
         },
     )
     .await;
+    // The image stays loaded for the next Machine; this test untags it.
+    docker(&["rmi", &image_tag]);
     tb.stop().await;
 }
 
@@ -321,6 +324,12 @@ async fn hangar_dev_on_docker_recovers_its_containers_after_kill_9() {
         format!("hangar-{}", machine.id),
         "exactly one container for the machine after recovery"
     );
+    let image_tag = docker(&[
+        "inspect",
+        "-f",
+        "{{.Config.Image}}",
+        &format!("hangar-{}", machine.id),
+    ]);
     client
         .destroy_machine(
             "dockcrash",
@@ -338,5 +347,6 @@ async fn hangar_dev_on_docker_recovers_its_containers_after_kill_9() {
         || containers_of(&machine.id).is_empty().then_some(()),
     )
     .await;
+    docker(&["rmi", &image_tag]);
     drop(dev);
 }
