@@ -63,6 +63,25 @@ impl<'a> Hangar<'a> {
         self.run_full(args, stdin, false).await
     }
 
+    /// Starts a long-running `hangar` (such as `logs`) with stdout piped;
+    /// it is killed when dropped.
+    pub fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
+            .args(args)
+            .current_dir(&self.dir)
+            .env("HANGAR_API_URL", &self.tb.platform.url)
+            .env("HANGAR_API_TOKEN", &self.tb.platform.token)
+            .env("HOME", &self.dir)
+            .env("NO_COLOR", "1")
+            .env_remove("HANGAR_APP")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn hangar")
+    }
+
     async fn run_full(&self, args: &[&str], stdin: Option<&str>, with_env: bool) -> Run {
         let proxy_port = self
             .tb

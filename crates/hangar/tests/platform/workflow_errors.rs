@@ -21,8 +21,7 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .run(&["deploy", "--image", image])
         .await
         .fails_with("no fly.toml");
-    // A static site: launch writes a Dockerfile and fly.toml; without an
-    // image (and no builder yet) deploy names --image.
+    // A static site: launch writes a Dockerfile and fly.toml.
     std::fs::write(hangar.dir.join("index.html"), "<h1>hi</h1>\n").unwrap();
     let launched = hangar
         .run(&["launch", "--name", "wferr", "--no-deploy"])
@@ -34,7 +33,10 @@ async fn bad_input_is_refused_and_changes_nothing() {
         dockerfile.contains("httpd") && dockerfile.contains("EXPOSE 8080"),
         "{dockerfile}"
     );
-    hangar.run(&["deploy"]).await.fails_with("--image");
+    // Deploying it needs an image or a build: this test machine cannot pull
+    // the base image, so the deploy fails before anything is released.
+    let unbuilt = hangar.run(&["deploy"]).await;
+    assert_eq!(unbuilt.code, 1, "{unbuilt:?}");
     assert!(tb.client.list_releases("wferr").await.unwrap().is_empty());
     // An unknown app.
     for args in [
@@ -104,6 +106,27 @@ async fn bad_input_is_refused_and_changes_nothing() {
         .await
         .fails_with("v99 does not exist");
     assert_eq!(hangar.run(&["releases", "--json"]).await.ok().out, releases);
+    // A release whose checks never pass: exit code 1, the app goes back to
+    // the previous release.
+    let good = std::fs::read_to_string(hangar.fly_toml()).unwrap();
+    std::fs::write(
+        hangar.fly_toml(),
+        format!(
+            "{good}\n[[http_service.checks]]\n  interval = '1s'\n  timeout = '1s'\n  \
+             grace_period = '1s'\n  method = 'GET'\n  path = '/never-there'\n"
+        ),
+    )
+    .unwrap();
+    let failed = hangar
+        .run(&["deploy", "--image", image, "--wait-timeout", "5s"])
+        .await;
+    assert_eq!(failed.code, 1, "{failed:?}");
+    assert!(failed.err.contains("rolled back"), "{}", failed.err);
+    std::fs::write(hangar.fly_toml(), good).unwrap();
+    let status = hangar.run(&["status", "--json"]).await.ok();
+    let status: serde_json::Value = serde_json::from_str(&status.out).unwrap();
+    assert_eq!(status["current_release"]["version"], 1, "{status}");
+
     // A deploy id that does not exist.
     hangar
         .run(&["deploy", "status", "nope", "--watch"])

@@ -1,7 +1,10 @@
 //! `hangar scale count` across two process groups, `scale vm|memory|show`
 //! and `autoscale`, through the built binary.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::*;
 use crate::workflow::{app_image, Hangar};
@@ -62,6 +65,15 @@ async fn scale_count_converges_two_process_groups() {
         map(&[("app", 1), ("worker", 1)])
     );
 
+    // `hangar logs` follows every Machine, including ones created later.
+    let mut follower = hangar.spawn(&["logs"]);
+    let mut lines = BufReader::new(follower.stdout.take().unwrap()).lines();
+    let before: BTreeSet<String> = hangar
+        .machines("wfscale")
+        .await
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
     hangar
         .run(&["scale", "count", "app=3", "worker=2", "-y"])
         .await
@@ -70,6 +82,33 @@ async fn scale_count_converges_two_process_groups() {
         counts(&hangar, "wfscale").await,
         map(&[("app", 3), ("worker", 2)])
     );
+    let mut unseen: BTreeSet<String> = hangar
+        .machines("wfscale")
+        .await
+        .into_iter()
+        .filter(|m| !before.contains(&m.id))
+        .filter(|m| {
+            m.config
+                .metadata
+                .get("fly_process_group")
+                .map(String::as_str)
+                == Some("app")
+        })
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(unseen.len(), 2);
+    let waited = tokio::time::timeout(Duration::from_secs(30), async {
+        while !unseen.is_empty() {
+            let line = lines.next_line().await.unwrap().expect("logs ended early");
+            unseen.retain(|id| !line.contains(&format!("app[{id}] dev [info] booted")));
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "`hangar logs` never showed the new Machines' boot lines"
+    );
+    drop(follower);
     for machine in hangar.machines("wfscale").await {
         assert_eq!(
             machine.state,
