@@ -217,14 +217,16 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_build_section() {
-        let mut config = hangar_config::Config::default();
-        config.build = Some(hangar_config::model::Build {
-            builder: Some("docker".into()),
-            args: BTreeMap::from([("A".into(), "1".into()), ("B".into(), "2".into())]),
-            dockerfile: Some("Other.Dockerfile".into()),
-            build_target: Some("prod".into()),
+        let config = hangar_config::Config {
+            build: Some(hangar_config::model::Build {
+                builder: Some("docker".into()),
+                args: BTreeMap::from([("A".into(), "1".into()), ("B".into(), "2".into())]),
+                dockerfile: Some("Other.Dockerfile".into()),
+                build_target: Some("prod".into()),
+                ..Default::default()
+            }),
             ..Default::default()
-        });
+        };
         let args = BuildArgs {
             builder: Some(BuilderChoice::Native),
             build_arg: vec![("B".into(), "3".into())],
