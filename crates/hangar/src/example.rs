@@ -1,21 +1,28 @@
 //! The bundled example app, `hello`: a small HTTP server that shows the
 //! Machine it runs on, its region and a visit counter kept in a volume.
 //!
-//! Until builds exist, `hangar dev --example` prepares its image itself:
-//! the running `hangar` binary and the shared libraries it links, as a
-//! one-layer OCI image whose command is `hangar example-hello`.
+//! `hangar dev --example` deploys it the way a user deploys an app: the
+//! running `hangar` binary is copied into a build context made from
+//! examples/hello (its Dockerfile is embedded, so this works from any
+//! directory), built by the native builder (`FROM host`), pushed to the
+//! platform's built-in registry, and deployed by digest through the control
+//! plane's deploy API, so release 1 exists (`hangar releases -a hello`).
+//!
+//! `FROM host` needs the process driver with full isolation (root). Without
+//! it, the fallback image is the hangar binary plus the shared libraries
+//! `ldd` lists, deployed the same way.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use hangar_build::{BuildRequest, BuilderChoice};
 use hangar_client::Client;
+use hangar_image::push::RegistryLogin;
 use hangar_image::ImageConfig;
-use hangar_types::{
-    CreateAppRequest, CreateMachineRequest, CreateVolumeRequest, Machine, MachineConfig,
-    MachineGuest, MachineMount, MachinePort, MachineService,
-};
+use hangar_types::{CreateAppRequest, CreateDeployRequest, Machine, MachineState};
 
 /// The example's app name.
 pub const APP: &str = "hello";
@@ -43,9 +50,9 @@ fn runtime_files(exe: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// Builds the example image into `dir` (an OCI layout) and returns its
-/// reference (`oci:DIR:hello`).
-pub fn prepare_image(dir: &Path) -> anyhow::Result<String> {
+/// The fallback image (no `FROM host`): the binary and its libraries as a
+/// one-layer OCI layout under `dir`, tagged `hello`. Returns the layout.
+fn fallback_layout(dir: &Path) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot locate the hangar binary")?;
     let rootfs = dir.join("rootfs");
     let _ = std::fs::remove_dir_all(&rootfs);
@@ -72,12 +79,90 @@ pub fn prepare_image(dir: &Path) -> anyhow::Result<String> {
     hangar_image::layout::write_oci_layout(&layout, &rootfs, &config, APP)
         .context("cannot write the example image")?;
     std::fs::remove_dir_all(&rootfs).ok();
-    Ok(format!("oci:{}:{APP}", layout.display()))
+    Ok(layout)
 }
 
-/// Creates the app, its volume and one Machine (reusing what exists), and
-/// returns the Machine.
-pub async fn deploy(client: &Client, image: &str, region: &str) -> anyhow::Result<Machine> {
+/// The Dockerfile of examples/hello, embedded so any directory works.
+pub const DOCKERFILE: &str = include_str!("../../../examples/hello/Dockerfile");
+
+/// How long the example's first deploy may take.
+const DEPLOY_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The example's fly.toml: what the example always set up — one Machine
+/// (shared CPU, 256 MB) serving port 8080 as HTTP on 80 and TLS on 443,
+/// always running.
+pub fn fly_toml(region: &str) -> String {
+    format!(
+        "app = \"{APP}\"\nprimary_region = \"{region}\"\n\n\
+         [http_service]\n  internal_port = {PORT}\n  force_https = false\n  \
+         auto_stop_machines = \"off\"\n  auto_start_machines = true\n  \
+         min_machines_running = 1\n\n\
+         [[vm]]\n  cpu_kind = \"shared\"\n  cpus = 1\n  memory = \"256mb\"\n"
+    )
+}
+
+/// Builds the example natively from examples/hello with the running
+/// binary copied in; returns the OCI layout.
+async fn build_native(dir: &Path) -> anyhow::Result<PathBuf> {
+    let context_dir = dir.join("context");
+    let _ = std::fs::remove_dir_all(&context_dir);
+    std::fs::create_dir_all(&context_dir)?;
+    std::fs::write(context_dir.join("Dockerfile"), DOCKERFILE)?;
+    let exe = std::env::current_exe().context("cannot locate the hangar binary")?;
+    std::fs::copy(&exe, context_dir.join("hangar"))
+        .with_context(|| format!("cannot copy {} into the build context", exe.display()))?;
+    let mut request = BuildRequest::new(&context_dir, dir.join("layout"));
+    request.builder = BuilderChoice::Native;
+    request.tag = APP.into();
+    let built = hangar_build::build(&request)
+        .await
+        .context("cannot build the example (examples/hello) with the native builder")?;
+    std::fs::remove_dir_all(&context_dir).ok();
+    Ok(built.layout_dir)
+}
+
+/// Deploys the example (unless its app already has Machines, which keep
+/// their state across restarts): build, push to the built-in registry at
+/// `api_url`'s host, create the app, deploy by digest, wait for the deploy.
+/// `host_base` says whether Machines can run `FROM host` images (the
+/// process driver with full isolation). Returns a Machine of the app.
+pub async fn launch(
+    api_url: &str,
+    token: &str,
+    dir: &Path,
+    region: &str,
+    host_base: bool,
+) -> anyhow::Result<Machine> {
+    let client = Client::new(api_url, token.to_string())?;
+    if client.get_app(APP).await.is_ok() {
+        if let Some(machine) = live_machine(&client).await? {
+            return Ok(machine);
+        }
+    }
+    let layout = if host_base {
+        build_native(dir).await?
+    } else {
+        eprintln!();
+        eprintln!("WARNING: Machines are not fully isolated (run as root for that), so they");
+        eprintln!("WARNING: cannot run a FROM host image: the example is NOT built from");
+        eprintln!(
+            "WARNING: examples/hello; its image is this binary plus the libraries ldd lists."
+        );
+        eprintln!();
+        fallback_layout(dir)?
+    };
+    let host = api_url
+        .split_once("://")
+        .map_or(api_url, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let tag = format!("{host}/{APP}:deployment-{}", ulid::Ulid::new());
+    let login = RegistryLogin {
+        user: "hangar".into(),
+        password: token.to_string(),
+    };
+    let digest = hangar_image::push::push_oci_layout(&layout, &tag, Some(&login))
+        .await
+        .context("cannot push the example image to the built-in registry")?;
     if client.get_app(APP).await.is_err() {
         client
             .create_app(&CreateAppRequest {
@@ -88,87 +173,56 @@ pub async fn deploy(client: &Client, image: &str, region: &str) -> anyhow::Resul
             .await
             .context("cannot create the example app")?;
     }
-    let machines = client.list_machines(APP, &Default::default()).await?;
-    if let Some(existing) = machines
-        .into_iter()
-        .find(|m| m.state != hangar_types::MachineState::Destroyed)
-    {
-        return Ok(existing);
-    }
-    let volumes = client.list_volumes(APP).await?;
-    let volume = match volumes
-        .into_iter()
-        .find(|v| v.name == "hello_data" && v.attached_machine_id.is_none())
-    {
-        Some(v) => v,
-        None => client
-            .create_volume(
-                APP,
-                &CreateVolumeRequest {
-                    name: "hello_data".into(),
-                    size_gb: Some(1),
-                    region: Some(region.into()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .context("cannot create the example's volume")?,
-    };
-    let config = MachineConfig {
-        image: image.to_string(),
-        guest: Some(MachineGuest {
-            cpu_kind: Some("shared".into()),
-            cpus: Some(1),
-            memory_mb: Some(256),
-            ..Default::default()
-        }),
-        mounts: vec![MachineMount {
-            volume: volume.id.clone(),
-            path: "/data".into(),
-            ..Default::default()
-        }],
-        services: vec![MachineService {
-            protocol: "tcp".into(),
-            internal_port: i64::from(PORT),
-            // As fly.toml's [http_service] expands: plain HTTP on 80, TLS on 443.
-            ports: vec![
-                MachinePort {
-                    port: Some(80),
-                    handlers: vec!["http".into()],
-                    ..Default::default()
-                },
-                MachinePort {
-                    port: Some(443),
-                    handlers: vec!["tls".into(), "http".into()],
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    let machine = client
-        .create_machine(
+    let deploy = client
+        .create_deploy(
             APP,
-            &CreateMachineRequest {
-                config,
-                region: Some(region.into()),
+            &CreateDeployRequest {
+                image: format!("{host}/{APP}@{digest}"),
+                fly_toml: fly_toml(region),
+                ha: Some(false),
+                author: Some("hangar dev --example".into()),
                 ..Default::default()
             },
         )
         .await
-        .context("cannot create the example machine")?;
-    if machine.state != hangar_types::MachineState::Started {
+        .context("cannot start the example's deploy")?;
+    let deadline = Instant::now() + DEPLOY_TIMEOUT;
+    let done = loop {
+        let current = client.get_deploy(APP, &deploy.id).await?;
+        if current.state.is_final() {
+            break current;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the example's deploy {} did not finish within {DEPLOY_TIMEOUT:?}: \
+                 see `hangar deploy status {} -a {APP}`",
+                deploy.id,
+                deploy.id
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    if done.state != hangar_types::DeployState::Succeeded {
         bail!(
-            "the example machine {} is {}: see `hangar machine status {} -a {APP}`",
-            machine.id,
-            machine.state,
-            machine.id
+            "the example's deploy {} {}: {} (see `hangar deploy status {} --watch -a {APP}`)",
+            done.id,
+            done.state,
+            done.error.unwrap_or_default(),
+            done.id
         );
     }
-    Ok(machine)
+    live_machine(&client)
+        .await?
+        .context("the example's deploy succeeded but the app has no Machine")
 }
 
+/// A Machine of the example app that is not destroyed.
+async fn live_machine(client: &Client) -> anyhow::Result<Option<Machine>> {
+    let machines = client.list_machines(APP, &Default::default()).await?;
+    Ok(machines
+        .into_iter()
+        .find(|m| m.state != MachineState::Destroyed))
+}
 /// The example server itself (`hangar example-hello`).
 pub async fn serve() -> anyhow::Result<()> {
     let port: u16 = std::env::var("PORT")

@@ -173,9 +173,14 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         }
     }
     if args.example {
-        let image = example::prepare_image(&data_dir.join("example"))?;
-        let client = hangar_client::Client::new(&platform.url, platform.token.clone())?;
-        let machine = example::deploy(&client, &image, &args.region).await?;
+        let machine = example::launch(
+            &platform.url,
+            &platform.token,
+            &data_dir.join("example"),
+            &args.region,
+            matches!(platform.isolation, Isolation::Full),
+        )
+        .await?;
         let address = machine
             .private_ipv4
             .clone()
@@ -197,6 +202,7 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
             );
         }
         println!("  hangar machine list -a {}", example::APP);
+        println!("  hangar releases -a {}", example::APP);
     }
     println!();
     println!("Press Ctrl-C to stop (machines keep their state and come back on the next start).");
