@@ -52,7 +52,10 @@ pub fn request(image: &str, toml: &str) -> CreateDeployRequest {
     CreateDeployRequest {
         image: image.to_string(),
         fly_toml: toml.to_string(),
-        wait_timeout: Some(GoDuration(Duration::from_secs(30))),
+        // Generous: a Machine restarted in place gets a new veth (new MAC)
+        // for the same address, and the host may keep the old neighbour
+        // entry for a while before its checks reach the new one.
+        wait_timeout: Some(GoDuration(Duration::from_secs(90))),
         author: Some("tester".into()),
         ..Default::default()
     }
