@@ -162,5 +162,27 @@ async fn scale_count_converges_two_process_groups() {
     assert_eq!(shown[0]["min"], 1);
     assert_eq!(shown[0]["max"], 2);
     assert_eq!(shown[0]["enabled"], true);
+    hangar.run(&["autoscale", "disable"]).await.ok();
+    let shown = hangar.run(&["autoscale", "show", "--json"]).await.ok();
+    let shown: serde_json::Value = serde_json::from_str(&shown.out).unwrap();
+    assert_eq!(shown[0]["enabled"], false);
+
+    // scale concurrency: the services of every Machine and fly.toml.
+    hangar
+        .run(&["scale", "concurrency", "--soft", "5", "--hard", "3"])
+        .await
+        .fails_with("--hard at least --soft");
+    hangar
+        .run(&["scale", "concurrency", "--soft", "5", "--hard", "10"])
+        .await
+        .ok();
+    for machine in hangar.machines("wfscale").await {
+        for service in &machine.config.services {
+            let limits = service.concurrency.clone().unwrap_or_default();
+            assert_eq!((limits.soft_limit, limits.hard_limit), (Some(5), Some(10)));
+        }
+    }
+    let fly_toml = std::fs::read_to_string(hangar.fly_toml()).unwrap();
+    assert!(fly_toml.contains("soft_limit = 5"), "{fly_toml}");
     tb.stop().await;
 }
