@@ -163,6 +163,7 @@ pub async fn launch(
     let digest = hangar_image::push::push_oci_layout(&layout, &tag, Some(&login))
         .await
         .context("cannot push the example image to the built-in registry")?;
+    std::fs::remove_dir_all(&layout).ok();
     if client.get_app(APP).await.is_err() {
         client
             .create_app(&CreateAppRequest {

@@ -66,8 +66,10 @@ async fn deploy_and_check(hangar: &Hangar<'_>, app: &str, args: &[&str], page: &
     assert!(run.err.contains("Pushed"), "{}", run.err);
     only_release_image(hangar.tb, app).await;
     let machines = hangar.machines(app).await;
-    assert_eq!(machines.len(), 1, "{machines:?}");
-    assert_eq!(wait_http(&url_of(&machines[0])).await, page);
+    assert!(!machines.is_empty(), "the deploy left no Machine");
+    for machine in &machines {
+        assert_eq!(wait_http(&url_of(machine)).await, page);
+    }
     run
 }
 
@@ -197,4 +199,104 @@ async fn failed_builds_say_why_and_create_no_release() {
     )
     .await;
     tb.stop().await;
+}
+
+/// `hangar dev --example` (the README's first command): examples/hello is
+/// built natively, pushed and deployed as release 1, and its Machine
+/// answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_example_deploys_hello_as_release_one() {
+    if hangar_testbed::skip_unless_root("dev_example_deploys_hello_as_release_one") {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let data = scratch.path().join("data");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .args(["dev", "--example", "--data-dir"])
+        .arg(&data)
+        .args([
+            "--api-listen",
+            "127.0.0.1:0",
+            "--proxy-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--proxy-metrics-listen", "127.0.0.1:0"])
+        .args([
+            "--proxy-tls-listen",
+            "127.0.0.1:0",
+            "--agent-listen",
+            "127.0.0.1:0",
+        ])
+        // Its own network, apart from any other `hangar dev` on this host.
+        .args([
+            "--bridge",
+            "hgexample0",
+            "--machine-subnet",
+            "172.28.251.0/24",
+        ])
+        .args(["--machine-subnet6", "fdaa:0:4f::/64"])
+        .env("HANGAR_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn hangar dev --example");
+    let _dev = StopOnDrop(child);
+    let url = hangar_testbed::wait_until(
+        "hangar dev to write its API URL",
+        std::time::Duration::from_secs(60),
+        || std::fs::read_to_string(data.join("api-url")).ok(),
+    )
+    .await;
+    let token = std::fs::read_to_string(data.join("token")).unwrap();
+    let client = hangar_client::Client::new(&url, token.trim().to_string()).unwrap();
+    // The native build of the (debug) binary takes a while on 2 cores.
+    let releases = hangar_testbed::wait_until_async(
+        "release 1 of the example",
+        std::time::Duration::from_secs(420),
+        || async {
+            let releases = client
+                .list_releases("hello")
+                .await
+                .map_err(|e| e.to_string())?;
+            match releases.first() {
+                Some(r) if r.status == hangar_types::ReleaseStatus::Complete => Ok(releases),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    assert!(releases[0].image.contains("/hello@sha256:"), "{releases:?}");
+    let machines = client
+        .list_machines("hello", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(machines.len(), 1, "{machines:?}");
+    let body = wait_http(&url_of(&machines[0])).await;
+    assert!(body.starts_with("Hello from Hangar!"), "{body}");
+    assert!(body.contains(&machines[0].id), "{body}");
+    let listed = std::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .args(["releases", "-a", "hello"])
+        .env("HANGAR_API_URL", &url)
+        .env("HANGAR_API_TOKEN", token.trim())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        out.contains("v1") && out.contains("hangar dev --example"),
+        "{out}"
+    );
+}
+
+/// Stops `hangar dev` with SIGTERM (its Machines stop with it).
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
 }
