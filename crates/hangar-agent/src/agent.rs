@@ -233,6 +233,9 @@ impl Agent {
         let view = handle.view.clone();
         let commands = handle.commands.clone();
         self.machines.write().await.insert(new.id.clone(), handle);
+        // A new Machine is a change for host-wide watchers (the route
+        // table), even when it is not launched.
+        self.shared.announce_change();
         if !new.skip_launch {
             let (reply, rx) = oneshot::channel();
             commands
