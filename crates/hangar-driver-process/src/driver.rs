@@ -28,6 +28,9 @@ pub struct ProcessDriver {
     pub(crate) bridge: Bridge,
     /// Serialises bridge creation between concurrent starts.
     pub(crate) bridge_lock: tokio::sync::Mutex<()>,
+    /// Set once this driver has set the bridge up (forwarding rule included):
+    /// later starts only check that the bridge still exists.
+    pub(crate) bridge_ready: std::sync::atomic::AtomicBool,
 }
 
 fn validate(spec: &MachineSpec) -> Result<(), DriverError> {
@@ -107,6 +110,7 @@ impl ProcessDriver {
             support,
             bridge,
             bridge_lock: tokio::sync::Mutex::new(()),
+            bridge_ready: std::sync::atomic::AtomicBool::new(false),
         })
     }
 

@@ -4,7 +4,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use hangar_driver::{
     DriverError, ExecOutput, ExecRequest, ExitInfo, MachineSpec, StartedTask, TaskHandle,
@@ -146,6 +147,7 @@ impl ProcessDriver {
         spec: &MachineSpec,
         task_dir: PathBuf,
     ) -> Result<StartedTask, DriverError> {
+        let began = Instant::now();
         for dir in ["upper", "work", "rootfs"] {
             let path = task_dir.join(dir);
             std::fs::create_dir_all(&path)
@@ -166,6 +168,7 @@ impl ProcessDriver {
         } else {
             self.support.cgroups.create(&task_name, &spec.resources)?
         };
+        let prepared = began.elapsed();
         let mut partial = PartialStart {
             cgroups,
             veth: None,
@@ -181,11 +184,13 @@ impl ProcessDriver {
         };
         let pid = child.id().unwrap_or(0);
         let ticks = start_ticks(pid).unwrap_or(0);
+        let spawned = began.elapsed();
 
         if let Err(e) = self.connect(spec, pid, &mut partial).await {
             partial.undo(Some(&mut child)).await;
             return Err(e);
         }
+        let connected = began.elapsed();
         if let Some(mut stdin) = child.stdin.take() {
             let _ = stdin.write_all(b"go").await;
         }
@@ -207,6 +212,14 @@ impl ProcessDriver {
             }
         }
 
+        tracing::debug!(
+            machine_id = %spec.machine_id,
+            ?prepared,
+            ?spawned,
+            ?connected,
+            workload_exec = ?began.elapsed(),
+            "process driver: isolated start (times since the start began: task dir and cgroups ready, init spawned, cgroups and network attached, init set up the root and exec'd the workload)"
+        );
         let data = HandleData {
             mode: RunMode::Isolated,
             instance_id: spec.instance_id.clone(),
@@ -282,10 +295,12 @@ impl ProcessDriver {
         match &spec.network {
             Some(net) => {
                 let veth = network::veth_name(&spec.machine_id, &spec.instance_id);
-                {
+                let ready = self.bridge_ready.load(Ordering::Acquire) && self.bridge.exists();
+                if !ready {
                     let _serialised = self.bridge_lock.lock().await;
                     let bridge = self.bridge.clone();
                     run_blocking(move || bridge.ensure()).await?;
+                    self.bridge_ready.store(true, Ordering::Release);
                 }
                 partial.veth = Some(veth.clone());
                 let (bridge, net) = (self.bridge.clone(), net.clone());

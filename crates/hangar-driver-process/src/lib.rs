@@ -43,6 +43,7 @@ mod driver;
 mod handle;
 mod init;
 mod isolated;
+mod netlink;
 mod network;
 mod probe;
 mod protocol;

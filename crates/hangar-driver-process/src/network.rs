@@ -1,8 +1,8 @@
 //! Machine networking: a host bridge with the gateway addresses, and one veth
 //! pair per Machine whose inner end (`eth0`) carries the Machine's addresses.
 //!
-//! Uses `ip` from iproute2 in batch mode: one process for the host side and
-//! one, entered into the Machine's network namespace, for the inside.
+//! The bridge is created once with `ip` from iproute2; each Machine's veth
+//! is set up over netlink (`netlink.rs`), with no process spawned per start.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -14,6 +14,8 @@ use hangar_driver::{DriverError, NetworkSpec};
 use nix::fcntl::{open, OFlag};
 use nix::sched::{setns, CloneFlags};
 use nix::sys::stat::Mode;
+
+use crate::netlink::{self, Netlink};
 
 /// The host bridge every Machine's veth is attached to.
 #[derive(Debug, Clone)]
@@ -82,7 +84,8 @@ pub(crate) fn ip_available() -> bool {
 }
 
 impl Bridge {
-    fn exists(&self) -> bool {
+    /// True when the bridge interface exists on the host.
+    pub(crate) fn exists(&self) -> bool {
         Path::new("/sys/class/net").join(&self.name).exists()
     }
 
@@ -135,21 +138,27 @@ impl Bridge {
     }
 }
 
-/// Connects the network namespace of `pid` to the bridge through `veth`.
+/// Connects the network namespace of `pid` to the bridge through `veth`,
+/// over netlink: the host end joins the bridge, the peer becomes `eth0` in
+/// the Machine with its addresses and default routes.
 pub(crate) fn attach(
     bridge: &Bridge,
     veth: &str,
     pid: u32,
     spec: &NetworkSpec,
 ) -> Result<(), DriverError> {
-    ip_batch(
-        &[
-            format!("link add name {veth} type veth peer name eth0 netns {pid}"),
-            format!("link set {veth} master {}", bridge.name),
-            format!("link set {veth} up"),
-        ],
-        None,
-    )?;
+    let failed = |detail: String| {
+        DriverError::HostSetup(format!(
+            "connecting machine pid {pid} to bridge {}: {detail}",
+            bridge.name
+        ))
+    };
+    let mut host = Netlink::open().map_err(failed)?;
+    let master = netlink::link_index(&bridge.name).map_err(failed)?;
+    host.add_veth(veth, master, "eth0", pid).map_err(failed)?;
+    let index = netlink::link_index(veth).map_err(failed)?;
+    host.set_up(index, veth).map_err(failed)?;
+
     let netns_path = format!("/proc/{pid}/ns/net");
     let netns = open(
         netns_path.as_str(),
@@ -163,26 +172,43 @@ pub(crate) fn attach(
             e.into(),
         )
     })?;
-    ip_batch(
-        &[
-            format!("addr add {}/{} dev eth0", spec.ipv4, spec.ipv4_prefix),
-            format!("addr add {}/{} dev eth0 nodad", spec.ipv6, spec.ipv6_prefix),
-            "link set eth0 up".to_owned(),
-            format!("route add default via {}", spec.gateway4),
-            format!("route add ::/0 via {}", spec.gateway6),
-        ],
-        Some(netns),
-    )
+    let spec = spec.clone();
+    // A thread of its own enters the namespace and ends there, so no
+    // pooled thread is ever left in a Machine's namespace.
+    std::thread::spawn(move || -> Result<(), String> {
+        setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
+            .map_err(|e| format!("entering the machine's network namespace: {e}"))?;
+        let mut inside = Netlink::open()?;
+        let eth0 = netlink::link_index("eth0")?;
+        inside.add_address(eth0, spec.ipv4.into(), spec.ipv4_prefix)?;
+        inside.add_address(eth0, spec.ipv6.into(), spec.ipv6_prefix)?;
+        inside.set_up(eth0, "eth0")?;
+        inside.add_default_route(spec.gateway4.into())?;
+        inside.add_default_route(spec.gateway6.into())
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the namespace setup thread panicked".into()))
+    .map_err(failed)
 }
 
 /// Deletes the host end of a Machine's veth (the pair goes with it). Idempotent.
 pub(crate) fn detach(veth: &str) -> Result<(), DriverError> {
-    if !Path::new("/sys/class/net").join(veth).exists() {
+    let gone = || !Path::new("/sys/class/net").join(veth).exists();
+    if gone() {
         return Ok(());
     }
-    match ip_batch(&[format!("link del {veth}")], None) {
-        Err(_) if !Path::new("/sys/class/net").join(veth).exists() => Ok(()),
-        other => other,
+    // A Machine's namespace dying takes the pair with it, asynchronously:
+    // the name may already be gone while sysfs still lists it.
+    let deleted = netlink::link_index_if_present(veth).and_then(|index| match index {
+        Some(index) => Netlink::open()?.delete_link(index, veth),
+        None => Ok(()),
+    });
+    match deleted {
+        Err(_) if gone() => Ok(()),
+        Err(detail) => Err(DriverError::HostSetup(format!(
+            "deleting the machine's veth {veth}: {detail}"
+        ))),
+        Ok(()) => Ok(()),
     }
 }
 
