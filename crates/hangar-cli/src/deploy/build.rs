@@ -18,6 +18,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::context::Context;
 use crate::error::CliError;
 
+/// Environment variable overriding the build context limit (bytes).
+pub const CONTEXT_LIMIT_ENV: &str = "HANGAR_BUILD_CONTEXT_LIMIT";
+
 /// Build flags of `hangar deploy` (fly.toml's `[build]` gives the defaults).
 #[derive(Debug, Default, Clone, Args)]
 pub struct BuildArgs {
@@ -83,7 +86,24 @@ pub(crate) fn request(
     request.build_args.extend(args.build_arg.iter().cloned());
     request.target = args.build_target.clone().or(section.build_target.clone());
     request.labels = args.image_label.iter().cloned().collect::<BTreeMap<_, _>>();
+    if let Some(limit) = context_limit_from_env()? {
+        request.context_limit = limit;
+    }
     Ok(request)
+}
+
+/// `HANGAR_BUILD_CONTEXT_LIMIT`: the largest build context in bytes
+/// (default 2 GiB).
+fn context_limit_from_env() -> anyhow::Result<Option<u64>> {
+    match std::env::var(CONTEXT_LIMIT_ENV) {
+        Ok(value) => value.trim().parse().map(Some).map_err(|_| {
+            CliError::InvalidArguments(format!(
+                "{CONTEXT_LIMIT_ENV}={value:?} is not a number of bytes"
+            ))
+            .into()
+        }),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The registry's `host:port`: the API URL's authority.

@@ -187,6 +187,22 @@ async fn failed_builds_say_why_and_create_no_release() {
     )
     .await;
 
+    write_dockerfile(&hangar.dir, &native_dockerfile());
+    let over = std::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .args(["deploy", "--builder", "native"])
+        .current_dir(&hangar.dir)
+        .env("HANGAR_API_URL", &tb.platform.url)
+        .env("HANGAR_API_TOKEN", &tb.platform.token)
+        .env("HANGAR_BUILD_CONTEXT_LIMIT", "1000")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&over.stderr);
+    assert_ne!(over.status.code(), Some(0), "{err}");
+    assert!(err.contains("over the limit of 1000 bytes"), "{err}");
+    assert!(err.contains(".dockerignore"), "{err}");
+    assert!(tb.client.list_releases(app).await.unwrap().is_empty());
+
     write_dockerfile(
         &hangar.dir,
         "FROM 127.0.0.1:1/nothing/here:v1\nCMD [\"x\"]\n",
