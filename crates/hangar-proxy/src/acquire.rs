@@ -74,11 +74,18 @@ impl<'p> Acquirer<'p> {
         placement: &Placement,
     ) -> Result<(Target, Arc<RouteTable>), ProxyErrorCode> {
         let proxy = self.proxy;
+        // Listening for freed capacity costs a lock on a notifier shared by
+        // every request, so it starts only once every Machine was found at
+        // its hard limit; the choice is then made again with the listener
+        // armed, so no release between choosing and waiting is missed.
+        let mut watch_capacity = false;
         loop {
             let mut routes = proxy.routes.clone();
             let capacity_freed = proxy.loads.capacity_freed.notified();
             tokio::pin!(capacity_freed);
-            capacity_freed.as_mut().enable();
+            if watch_capacity {
+                capacity_freed.as_mut().enable();
+            }
             let table = routes.borrow_and_update().clone();
             let started_locally = proxy.started_locally(&table);
             let choice = balance::choose_for(
@@ -106,6 +113,10 @@ impl<'p> Acquirer<'p> {
                 Choice::AllAtHardLimit => {
                     if self.queue_slot.is_none() {
                         self.queue_slot = Some(proxy.enter_queue(app)?);
+                    }
+                    if !watch_capacity {
+                        watch_capacity = true;
+                        continue;
                     }
                     tokio::select! {
                         _ = capacity_freed => {}

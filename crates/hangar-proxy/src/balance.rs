@@ -25,12 +25,12 @@ pub(crate) struct Limits {
 
 impl Limits {
     pub(crate) fn of(service: &MachineService) -> Limits {
-        let concurrency = service.concurrency.clone().unwrap_or_default();
+        let concurrency = service.concurrency.as_ref();
         let as_limit = |v: Option<i64>| v.and_then(|v| usize::try_from(v).ok());
         Limits {
-            soft: as_limit(concurrency.soft_limit).unwrap_or(DEFAULT_SOFT_LIMIT),
-            hard: as_limit(concurrency.hard_limit),
-            per_request: concurrency.kind.as_deref() == Some("requests"),
+            soft: as_limit(concurrency.and_then(|c| c.soft_limit)).unwrap_or(DEFAULT_SOFT_LIMIT),
+            hard: as_limit(concurrency.and_then(|c| c.hard_limit)),
+            per_request: concurrency.and_then(|c| c.kind.as_deref()) == Some("requests"),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 
 use crate::forward::{full_body, ProxyBody};
@@ -22,6 +22,10 @@ pub(crate) enum RequestBody {
 impl RequestBody {
     /// Reads `body` until its end or until more than `limit` bytes came.
     pub(crate) async fn read(mut body: Incoming, limit: usize) -> Result<Self, hyper::Error> {
+        if body.is_end_stream() {
+            // No body (most GETs): nothing to read or copy.
+            return Ok(RequestBody::Buffered(Bytes::new()));
+        }
         if body.size_hint().lower() > limit as u64 {
             return Ok(RequestBody::Streaming(Some(PrefixedBody {
                 prefix: None,
@@ -53,6 +57,9 @@ impl RequestBody {
     /// already sent and the request cannot be retried.
     pub(crate) fn for_attempt(&mut self) -> Option<ProxyBody> {
         match self {
+            RequestBody::Buffered(bytes) if bytes.is_empty() => {
+                Some(Empty::new().map_err(|never| match never {}).boxed())
+            }
             RequestBody::Buffered(bytes) => Some(full_body(Full::new(bytes.clone()))),
             RequestBody::Streaming(stream) => stream.take().map(|b| b.boxed()),
         }

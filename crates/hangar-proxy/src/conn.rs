@@ -20,8 +20,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::headers::ClientConn;
-use crate::host::{app_of_host, request_host};
-use crate::proxy::Proxy;
+use crate::proxy::{Proxy, RoutedHost};
+use crate::routes::RouteTable;
 
 /// Timeouts of one public port for one app, from its `http_options`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,20 +129,29 @@ impl Proxy {
     /// defaults where the port sets none.
     pub(crate) fn port_timeouts(&self, app: Option<&str>, public_port: u16) -> PortTimeouts {
         let table = self.routes.borrow().clone();
+        self.port_timeouts_in(&table, app, public_port)
+    }
+
+    /// [`Proxy::port_timeouts`] in a snapshot already read.
+    fn port_timeouts_in(
+        &self,
+        table: &RouteTable,
+        app: Option<&str>,
+        public_port: u16,
+    ) -> PortTimeouts {
         let options = app.and_then(|app| {
             table
                 .machines
                 .iter()
                 .filter(|m| m.app == app)
                 .find_map(|m| m.http_service(public_port))
-                .and_then(|(_, port)| port.http_options.clone())
+                .and_then(|(_, port)| port.http_options.as_ref())
         });
         let seconds = |v: Option<i64>| v.and_then(|s| u64::try_from(s).ok()).filter(|s| *s > 0);
-        let options = options.unwrap_or_default();
         PortTimeouts {
-            idle: seconds(options.idle_timeout)
+            idle: seconds(options.and_then(|o| o.idle_timeout))
                 .map_or(self.config.idle_timeout, Duration::from_secs),
-            header_read: seconds(options.headers_read_timeout)
+            header_read: seconds(options.and_then(|o| o.headers_read_timeout))
                 .map_or(self.config.header_read_timeout, Duration::from_secs),
         }
     }
@@ -189,13 +198,18 @@ impl Proxy {
             let in_flight = InFlight(activity.clone());
             async move {
                 let _in_flight = in_flight;
-                let table = proxy.routes.borrow().clone();
-                let app = app_of_host(&request_host(&request), &proxy.config.app_domain, &table);
-                let idle = proxy.port_timeouts(app.as_deref(), client.public_port).idle;
+                let routed = RoutedHost::of(&proxy, &request);
+                let idle = proxy
+                    .port_timeouts_in(&routed.table, routed.app.as_deref(), client.public_port)
+                    .idle;
                 activity
                     .idle_ms
                     .store(idle.as_millis() as u64, Ordering::Relaxed);
-                Ok::<_, Infallible>(proxy.handle(request, client, sni_app.as_deref()).await)
+                Ok::<_, Infallible>(
+                    proxy
+                        .handle(request, client, sni_app.as_deref(), routed)
+                        .await,
+                )
             }
         });
         let mut builder = auto::Builder::new(TokioExecutor::new());

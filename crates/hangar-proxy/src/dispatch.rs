@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hangar_types::HttpResponseOptions;
-use hyper::header::{HeaderMap, HeaderValue};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::http::request::Parts;
 use hyper::upgrade::OnUpgrade;
 use hyper::Response;
@@ -15,6 +15,7 @@ use crate::acquire::{self, Acquirer};
 use crate::body::RequestBody;
 use crate::error::ProxyErrorCode;
 use crate::forward::ProxyBody;
+use crate::headers;
 use crate::placement::Placement;
 use crate::proxy::{Proxy, SendError};
 use crate::replay::{self, Replay};
@@ -30,6 +31,10 @@ pub(crate) struct Destination<'a> {
     pub(crate) public_port: u16,
     pub(crate) response_options: Option<HttpResponseOptions>,
 }
+
+/// The client's replay cache directive, and the proxy's report of it.
+const CACHE_CONTROL: HeaderName = HeaderName::from_static("fly-replay-cache-control");
+const CACHE_STATUS: HeaderName = HeaderName::from_static("fly-replay-cache-status");
 
 /// How the replay cache took part in a request (`fly-replay-cache-status`).
 enum CacheUse {
@@ -163,7 +168,7 @@ impl Proxy {
                         .find(|m| m.id == machine_id)
                         .map_or("", |m| m.region.as_str());
                     if let Some(source) = request.source_header(&machine_id, region) {
-                        parts.headers.insert("fly-replay-src", source);
+                        parts.headers.insert(headers::FLY_REPLAY_SRC, source);
                     }
                     if let Some(rule) = &request.cache {
                         if self.replay_cache.insert(host, rule, &request) && cache_status.is_none()
@@ -172,10 +177,9 @@ impl Proxy {
                         }
                     }
                     if let Some(status) = &cache_status {
-                        parts.headers.insert(
-                            "fly-replay-cache-status",
-                            HeaderValue::from_static(status.header()),
-                        );
+                        parts
+                            .headers
+                            .insert(CACHE_STATUS, HeaderValue::from_static(status.header()));
                     }
                     placement = request.placement();
                     if request.elsewhere {
@@ -232,11 +236,11 @@ impl Proxy {
         headers: &mut HeaderMap,
     ) -> Option<CacheUse> {
         let skip = headers
-            .get("fly-replay-cache-control")
+            .get(&CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("skip"));
-        headers.remove("fly-replay-cache-control");
-        headers.remove("fly-replay-cache-status");
+        headers.remove(&CACHE_CONTROL);
+        headers.remove(&CACHE_STATUS);
         let hit = self.replay_cache.lookup(host, path)?;
         if skip && hit.allow_bypass {
             return Some(CacheUse::Bypass);
@@ -250,7 +254,7 @@ impl Proxy {
         {
             return None;
         }
-        headers.insert("fly-replay-cache-status", HeaderValue::from_static("hit"));
+        headers.insert(CACHE_STATUS, HeaderValue::from_static("hit"));
         Some(CacheUse::Hit(hit.target))
     }
 }
@@ -269,12 +273,12 @@ impl PendingReplay {
         let reason = replay::failure_reason(error)?;
         let elapsed = self.began.elapsed();
         tracing::debug!(origin = %self.origin_machine, %reason, ?elapsed, "fly-replay fell back");
-        parts.headers.remove("fly-replay-src");
+        parts.headers.remove(headers::FLY_REPLAY_SRC);
         if let Some(value) = self
             .replay
             .failed_header(&self.origin_machine, reason, elapsed)
         {
-            parts.headers.insert("fly-replay-failed", value);
+            parts.headers.insert(headers::FLY_REPLAY_FAILED, value);
         }
         Some(fallback.placement(&self.origin_machine))
     }

@@ -19,55 +19,75 @@ fn value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// Names of the headers set on every request, parsed once at compile time
+/// rather than per request.
+pub(crate) const FLY_CLIENT_IP: HeaderName = HeaderName::from_static("fly-client-ip");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_SSL: HeaderName = HeaderName::from_static("x-forwarded-ssl");
+const X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
+const FLY_FORWARDED_PORT: HeaderName = HeaderName::from_static("fly-forwarded-port");
+const FLY_REGION: HeaderName = HeaderName::from_static("fly-region");
+/// `fly-request-id`, set on every response.
+pub(crate) const FLY_REQUEST_ID: HeaderName = HeaderName::from_static("fly-request-id");
+/// Set only by the proxy: a request was replayed, or its replay fell back.
+pub(crate) const FLY_REPLAY_SRC: HeaderName = HeaderName::from_static("fly-replay-src");
+pub(crate) const FLY_REPLAY_FAILED: HeaderName = HeaderName::from_static("fly-replay-failed");
+
 /// The `Via` entry for this hop, like `1.1 hangar`.
 pub(crate) fn via_entry(version: Version) -> HeaderValue {
-    let v = match version {
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_2 => "2",
-        Version::HTTP_3 => "3",
-        _ => "1.1",
-    };
-    value(&format!("{v} hangar"))
+    HeaderValue::from_static(match version {
+        Version::HTTP_10 => "1.0 hangar",
+        Version::HTTP_2 => "2 hangar",
+        Version::HTTP_3 => "3 hangar",
+        _ => "1.1 hangar",
+    })
+}
+
+/// A fresh `fly-request-id` value: a lowercase ULID, encoded on the stack.
+pub(crate) fn request_id() -> Option<HeaderValue> {
+    let mut buffer = [0u8; ulid::ULID_LEN];
+    let id = ulid::Ulid::new().array_to_str(&mut buffer);
+    id.make_ascii_lowercase();
+    HeaderValue::from_str(id).ok()
 }
 
 /// Appends `entry` to a comma-separated header, or sets it.
-fn append_list(headers: &mut HeaderMap, name: HeaderName, entry: &str) {
+fn append_list(headers: &mut HeaderMap, name: HeaderName, entry: HeaderValue) {
     let joined = match headers.get(&name).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {entry}"),
-        _ => entry.to_string(),
+        Some(existing) if !existing.trim().is_empty() => value(&format!(
+            "{existing}, {}",
+            entry.to_str().unwrap_or_default()
+        )),
+        _ => entry,
     };
-    headers.insert(name, value(&joined));
+    headers.insert(name, joined);
 }
 
 /// Sets the forwarding headers on a request going to a Machine.
 pub(crate) fn add_forwarding(
     headers: &mut HeaderMap,
     client: ClientConn,
-    region: &str,
+    region: &HeaderValue,
     version: Version,
 ) {
-    let ip = canonical_ip(client.peer.ip()).to_string();
-    headers.insert("fly-client-ip", value(&ip));
-    append_list(headers, HeaderName::from_static("x-forwarded-for"), &ip);
+    let ip = value(&canonical_ip(client.peer.ip()).to_string());
+    headers.insert(FLY_CLIENT_IP, ip.clone());
+    append_list(headers, X_FORWARDED_FOR, ip);
     let (proto, ssl) = if client.tls {
         ("https", "on")
     } else {
         ("http", "off")
     };
-    headers.insert("x-forwarded-proto", HeaderValue::from_static(proto));
-    headers.insert("x-forwarded-ssl", HeaderValue::from_static(ssl));
-    let port = client.public_port.to_string();
-    if !headers.contains_key("x-forwarded-port") {
-        headers.insert("x-forwarded-port", value(&port));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    headers.insert(X_FORWARDED_SSL, HeaderValue::from_static(ssl));
+    let port = HeaderValue::from(client.public_port);
+    if !headers.contains_key(&X_FORWARDED_PORT) {
+        headers.insert(X_FORWARDED_PORT, port.clone());
     }
-    headers.insert("fly-forwarded-port", value(&port));
-    headers.insert("fly-region", value(region));
-    let via = via_entry(version);
-    append_list(
-        headers,
-        hyper::header::VIA,
-        via.to_str().unwrap_or("1.1 hangar"),
-    );
+    headers.insert(FLY_FORWARDED_PORT, port);
+    headers.insert(FLY_REGION, region.clone());
+    append_list(headers, hyper::header::VIA, via_entry(version));
 }
 
 /// An IPv4 client seen through a dual-stack socket, as IPv4.
@@ -79,7 +99,26 @@ fn canonical_ip(ip: IpAddr) -> IpAddr {
 }
 
 /// Hop-by-hop headers, which are never forwarded.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    hyper::header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    hyper::header::PROXY_AUTHENTICATE,
+    hyper::header::PROXY_AUTHORIZATION,
+    hyper::header::TE,
+    hyper::header::TRAILER,
+    hyper::header::TRANSFER_ENCODING,
+    hyper::header::UPGRADE,
+];
+
+/// Removes the hop-by-hop headers and those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if !headers.contains_key(hyper::header::CONNECTION) {
+        for name in HOP_BY_HOP {
+            headers.remove(name);
+        }
+        return;
+    }
     let named_in_connection: Vec<HeaderName> = headers
         .get_all(hyper::header::CONNECTION)
         .iter()
@@ -90,17 +129,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in named_in_connection {
         headers.remove(name);
     }
-    for name in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    ] {
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
 }

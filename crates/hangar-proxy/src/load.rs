@@ -37,6 +37,9 @@ pub(crate) struct LoadTracker {
 impl LoadTracker {
     pub(crate) fn get(&self, machine_id: &str) -> Arc<MachineLoad> {
         let mut machines = self.machines.lock().unwrap();
+        if let Some(load) = machines.get(machine_id) {
+            return load.clone();
+        }
         machines.entry(machine_id.to_string()).or_default().clone()
     }
 

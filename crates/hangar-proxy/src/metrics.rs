@@ -32,8 +32,9 @@ impl Histogram {
 
 #[derive(Debug, Default)]
 struct Counters {
-    /// (app, machine or "", status class like "2xx") → count.
-    requests: BTreeMap<(String, String, String), u64>,
+    /// app → machine or "" → count per status class (index 2 is `2xx`).
+    /// Nested so that a request already seen is counted without allocating.
+    requests: BTreeMap<String, BTreeMap<String, [u64; 10]>>,
     /// app → request latency.
     latency: BTreeMap<String, Histogram>,
     /// (app, machine) → autostarts issued.
@@ -54,8 +55,17 @@ pub(crate) struct Metrics {
     counters: Mutex<Counters>,
 }
 
-fn status_class(status: u16) -> String {
-    format!("{}xx", status / 100)
+/// The index of a status class in a per-class array: 2 for `2xx`.
+fn status_class_index(status: u16) -> usize {
+    usize::from(status / 100).min(9)
+}
+
+/// A map's entry for `key`, allocating the key only when it is new.
+fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 fn escape(label: &str) -> String {
@@ -69,13 +79,8 @@ impl Metrics {
     /// Records a finished request; `machine` is empty when the proxy answered.
     pub(crate) fn request(&self, app: &str, machine: &str, status: u16, elapsed: Duration) {
         let mut c = self.counters.lock().unwrap();
-        *c.requests
-            .entry((app.to_string(), machine.to_string(), status_class(status)))
-            .or_default() += 1;
-        c.latency
-            .entry(app.to_string())
-            .or_default()
-            .observe(elapsed.as_secs_f64());
+        entry(entry(&mut c.requests, app), machine)[status_class_index(status)] += 1;
+        entry(&mut c.latency, app).observe(elapsed.as_secs_f64());
     }
 
     pub(crate) fn autostart(&self, app: &str, machine: &str, elapsed: Duration) {
@@ -118,14 +123,18 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP hangar_proxy_requests_total Requests answered, by app, Machine and status class.\n");
         out.push_str("# TYPE hangar_proxy_requests_total counter\n");
-        for ((app, machine, class), n) in &c.requests {
-            let _ = writeln!(
-                out,
-                "hangar_proxy_requests_total{{app=\"{}\",machine=\"{}\",status=\"{}\"}} {n}",
-                escape(app),
-                escape(machine),
-                class
-            );
+        for (app, machines) in &c.requests {
+            for (machine, classes) in machines {
+                for (class, n) in classes.iter().enumerate().filter(|(_, n)| **n > 0) {
+                    let _ = writeln!(
+                        out,
+                        "hangar_proxy_requests_total{{app=\"{}\",machine=\"{}\",status=\"{}xx\"}} {n}",
+                        escape(app),
+                        escape(machine),
+                        class
+                    );
+                }
+            }
         }
         out.push_str("# HELP hangar_proxy_in_flight Requests in flight per Machine.\n");
         out.push_str("# TYPE hangar_proxy_in_flight gauge\n");

@@ -57,6 +57,8 @@ pub struct Proxy {
     pub(crate) replay_cache: ReplayCache,
     /// ACME challenges and statuses, when ACME is configured.
     pub(crate) acme: Option<Arc<AcmeState>>,
+    /// `config.region` as the `fly-region` header value, made once.
+    region_header: HeaderValue,
 }
 
 /// A request waiting for capacity; leaving the queue on drop.
@@ -95,6 +97,8 @@ impl Proxy {
             queued: AtomicUsize::new(0),
             replay_cache: ReplayCache::default(),
             acme: config.acme.as_ref().map(|_| Arc::default()),
+            region_header: HeaderValue::from_str(&config.region)
+                .unwrap_or_else(|_| HeaderValue::from_static("")),
             config,
         })
     }
@@ -135,12 +139,14 @@ impl Proxy {
         self.metrics.render(&in_flight)
     }
 
-    /// Answers one client request.
+    /// Answers one client request; `host` is its host and `app` the app
+    /// that host routes to in `table`, the snapshot read for this request.
     pub(crate) async fn handle(
         self: &Arc<Self>,
         request: Request<Incoming>,
         client: ClientConn,
         sni_app: Option<&str>,
+        routed: RoutedHost,
     ) -> Response<ProxyBody> {
         if let Some(answer) = self
             .acme
@@ -152,9 +158,7 @@ impl Proxy {
         }
         let began = Instant::now();
         let version = request.version();
-        let host = request_host(&request);
-        let table = self.routes.borrow().clone();
-        let app = app_of_host(&host, &self.config.app_domain, &table);
+        let RoutedHost { host, app, table } = routed;
         let misdirected = sni_app
             .filter(|sni_app| app.as_deref() != Some(*sni_app))
             .map(|sni_app| ProxyErrorCode::Misdirected {
@@ -170,7 +174,7 @@ impl Proxy {
                 error_response(&ProxyErrorCode::UnknownApp(host)),
                 String::new(),
             ),
-            (Some(app), None) => match self.serve_app(app, &host, request, client).await {
+            (Some(app), None) => match self.serve_app(&table, app, &host, request, client).await {
                 Ok(done) => {
                     app_label = app;
                     done
@@ -191,8 +195,8 @@ impl Proxy {
         {
             let headers = response.headers_mut();
             headers.append(hyper::header::VIA, headers::via_entry(version));
-            if let Ok(id) = HeaderValue::from_str(&ulid::Ulid::new().to_string().to_lowercase()) {
-                headers.insert("fly-request-id", id);
+            if let Some(id) = headers::request_id() {
+                headers.insert(headers::FLY_REQUEST_ID, id);
             }
             if !headers.contains_key(hyper::header::SERVER) {
                 headers.insert(hyper::header::SERVER, HeaderValue::from_static("hangar"));
@@ -211,12 +215,12 @@ impl Proxy {
     /// that answered it.
     async fn serve_app(
         self: &Arc<Self>,
+        table: &RouteTable,
         app: &str,
         host: &str,
         mut request: Request<Incoming>,
         client: ClientConn,
     ) -> Result<(Response<ProxyBody>, String), ProxyErrorCode> {
-        let table = self.routes.borrow().clone();
         if !table.has_app(app) {
             return Err(ProxyErrorCode::UnknownApp(host.to_string()));
         }
@@ -225,7 +229,7 @@ impl Proxy {
             .iter()
             .filter(|m| m.app == app)
             .find_map(|m| m.http_service(client.public_port))
-            .map(|(_, port)| port.clone())
+            .map(|(_, port)| port)
             .ok_or_else(|| ProxyErrorCode::NoService {
                 app: app.to_string(),
                 port: client.public_port,
@@ -233,7 +237,7 @@ impl Proxy {
         if port.force_https == Some(true) && !client.tls {
             return Ok((redirect_to_https(host, request.uri()), String::new()));
         }
-        let response_options = port.http_options.and_then(|o| o.response);
+        let response_options = port.http_options.as_ref().and_then(|o| o.response.clone());
 
         let upgrade = upgrade::requested_protocol(&request);
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut request));
@@ -243,8 +247,8 @@ impl Proxy {
             .map_err(|e| ProxyErrorCode::BadRequest(e.to_string()))?;
         headers::strip_hop_by_hop(&mut parts.headers);
         // Only the proxy says a request was replayed or fell back.
-        parts.headers.remove("fly-replay-src");
-        parts.headers.remove("fly-replay-failed");
+        parts.headers.remove(headers::FLY_REPLAY_SRC);
+        parts.headers.remove(headers::FLY_REPLAY_FAILED);
         if let Some(protocol) = upgrade {
             parts.headers.insert(
                 hyper::header::CONNECTION,
@@ -260,7 +264,7 @@ impl Proxy {
         headers::add_forwarding(
             &mut parts.headers,
             client,
-            &self.config.region,
+            &self.region_header,
             parts.version,
         );
 
@@ -381,6 +385,24 @@ impl Proxy {
         headers::strip_hop_by_hop(&mut parts.headers);
         let body = GuardedBody::new(body, target.guard).boxed();
         Ok(Response::from_parts(parts, body))
+    }
+}
+
+/// A request's host, the app it routes to, and the route table snapshot
+/// both were read from (read once per request).
+pub(crate) struct RoutedHost {
+    pub(crate) host: String,
+    pub(crate) app: Option<String>,
+    pub(crate) table: Arc<RouteTable>,
+}
+
+impl RoutedHost {
+    /// Reads the current snapshot and finds the app `request` is for.
+    pub(crate) fn of<B>(proxy: &Proxy, request: &Request<B>) -> RoutedHost {
+        let host = request_host(request);
+        let table = proxy.routes.borrow().clone();
+        let app = app_of_host(&host, &proxy.config.app_domain, &table);
+        RoutedHost { host, app, table }
     }
 }
 
