@@ -219,7 +219,7 @@ impl Platform {
         .await
         .context("cannot open the agent")?;
         let control_plane = ControlPlane::new(control_store, agent.clone(), token.clone());
-        let workflow = control_plane.enable_workflow(secrets);
+        control_plane.enable_workflow(secrets);
         let mut proxy_tasks = Vec::new();
         let agent_api_addr = match extras.agent_listen {
             Some(addr) => {
@@ -290,7 +290,6 @@ impl Platform {
             }
             None => (None, None),
         };
-        proxy_tasks.push(workflow);
         Ok(Platform {
             url,
             token,
@@ -312,6 +311,8 @@ impl Platform {
     /// Stops serving the API and the proxy (Machines keep their persisted
     /// state).
     pub async fn stop(mut self) {
+        // Deploys stop first (they resume from the store on the next start).
+        self.control_plane.stop_workflow().await;
         self.registry_gc.abort();
         for task in self.proxy_tasks.drain(..) {
             task.abort();

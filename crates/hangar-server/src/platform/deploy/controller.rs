@@ -68,6 +68,9 @@ impl Run {
             ),
         ]);
         self.cp.store.txn(txn).await?;
+        if let Ok(workflow) = self.cp.workflow() {
+            workflow.events_written.send_modify(|n| *n += 1);
+        }
         Ok(())
     }
 

@@ -22,12 +22,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use futures_util::stream::{self, BoxStream, StreamExt};
 use hangar_config::{Format, LoadError};
-use hangar_store::{StoreExt, WatchEventKind};
+use hangar_store::StoreExt;
 use hangar_types::{CreateDeployRequest, DeployEvent, DeployState, Deployment};
 
 use self::controller::Run;
@@ -40,6 +40,8 @@ use crate::platform::{now_rfc3339, ControlPlane};
 
 /// Default `wait_timeout` and `release_command_timeout` (reference §5.1).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often a follower looks for new events without a notification.
+const FOLLOW_RECHECK: Duration = Duration::from_secs(2);
 /// Default rolling `max_unavailable`.
 const DEFAULT_MAX_UNAVAILABLE: f64 = 0.33;
 
@@ -50,6 +52,12 @@ pub struct Workflow {
     app_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Deploys to run, as (app, id), handed to the supervisor task.
     runs: mpsc::UnboundedSender<(String, String)>,
+    /// Bumped after every deploy event written, for followers.
+    pub(super) events_written: watch::Sender<u64>,
+    /// Tells the supervisor to stop every deploy task.
+    stop: watch::Sender<bool>,
+    /// The supervisor, until [`ControlPlane::stop_workflow`].
+    supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Workflow {
@@ -58,6 +66,9 @@ impl Workflow {
             vault,
             app_locks: Mutex::new(HashMap::new()),
             runs,
+            events_written: watch::channel(0).0,
+            stop: watch::channel(false).0,
+            supervisor: Mutex::new(None),
         }
     }
 
@@ -85,20 +96,17 @@ fn bad_config(text: String) -> HttpError {
 
 impl ControlPlane {
     /// Turns on deploys, releases and secrets, and resumes the deploys a
-    /// previous run left unfinished. Deploys run under the returned task:
-    /// aborting it (when the platform stops) stops them all, to be resumed
-    /// on the next start.
-    pub fn enable_workflow(self: &Arc<Self>, vault: Arc<SecretVault>) -> JoinHandle<()> {
+    /// previous run left unfinished. Deploys run under one supervisor task
+    /// until [`ControlPlane::stop_workflow`].
+    pub fn enable_workflow(self: &Arc<Self>, vault: Arc<SecretVault>) {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        if self
-            .workflow
-            .set(Arc::new(Workflow::new(vault, tx)))
-            .is_err()
-        {
-            return tokio::spawn(async {});
+        let workflow = Arc::new(Workflow::new(vault, tx));
+        if self.workflow.set(workflow.clone()).is_err() {
+            return;
         }
+        let mut stop = workflow.stop.subscribe();
         let cp = self.clone();
-        tokio::spawn(async move {
+        let supervisor = tokio::spawn(async move {
             if let Err(err) = cp.resume_deploys().await {
                 tracing::error!(error = %err.body.error, "cannot resume deploys");
             }
@@ -112,9 +120,25 @@ impl ControlPlane {
                         None => break,
                     },
                     Some(_) = running.join_next(), if !running.is_empty() => {}
+                    _ = stop.changed() => break,
                 }
             }
-        })
+            running.shutdown().await;
+        });
+        *workflow.supervisor.lock().unwrap() = Some(supervisor);
+    }
+
+    /// Stops every deploy task and waits until they are gone (they resume
+    /// from the store on the next start). Call before stopping the agent.
+    pub async fn stop_workflow(&self) {
+        let Some(workflow) = self.workflow.get() else {
+            return;
+        };
+        workflow.stop.send_replace(true);
+        let supervisor = workflow.supervisor.lock().unwrap().take();
+        if let Some(supervisor) = supervisor {
+            let _ = supervisor.await;
+        }
     }
 
     /// The workflow parts, or 503 when this control plane runs without them.
@@ -348,55 +372,59 @@ impl ControlPlane {
         Ok(all)
     }
 
+    /// The deploy's events after `after`, in order.
+    async fn events_after(&self, app: &str, id: &str, after: u64) -> HttpResult<Vec<DeployEvent>> {
+        let listing = self.store.list(&events_prefix(app, id)).await?;
+        Ok(listing
+            .kvs
+            .iter()
+            .filter_map(|kv| serde_json::from_slice::<DeployEvent>(&kv.value).ok())
+            .filter(|e| e.seq > after)
+            .collect())
+    }
+
     /// The deploy's events after `after`; with `follow`, then the new ones
-    /// until its closing `done` event.
+    /// until its closing `done` event. A follower holds no strong reference
+    /// to the control plane: it ends when the control plane stops.
     pub async fn deploy_events(
-        &self,
+        self: &Arc<Self>,
         app: &str,
         id: &str,
         after: u64,
         follow: bool,
     ) -> HttpResult<BoxStream<'static, DeployEvent>> {
         self.app(app).await?;
+        let written = self.workflow()?.events_written.subscribe();
         // The record is read first: once it is final, its `done` event is
         // already stored and the listing below includes it.
         let finished = self.deploy_record(app, id).await?.is_final();
-        let listing = self.store.list(&events_prefix(app, id)).await?;
-        let past: Vec<DeployEvent> = listing
-            .kvs
-            .iter()
-            .filter_map(|kv| serde_json::from_slice::<DeployEvent>(&kv.value).ok())
-            .filter(|e| e.seq > after)
-            .collect();
+        let past = self.events_after(app, id, after).await?;
         if !follow || finished || past.iter().any(|e| e.phase == "done") {
             return Ok(stream::iter(past).boxed());
         }
         let last = past.last().map(|e| e.seq).unwrap_or(after);
-        let watch = self
-            .store
-            .watch(&events_prefix(app, id), listing.revision + 1)
-            .await?;
-        let live = stream::unfold((watch, last, false), |(mut watch, last, done)| async move {
-            if done {
-                return None;
-            }
-            loop {
-                let event = match watch.next().await? {
-                    Ok(e) if e.kind == WatchEventKind::Put => e,
-                    Ok(_) => continue,
-                    Err(_) => return None,
-                };
-                let Ok(event) = serde_json::from_slice::<DeployEvent>(&event.kv.value) else {
-                    continue;
-                };
-                if event.seq <= last {
-                    continue;
+        let state = (Arc::downgrade(self), written, last, false);
+        let (app, id) = (app.to_string(), id.to_string());
+        let live = stream::unfold(state, move |(weak, mut written, last, done)| {
+            let (app, id) = (app.clone(), id.clone());
+            async move {
+                if done {
+                    return None;
                 }
-                let done = event.phase == "done";
-                let seq = event.seq;
-                return Some((event, (watch, seq, done)));
+                loop {
+                    let cp = weak.upgrade()?;
+                    let events = cp.events_after(&app, &id, last).await.ok()?;
+                    drop(cp);
+                    if let Some(newest) = events.last().map(|e| e.seq) {
+                        let done = events.iter().any(|e| e.phase == "done");
+                        return Some((stream::iter(events), (weak, written, newest, done)));
+                    }
+                    // Bounded, so a control plane that went away is noticed.
+                    let _ = tokio::time::timeout(FOLLOW_RECHECK, written.changed()).await;
+                }
             }
-        });
+        })
+        .flatten();
         Ok(stream::iter(past).chain(live).boxed())
     }
 }

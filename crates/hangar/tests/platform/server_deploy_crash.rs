@@ -1,0 +1,184 @@
+//! A deploy survives its control plane: `hangar dev` is killed with SIGKILL
+//! while a rolling deploy waits for its Machines' checks, started again on
+//! the same data directory, and the deploy finishes on its own.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use hangar_client::Client;
+use hangar_types::{CreateAppRequest, DeployState, ReleaseStatus};
+
+use crate::server_deploys_support::*;
+
+/// A `hangar dev` process, terminated on drop.
+struct Dev(Child);
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn start_dev(data: &std::path::Path) -> (Dev, Client) {
+    let _ = std::fs::remove_file(data.join("api-url"));
+    let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
+        .args(["dev", "--data-dir"])
+        .arg(data)
+        .args([
+            "--api-listen",
+            "127.0.0.1:0",
+            "--proxy-listen",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--proxy-metrics-listen",
+            "127.0.0.1:0",
+            "--proxy-tls-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--agent-listen", "127.0.0.1:0", "--region", "dev"])
+        .args(["--bridge", "hgdeploy0", "--machine-subnet", "172.26.9.0/24"])
+        .args(["--machine-subnet6", "fdaa:0:4d::/64"])
+        .env("HANGAR_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn hangar dev");
+    let dev = Dev(child);
+    let url = hangar_testbed::wait_until(
+        "hangar dev to write its API URL",
+        Duration::from_secs(60),
+        || std::fs::read_to_string(data.join("api-url")).ok(),
+    )
+    .await;
+    let token = std::fs::read_to_string(data.join("token")).unwrap();
+    let client = Client::new(&url, token.trim().to_string()).unwrap();
+    hangar_testbed::wait_until_async("the API to answer", Duration::from_secs(30), || {
+        client.list_apps("personal")
+    })
+    .await;
+    (dev, client)
+}
+
+async fn wait_final(client: &Client, app: &str, id: &str) -> hangar_types::Deployment {
+    hangar_testbed::wait_until_async("the deploy to end", Duration::from_secs(180), || async {
+        let d = client
+            .get_deploy(app, id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if d.state.is_final() {
+            Ok(d)
+        } else {
+            Err(format!("{:?}", d.state))
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_finishes_after_its_control_plane_is_killed_and_restarted() {
+    if hangar_testbed::skip_unless_root(
+        "a_deploy_finishes_after_its_control_plane_is_killed_and_restarted",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let Some(image) = hangar_testbed::busybox_image(
+        &dir.path().join("image"),
+        &["/bin/sh", "-c", "exec httpd -f -p 8080 -h /www"],
+        &[("/www/index.html", "hello\n", 0o644)],
+    ) else {
+        return;
+    };
+    let data = dir.path().join("data");
+    let (dev, client) = start_dev(&data).await;
+    let app = "survivor";
+    client
+        .create_app(&CreateAppRequest {
+            app_name: Some(app.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let first = client
+        .create_deploy(
+            app,
+            &request(&image.reference, &fly_toml(app, "v1", false, "")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        wait_final(&client, app, &first.id).await.state,
+        DeployState::Succeeded
+    );
+
+    // v2 boots slowly, so the deploy is still waiting when the control
+    // plane dies.
+    let slow = "\n[experimental]\n  cmd = [\"/bin/sh\", \"-c\", \"sleep 3; exec httpd -f -p 8080 -h /www\"]\n";
+    let mut req = request(&image.reference, &fly_toml(app, "v2", false, slow));
+    req.max_unavailable = Some(1.0);
+    let second = client.create_deploy(app, &req).await.unwrap();
+    hangar_testbed::wait_until_async(
+        "the deploy to update a machine",
+        Duration::from_secs(60),
+        || async {
+            let mut events = client
+                .deploy_events(app, &second.id, 0, false)
+                .await
+                .map_err(|e| e.to_string())?;
+            while let Some(event) = events.next().await {
+                if event.map_err(|e| e.to_string())?.phase == "update" {
+                    return Ok(());
+                }
+            }
+            Err("no update yet".to_string())
+        },
+    )
+    .await;
+    let mut child = dev;
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+    drop(child);
+
+    let (_dev, client) = start_dev(&data).await;
+    let done = wait_final(&client, app, &second.id).await;
+    let mut events = client
+        .deploy_events(app, &second.id, 0, false)
+        .await
+        .unwrap();
+    let mut log = Vec::new();
+    while let Some(e) = events.next().await {
+        let e = e.unwrap();
+        log.push(format!("[{}] {}", e.phase, e.message));
+    }
+    assert_eq!(done.state, DeployState::Succeeded, "{}", log.join("\n"));
+    let machines = client
+        .list_machines(app, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(machines.len(), 2, "{machines:#?}");
+    for m in &machines {
+        assert_eq!(
+            m.config.env.get("MARK").map(String::as_str),
+            Some("v2"),
+            "{}",
+            log.join("\n")
+        );
+    }
+    assert_eq!(
+        client.list_releases(app).await.unwrap()[0].status,
+        ReleaseStatus::Complete
+    );
+}
