@@ -186,14 +186,23 @@ impl ProcessDriver {
         let ticks = start_ticks(pid).unwrap_or(0);
         let spawned = began.elapsed();
 
+        // The init forks the Machine's PID 1 only once it is in its cgroups;
+        // that one builds the root while the network is wired here, and
+        // starts the workload on "go".
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        if let Err(e) = partial.cgroups.attach(pid) {
+            partial.undo(Some(&mut child)).await;
+            return Err(e);
+        }
+        let _ = stdin.write_all(&[protocol::CGROUPS_READY]).await;
         if let Err(e) = self.connect(spec, pid, &mut partial).await {
+            drop(stdin);
             partial.undo(Some(&mut child)).await;
             return Err(e);
         }
         let connected = began.elapsed();
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(b"go").await;
-        }
+        let _ = stdin.write_all(protocol::GO).await;
+        drop(stdin);
         match read_report(report_read).await {
             Ok(report) if report.is_empty() => {}
             Ok(report) => {
@@ -218,7 +227,7 @@ impl ProcessDriver {
             ?spawned,
             ?connected,
             workload_exec = ?began.elapsed(),
-            "process driver: isolated start (times since the start began: task dir and cgroups ready, init spawned, cgroups and network attached, init set up the root and exec'd the workload)"
+            "process driver: isolated start (times since the start began: task dir and cgroups ready, init spawned, network attached (the init builds the root meanwhile), init set up the root and exec'd the workload)"
         );
         let data = HandleData {
             mode: RunMode::Isolated,
@@ -281,14 +290,13 @@ impl ProcessDriver {
         Ok((child, report_read))
     }
 
-    /// Puts the new init into its cgroups and wires its network namespace.
+    /// Wires the new init's network namespace to the bridge.
     async fn connect(
         &self,
         spec: &MachineSpec,
         pid: u32,
         partial: &mut PartialStart,
     ) -> Result<(), DriverError> {
-        partial.cgroups.attach(pid)?;
         if !self.support.network {
             return Ok(());
         }

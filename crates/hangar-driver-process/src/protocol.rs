@@ -18,6 +18,13 @@ pub(crate) const PROBE: &str = "probe";
 /// It reaches end-of-file once the workload has been exec'd.
 pub(crate) const REPORT_FD: i32 = 3;
 
+/// The byte the driver writes on the init's stdin once the init is in the
+/// Machine's cgroups: it may fork the Machine's PID 1, which builds the root.
+pub(crate) const CGROUPS_READY: u8 = b'c';
+/// What the driver writes next, then closes stdin, once the network is in
+/// place: PID 1 may start the workload.
+pub(crate) const GO: &[u8] = b"go";
+
 /// Exit code of the init when the Machine could not be set up.
 pub(crate) const EXIT_SETUP_FAILED: i32 = 125;
 /// Exit code when the workload's program could not be executed.

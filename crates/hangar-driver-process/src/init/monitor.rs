@@ -11,10 +11,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
 use super::{loopback, report_failure, rootfs, signals, take_report_fd, workload};
-use crate::protocol::{GuestConfig, EXIT_EXEC_FAILED, EXIT_SETUP_FAILED};
-
-/// The word the driver writes on stdin once cgroups and network are in place.
-const GO: &[u8] = b"go";
+use crate::protocol::{GuestConfig, CGROUPS_READY, EXIT_EXEC_FAILED, EXIT_SETUP_FAILED, GO};
 
 fn die(report: Option<&OwnedFd>, message: &str) -> ! {
     report_failure(report, message);
@@ -35,15 +32,12 @@ pub(super) fn run(config_path: &str) -> ! {
         ),
     };
 
-    let mut go = Vec::new();
-    if std::io::stdin().read_to_end(&mut go).is_err() || go != GO {
+    // Everything forked from here on must start inside the Machine's cgroups.
+    if read_one_byte() != Some(CGROUPS_READY) {
         die(
             report.as_ref(),
             "the driver abandoned the start before the machine was set up",
         );
-    }
-    if let Err(e) = redirect_stdin_to_null() {
-        die(report.as_ref(), &format!("redirecting stdin: {e}"));
     }
     if let Err(e) = signals::catch_and_block_all() {
         die(report.as_ref(), &format!("installing signal handlers: {e}"));
@@ -61,12 +55,28 @@ pub(super) fn run(config_path: &str) -> ! {
         Ok(ForkResult::Parent { child }) => {
             drop(status_write);
             drop(report);
+            // The guest init reads the rest of stdin; the end-of-file it
+            // waits for depends only on the driver's write end.
+            let _ = redirect_stdin_to_null();
             monitor(child, status_read)
         }
         Err(e) => die(
             report.as_ref(),
             &format!("starting the machine's init: {e}"),
         ),
+    }
+}
+
+/// Reads one byte straight from stdin (no buffering: the guest init reads the
+/// rest); `None` at end-of-file or on an error.
+fn read_one_byte() -> Option<u8> {
+    let mut byte = [0u8];
+    loop {
+        match nix::unistd::read(std::io::stdin().as_fd(), &mut byte) {
+            Ok(1) => return Some(byte[0]),
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return None,
+        }
     }
 }
 
@@ -126,11 +136,22 @@ fn guest_init(config: &GuestConfig, report: Option<OwnedFd>, status_write: Owned
     if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() {
         die(report.as_ref(), "arming the parent-death signal failed");
     }
+    // The root is built while the driver wires the network, in parallel.
     if let Err(e) = rootfs::build_root(config) {
         die(report.as_ref(), &format!("setting up the machine: {e}"));
     }
     if let Err(e) = loopback::bring_up() {
         die(report.as_ref(), &format!("setting up the machine: {e}"));
+    }
+    let mut go = Vec::new();
+    if std::io::stdin().read_to_end(&mut go).is_err() || go != GO {
+        die(
+            report.as_ref(),
+            "the driver abandoned the start before the machine was set up",
+        );
+    }
+    if let Err(e) = redirect_stdin_to_null() {
+        die(report.as_ref(), &format!("redirecting stdin: {e}"));
     }
     if let Some(fd) = &report {
         // The workload's copy closes when it execs: that end-of-file means "started".
