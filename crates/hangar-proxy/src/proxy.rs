@@ -304,7 +304,11 @@ impl Proxy {
         if woken_at.elapsed() >= self.config.autostart_timeout {
             return None;
         }
-        let backoff = Duration::from_millis(5u64.saturating_mul(1 << retries.min(5)));
+        // A fine poll first: a woken app usually listens within milliseconds.
+        if retries < 10 {
+            return Some(Duration::from_millis(2));
+        }
+        let backoff = Duration::from_millis(5u64.saturating_mul(1 << (retries - 10).min(5)));
         Some(backoff.min(Duration::from_millis(100)))
     }
 
