@@ -90,10 +90,12 @@ const DEPLOY_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The example's fly.toml: what the example always set up — one Machine
 /// (shared CPU, 256 MB) serving port 8080 as HTTP on 80 and TLS on 443,
-/// always running.
+/// always running, with the volume `hello_data` at /data for the visit
+/// counter (the deploy creates it on first use).
 pub fn fly_toml(region: &str) -> String {
     format!(
         "app = \"{APP}\"\nprimary_region = \"{region}\"\n\n\
+         [mounts]\n  source = \"hello_data\"\n  destination = \"/data\"\n\n\
          [http_service]\n  internal_port = {PORT}\n  force_https = false\n  \
          auto_stop_machines = \"off\"\n  auto_start_machines = true\n  \
          min_machines_running = 1\n\n\

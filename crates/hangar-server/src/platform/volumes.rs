@@ -277,13 +277,18 @@ impl ControlPlane {
     pub async fn detach_volumes_of(&self, app: &str, machine: &str) -> HttpResult<()> {
         for volume in self.list_volumes(app, false).await? {
             if volume.attached_machine_id.as_deref() == Some(machine) {
-                let (mut v, rev) = self.volume(app, &volume.id).await?;
-                v.attached_machine_id = None;
-                v.attached_alloc_id = None;
-                self.put_volume(app, &v, rev).await?;
+                self.detach_volume(app, &volume.id).await?;
             }
         }
         Ok(())
+    }
+
+    /// Frees one volume from the Machine it is attached to.
+    pub async fn detach_volume(&self, app: &str, id: &str) -> HttpResult<()> {
+        let (mut volume, rev) = self.volume(app, id).await?;
+        volume.attached_machine_id = None;
+        volume.attached_alloc_id = None;
+        self.put_volume(app, &volume, rev).await
     }
 
     pub async fn snapshots(&self, app: &str, volume: &str) -> HttpResult<Vec<VolumeSnapshot>> {

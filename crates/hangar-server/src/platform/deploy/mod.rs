@@ -17,6 +17,7 @@ pub mod plan;
 pub mod record;
 mod release_command;
 mod steps;
+mod volumes;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

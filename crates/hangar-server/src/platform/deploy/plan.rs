@@ -268,6 +268,9 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
             };
             if !input.restart_only {
                 out.image = input.image.to_string();
+                if let Some(existing) = existing {
+                    super::volumes::carry_volume(existing, &mut out);
+                }
             }
             stamp_release(&mut out, input.release_id, input.release_version);
             Ok(out)

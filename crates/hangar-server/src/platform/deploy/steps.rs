@@ -28,9 +28,9 @@ impl ControlPlane {
 
     /// Destroys a Machine (if alive) and waits until it is gone.
     pub(super) async fn destroy_and_wait(&self, id: &str) -> Result<(), String> {
-        if self.live_machine(id).await.is_none() {
+        let Some(machine) = self.live_machine(id).await else {
             return Ok(());
-        }
+        };
         self.agent
             .destroy(id, true)
             .await
@@ -39,7 +39,7 @@ impl ControlPlane {
             .wait(id, &[MachineState::Destroyed], None, DESTROY_TIMEOUT)
             .await
             .map_err(|e| format!("machine {id} was not destroyed: {e}"))?;
-        Ok(())
+        self.release_unmounted(&machine.app, id, None).await
     }
 
     /// Does `action` unless it is already done.
@@ -57,18 +57,25 @@ impl ControlPlane {
                 if self.agent.record(machine_id).await.is_ok() {
                     return Ok(());
                 }
-                self.agent
+                let mut config = (**config).clone();
+                self.claim_mounts(app, machine_id, region, &mut config)
+                    .await?;
+                let created = self
+                    .agent
                     .create(NewMachine {
                         id: machine_id.clone(),
                         app: app.to_string(),
                         name: name.clone(),
                         region: region.clone(),
-                        config: (**config).clone(),
+                        config,
                         skip_launch: *skip_launch,
                         cordoned: *cordoned,
                     })
-                    .await
-                    .map_err(|e| format!("cannot create machine {machine_id}: {e}"))?;
+                    .await;
+                if let Err(e) = created {
+                    self.release_unmounted(app, machine_id, None).await?;
+                    return Err(format!("cannot create machine {machine_id}: {e}"));
+                }
             }
             Action::Update {
                 machine_id,
@@ -81,10 +88,15 @@ impl ControlPlane {
                     .await
                     .ok_or_else(|| format!("machine {machine_id} is gone"))?;
                 if current.config != **new {
+                    let mut config = (**new).clone();
+                    self.claim_mounts(app, machine_id, &current.region, &mut config)
+                        .await?;
                     self.agent
-                        .update(machine_id, (**new).clone(), *skip_launch)
+                        .update(machine_id, config.clone(), *skip_launch)
                         .await
                         .map_err(|e| format!("cannot update machine {machine_id}: {e}"))?;
+                    self.release_unmounted(app, machine_id, Some(&config))
+                        .await?;
                 }
             }
             Action::Destroy { machine_id, .. } => self.destroy_and_wait(machine_id).await?,
@@ -117,10 +129,15 @@ impl ControlPlane {
                     return Ok(());
                 };
                 if current.config != **old {
+                    let mut config = (**old).clone();
+                    self.claim_mounts(app, machine_id, &current.region, &mut config)
+                        .await?;
                     self.agent
-                        .update(machine_id, (**old).clone(), *skip_launch)
+                        .update(machine_id, config.clone(), *skip_launch)
                         .await
                         .map_err(|e| format!("cannot revert machine {machine_id}: {e}"))?;
+                    self.release_unmounted(app, machine_id, Some(&config))
+                        .await?;
                 }
                 if !*skip_launch {
                     self.wait_started(machine_id, timeout).await?;
@@ -141,13 +158,16 @@ impl ControlPlane {
                 {
                     return Ok(());
                 }
+                let mut config = (**old).clone();
+                self.claim_mounts(app, recreate_id, region, &mut config)
+                    .await?;
                 self.agent
                     .create(NewMachine {
                         id: recreate_id.clone(),
                         app: app.to_string(),
                         name: ids::new_machine_name(),
                         region: region.clone(),
-                        config: (**old).clone(),
+                        config,
                         skip_launch: !*was_started,
                         cordoned: false,
                     })
