@@ -22,6 +22,7 @@ const NLM_F_ACK: u16 = 0x4;
 const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 
+const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
@@ -235,13 +236,15 @@ impl Netlink {
     }
 
     /// Creates the veth pair `host_name` (attached to bridge `master`) and
-    /// `peer_name`, the peer placed in the network namespace of `peer_pid`.
+    /// `peer_name`, the peer placed in the network namespace of `peer_pid`
+    /// with the hardware address `peer_mac`.
     pub(crate) fn add_veth(
         &mut self,
         host_name: &str,
         master: u32,
         peer_name: &str,
         peer_pid: u32,
+        peer_mac: [u8; 6],
     ) -> Result<(), String> {
         let mut m = Message::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
         m.ifinfo(0, 0, 0)
@@ -253,6 +256,7 @@ impl Netlink {
             .begin(VETH_INFO_PEER)
             .ifinfo(0, 0, 0)
             .attr_str(IFLA_IFNAME, peer_name)
+            .attr(IFLA_ADDRESS, &peer_mac)
             .attr(IFLA_NET_NS_PID, &peer_pid.to_ne_bytes())
             .end()
             .end()

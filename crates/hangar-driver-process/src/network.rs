@@ -155,7 +155,8 @@ pub(crate) fn attach(
     };
     let mut host = Netlink::open().map_err(failed)?;
     let master = netlink::link_index(&bridge.name).map_err(failed)?;
-    host.add_veth(veth, master, "eth0", pid).map_err(failed)?;
+    host.add_veth(veth, master, "eth0", pid, machine_mac(spec.ipv4))
+        .map_err(failed)?;
     let index = netlink::link_index(veth).map_err(failed)?;
     host.set_up(index, veth).map_err(failed)?;
 
@@ -189,6 +190,16 @@ pub(crate) fn attach(
     .join()
     .unwrap_or_else(|_| Err("the namespace setup thread panicked".into()))
     .map_err(failed)
+}
+
+/// The hardware address of a Machine's `eth0`: locally administered and
+/// derived from its IPv4 address, so a Machine started again keeps the MAC
+/// its address had. A new MAC for the same address would leave the host's
+/// neighbour entry pointing at the old one, and connections to the Machine
+/// would stall until that entry expired.
+pub(crate) fn machine_mac(ipv4: std::net::Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = ipv4.octets();
+    [0x0a, 0x68, a, b, c, d]
 }
 
 /// Deletes the host end of a Machine's veth (the pair goes with it). Idempotent.

@@ -331,3 +331,66 @@ async fn list_filters_by_region_and_metadata() {
     assert_eq!(err.status(), Some(408), "{err}");
     tb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_machine_keeps_its_hardware_address() {
+    if skip_unless_root("a_restarted_machine_keeps_its_hardware_address") {
+        return;
+    }
+    let tb = testbed().await;
+    let Some(image) = http_image(&tb, "mac") else {
+        return;
+    };
+    create_app(&tb, "mac").await;
+    let machine = create_machine(&tb, "mac", config(&image.reference)).await;
+    let url = url_of(&machine);
+    wait_http(&url).await;
+    let ipv4 = machine.private_ipv4.clone().expect("private IPv4");
+    let mac = || async {
+        let out = tb
+            .client
+            .exec_machine(
+                "mac",
+                &machine.id,
+                &ExecRequest {
+                    command: vec!["cat".into(), "/sys/class/net/eth0/address".into()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("exec");
+        out.stdout.trim().to_string()
+    };
+    // The host learnt the Machine's address by talking to it.
+    let host_entry = || {
+        let out = std::process::Command::new("ip")
+            .args(["neigh", "show", &ipv4])
+            .output()
+            .expect("ip neigh");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let before = mac().await;
+    assert!(
+        host_entry().contains(&before),
+        "the host's neighbour entry for {ipv4} names {before}: {}",
+        host_entry()
+    );
+
+    tb.client
+        .stop_machine("mac", &machine.id, None)
+        .await
+        .unwrap();
+    wait_state(&tb, "mac", &machine.id, MachineState::Stopped).await;
+    tb.client.start_machine("mac", &machine.id).await.unwrap();
+    wait_state(&tb, "mac", &machine.id, MachineState::Started).await;
+
+    // Same address, same hardware address: the host's entry is still right,
+    // so the first connection after a start does not stall on it.
+    assert_eq!(
+        mac().await,
+        before,
+        "a new MAC would leave the host's entry stale"
+    );
+    assert_eq!(wait_http(&url).await, "hello from a hangar machine\n");
+    tb.stop().await;
+}
