@@ -104,7 +104,11 @@ async fn open_origin(
                 http,
                 reference,
                 target,
-                &store.credentials.read().map(|c| c.clone()).unwrap_or_default(),
+                &store
+                    .credentials
+                    .read()
+                    .map(|c| c.clone())
+                    .unwrap_or_default(),
             );
             let (bytes, content_type) = session.manifest(&target.manifest_selector()).await?;
             let digest = Digest::of(&bytes);
