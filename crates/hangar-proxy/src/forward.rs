@@ -1,4 +1,5 @@
-//! Sending a request to a Machine over HTTP/1.1.
+//! Sending a request to a Machine: HTTP/1.1 through [`Http1Pool`], h2c
+//! (`h2_backend`) through hyper-util's client.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,6 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use crate::load::LoadGuard;
+use crate::pool::{Checkout, Http1Pool, IDLE_TIMEOUT};
 
 /// The body type the proxy answers with.
 pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
@@ -21,62 +23,54 @@ pub(crate) fn full_body(body: Full<Bytes>) -> ProxyBody {
     body.map_err(|never| match never {}).boxed()
 }
 
-/// Upstream HTTP clients: one reusing connections (`type = "requests"`), one
-/// opening a connection per request (`type = "connections"`), and one
-/// speaking h2c with prior knowledge (`h2_backend`, for gRPC).
+/// Upstream HTTP clients: HTTP/1.1 connections, reused for
+/// `type = "requests"` and one per request for `type = "connections"`, and
+/// h2c with prior knowledge (`h2_backend`, for gRPC).
 pub(crate) struct Upstreams {
-    pooled: Client<HttpConnector, ProxyBody>,
-    unpooled: Client<HttpConnector, ProxyBody>,
-    h2c: Client<HttpConnector, ProxyBody>,
+    pub(crate) http1: Http1Pool,
+    pub(crate) h2c: Client<HttpConnector, ProxyBody>,
 }
 
 impl Upstreams {
     pub(crate) fn new() -> Self {
-        let connector = || {
-            let mut c = HttpConnector::new();
-            c.set_nodelay(true);
-            c
-        };
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
         Upstreams {
-            pooled: Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(std::time::Duration::from_secs(4))
-                .build(connector()),
-            unpooled: Client::builder(TokioExecutor::new())
-                .pool_max_idle_per_host(0)
-                .build(connector()),
+            http1: Http1Pool::default(),
             h2c: Client::builder(TokioExecutor::new())
                 .http2_only(true)
-                .pool_idle_timeout(std::time::Duration::from_secs(4))
-                .build(connector()),
-        }
-    }
-
-    /// The client for a Machine's service.
-    pub(crate) fn client(
-        &self,
-        per_request: bool,
-        h2_backend: bool,
-    ) -> &Client<HttpConnector, ProxyBody> {
-        match (h2_backend, per_request) {
-            (true, _) => &self.h2c,
-            (false, true) => &self.pooled,
-            (false, false) => &self.unpooled,
+                .pool_idle_timeout(IDLE_TIMEOUT)
+                .build(connector),
         }
     }
 }
 
 /// A Machine's response body that holds the Machine's load slot until the
-/// body ends or is dropped.
+/// body ends or is dropped, and hands its pooled connection back once the
+/// body has been read to its end.
 pub(crate) struct GuardedBody {
     inner: Incoming,
     guard: Option<LoadGuard>,
+    connection: Option<Checkout>,
 }
 
 impl GuardedBody {
-    pub(crate) fn new(inner: Incoming, guard: LoadGuard) -> Self {
+    pub(crate) fn new(inner: Incoming, guard: LoadGuard, connection: Option<Checkout>) -> Self {
         GuardedBody {
             inner,
             guard: Some(guard),
+            connection,
+        }
+    }
+}
+
+impl Drop for GuardedBody {
+    fn drop(&mut self) {
+        // An empty body (HEAD, 204, 304) may never be polled.
+        if self.inner.is_end_stream() {
+            if let Some(connection) = self.connection.take() {
+                connection.finish();
+            }
         }
     }
 }
@@ -90,8 +84,18 @@ impl Body for GuardedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
-            self.guard = None;
+        match &polled {
+            Poll::Ready(None) => {
+                self.guard = None;
+                if let Some(connection) = self.connection.take() {
+                    connection.finish();
+                }
+            }
+            Poll::Ready(Some(Err(_))) => {
+                self.guard = None;
+                self.connection = None;
+            }
+            _ => {}
         }
         polled
     }

@@ -65,6 +65,7 @@ mod host;
 mod load;
 mod metrics;
 mod placement;
+mod pool;
 mod proxy;
 mod proxy_proto;
 mod replay;

@@ -359,22 +359,37 @@ impl Proxy {
         client_upgrade: &mut Option<OnUpgrade>,
     ) -> Result<Response<ProxyBody>, SendError> {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri: hyper::Uri = format!("http://{}{}", target.upstream, path)
-            .parse()
-            .map_err(|e| SendError::Upstream(format!("bad upstream uri: {e}")))?;
+        let uri: hyper::Uri = if target.h2_backend {
+            format!("http://{}{}", target.upstream, path).parse()
+        } else {
+            path.parse()
+        }
+        .map_err(|e| SendError::Upstream(format!("bad upstream uri: {e}")))?;
         let mut request = Request::new(body);
         *request.method_mut() = parts.method.clone();
         *request.uri_mut() = uri;
         *request.version_mut() = Version::HTTP_11;
         *request.headers_mut() = parts.headers.clone();
-        let client = self.upstreams.client(target.per_request, target.h2_backend);
-        let mut response = client.request(request).await.map_err(|e| {
-            if e.is_connect() {
-                SendError::Connect(e.to_string())
-            } else {
-                SendError::Upstream(e.to_string())
+        let (mut response, connection) = if target.h2_backend {
+            let response = self.upstreams.h2c.request(request).await.map_err(|e| {
+                if e.is_connect() {
+                    SendError::Connect(e.to_string())
+                } else {
+                    SendError::Upstream(e.to_string())
+                }
+            })?;
+            (response, None)
+        } else {
+            if !request.headers().contains_key(hyper::header::HOST) {
+                let authority = HeaderValue::from_str(&target.upstream.to_string())
+                    .map_err(|e| SendError::Upstream(format!("bad upstream host: {e}")))?;
+                request.headers_mut().insert(hyper::header::HOST, authority);
             }
-        })?;
+            self.upstreams
+                .http1
+                .send(target.upstream, target.per_request, request)
+                .await?
+        };
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             let Some(client_side) = client_upgrade.take() else {
                 return Err(SendError::Upstream(
@@ -387,7 +402,7 @@ impl Proxy {
         }
         let (mut parts, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);
-        let body = GuardedBody::new(body, target.guard).boxed();
+        let body = GuardedBody::new(body, target.guard, connection).boxed();
         Ok(Response::from_parts(parts, body))
     }
 }
