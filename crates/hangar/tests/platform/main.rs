@@ -16,6 +16,7 @@ mod proxy_process;
 mod restart_policies;
 mod route_watch;
 mod server_deploy_crash;
+mod server_deploy_load;
 mod server_deploy_volumes;
 mod server_deploys;
 mod server_deploys_support;

@@ -230,7 +230,7 @@ impl Run {
                     Some(step.action.machine_id()),
                 )
                 .await?;
-                if let Err(e) = self.cp.apply_action(&app, &step.action).await {
+                if let Err(e) = self.cp.apply_action(&app, &step.action, step.wait).await {
                     return Ok(Err(e));
                 }
             }
@@ -254,6 +254,15 @@ impl Run {
                                 .await?
                         }
                         Err(e) => return Ok(Err(e)),
+                    }
+                }
+            }
+            // Updated Machines were cordoned for the update: healthy again,
+            // they get traffic back (greens wait for their own step).
+            for step in steps.iter().filter(|s| s.wait) {
+                if let Action::Update { machine_id, .. } = &step.action {
+                    if let Err(e) = self.cp.uncordon(machine_id).await {
+                        return Ok(Err(e));
                     }
                 }
             }

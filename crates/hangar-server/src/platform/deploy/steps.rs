@@ -15,6 +15,14 @@ use crate::platform::ControlPlane;
 const POLL: Duration = Duration::from_millis(250);
 /// How long a destroy may take.
 const DESTROY_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a cordoned Machine keeps running before a deploy stops or
+/// destroys it. The control plane cannot see the edge proxy, so it waits
+/// for the two things that may still send a request to the Machine: the
+/// proxy's route snapshot, rebuilt from the agent's cordon announcement
+/// within milliseconds, and requests already forwarded to the Machine,
+/// which a web app answers well within this time. After it, no new request
+/// goes to the Machine and none is cut off by the stop.
+pub(super) const DRAIN: Duration = Duration::from_secs(2);
 
 impl ControlPlane {
     /// The Machine if it exists and is not destroyed.
@@ -26,11 +34,45 @@ impl ControlPlane {
             .filter(|r| r.state != MachineState::Destroyed)
     }
 
-    /// Destroys a Machine (if alive) and waits until it is gone.
+    /// Takes a started Machine that serves traffic out of the proxy's routes
+    /// (cordons it) and waits [`DRAIN`], so that stopping it afterwards
+    /// fails no request. Nothing to do for a Machine that is not started or
+    /// has no services. Idempotent: a replay cordons nothing new and only
+    /// waits again.
+    pub(super) async fn cordon_and_drain(&self, machine: &MachineRecord) -> Result<(), String> {
+        if machine.state != MachineState::Started || machine.config.services.is_empty() {
+            return Ok(());
+        }
+        let id = &machine.id;
+        if !machine.cordoned {
+            self.agent
+                .set_cordoned(id, true)
+                .await
+                .map_err(|e| format!("cannot cordon machine {id}: {e}"))?;
+        }
+        tokio::time::sleep(DRAIN).await;
+        Ok(())
+    }
+
+    /// Gives traffic back to a Machine (if alive and cordoned).
+    pub(super) async fn uncordon(&self, id: &str) -> Result<(), String> {
+        match self.live_machine(id).await {
+            Some(machine) if machine.cordoned => self
+                .agent
+                .set_cordoned(id, false)
+                .await
+                .map_err(|e| format!("cannot uncordon machine {id}: {e}")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Cordons and drains a Machine (if alive), destroys it and waits until
+    /// it is gone.
     pub(super) async fn destroy_and_wait(&self, id: &str) -> Result<(), String> {
         let Some(machine) = self.live_machine(id).await else {
             return Ok(());
         };
+        self.cordon_and_drain(&machine).await?;
         self.agent
             .destroy(id, true)
             .await
@@ -42,8 +84,15 @@ impl ControlPlane {
         self.release_unmounted(&machine.app, id, None).await
     }
 
-    /// Does `action` unless it is already done.
-    pub(super) async fn apply_action(&self, app: &str, action: &Action) -> Result<(), String> {
+    /// Does `action` unless it is already done. With `drain`, a Machine the
+    /// action updates is cordoned and drained first; the caller uncordons it
+    /// once it is healthy again.
+    pub(super) async fn apply_action(
+        &self,
+        app: &str,
+        action: &Action,
+        drain: bool,
+    ) -> Result<(), String> {
         match action {
             Action::Create {
                 machine_id,
@@ -88,6 +137,9 @@ impl ControlPlane {
                     .await
                     .ok_or_else(|| format!("machine {machine_id} is gone"))?;
                 if current.config != **new {
+                    if drain {
+                        self.cordon_and_drain(&current).await?;
+                    }
                     let mut config = (**new).clone();
                     self.claim_mounts(app, machine_id, &current.region, &mut config)
                         .await?;
@@ -129,6 +181,7 @@ impl ControlPlane {
                     return Ok(());
                 };
                 if current.config != **old {
+                    self.cordon_and_drain(&current).await?;
                     let mut config = (**old).clone();
                     self.claim_mounts(app, machine_id, &current.region, &mut config)
                         .await?;
@@ -142,7 +195,8 @@ impl ControlPlane {
                 if !*skip_launch {
                     self.wait_started(machine_id, timeout).await?;
                 }
-                Ok(())
+                // The apply (or this revert) may have cordoned it.
+                self.uncordon(machine_id).await
             }
             Action::Destroy {
                 machine_id,
