@@ -107,16 +107,27 @@ impl AgentControl {
 #[async_trait::async_trait]
 impl MachineControl for AgentControl {
     async fn start(&self, app: &str, machine_id: &str) -> Result<(), String> {
+        let began = std::time::Instant::now();
         self.check_app(app, machine_id).await?;
         self.agent
             .start(machine_id)
             .await
             .map_err(|e| e.to_string())?;
-        self.agent
+        let start_returned = began.elapsed();
+        let started = self
+            .agent
             .wait(machine_id, &[MachineState::Started], None, START_WAIT)
             .await
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        tracing::debug!(
+            %app,
+            machine = %machine_id,
+            ?start_returned,
+            started_seen = ?began.elapsed(),
+            "edge autostart through the agent"
+        );
+        started
     }
 
     async fn stop(&self, app: &str, machine_id: &str) -> Result<(), String> {

@@ -345,11 +345,16 @@ impl MachineActor {
         if let Err(err) = self.shared.ledger.save(&self.record, Some(&event)).await {
             tracing::error!(machine = %self.record.id, %err, "cannot persist machine transition");
         }
-        if let Err(err) = self.shared.ledger.prune_events(&self.record.id).await {
-            tracing::warn!(machine = %self.record.id, %err, "cannot prune machine events");
-        }
         tracing::info!(machine = %self.record.id, app = %self.record.app, event = kind, state = %state, "machine transition");
         self.publish();
+        // Pruning old events is housekeeping: it waits until the transition
+        // is published, and skips `starting` (the boot's next transition
+        // prunes) so that it never delays a launch.
+        if state != MachineState::Starting {
+            if let Err(err) = self.shared.ledger.prune_events(&self.record.id).await {
+                tracing::warn!(machine = %self.record.id, %err, "cannot prune machine events");
+            }
+        }
         if matches!(state, MachineState::Stopped | MachineState::Created) {
             self.arm_schedule();
         }
@@ -454,12 +459,22 @@ impl MachineActor {
     ) -> Result<(), AgentError> {
         self.restart_at = None;
         self.schedule_at = None;
+        let began = std::time::Instant::now();
         self.transition(MachineState::Starting, kind, source, request)
             .await;
+        let starting_saved = began.elapsed();
         match self.launch().await {
             Ok(()) => {
+                let launched = began.elapsed();
                 self.transition(MachineState::Started, "start", source, None)
                     .await;
+                tracing::debug!(
+                    machine = %self.record.id,
+                    ?starting_saved,
+                    ?launched,
+                    started_saved = ?began.elapsed(),
+                    "machine boot (times since the boot began: `starting` persisted, driver start returned, `started` persisted and published)"
+                );
                 Ok(())
             }
             Err(err) => {
