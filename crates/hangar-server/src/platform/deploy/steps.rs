@@ -66,13 +66,29 @@ impl ControlPlane {
         }
     }
 
-    /// Cordons and drains a Machine (if alive), destroys it and waits until
-    /// it is gone.
+    /// Cordons and drains a Machine (if alive), stops it the way its config
+    /// asks (`kill_signal`, then SIGKILL after `kill_timeout`) so requests
+    /// still running finish, destroys it and waits until it is gone.
     pub(super) async fn destroy_and_wait(&self, id: &str) -> Result<(), String> {
         let Some(machine) = self.live_machine(id).await else {
             return Ok(());
         };
         self.cordon_and_drain(&machine).await?;
+        if machine.state == MachineState::Started {
+            self.agent
+                .stop(id, None, None)
+                .await
+                .map_err(|e| format!("cannot stop machine {id}: {e}"))?;
+            self.agent
+                .wait(
+                    id,
+                    &[MachineState::Stopped, MachineState::Failed],
+                    None,
+                    DESTROY_TIMEOUT,
+                )
+                .await
+                .map_err(|e| format!("machine {id} did not stop: {e}"))?;
+        }
         self.agent
             .destroy(id, true)
             .await
