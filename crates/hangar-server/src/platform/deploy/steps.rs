@@ -222,10 +222,18 @@ impl ControlPlane {
                 temporary,
                 recreate_id,
             } => {
-                if *temporary
-                    || self.live_machine(machine_id).await.is_some()
-                    || self.agent.record(recreate_id).await.is_ok()
-                {
+                if let Some(machine) = self.live_machine(machine_id).await {
+                    // Cordoned and maybe stopped, but not destroyed yet.
+                    if *was_started && !*temporary && machine.state == MachineState::Stopped {
+                        self.agent
+                            .start(machine_id)
+                            .await
+                            .map_err(|e| format!("cannot start machine {machine_id}: {e}"))?;
+                        self.wait_started(machine_id, timeout).await?;
+                    }
+                    return self.uncordon(machine_id).await;
+                }
+                if *temporary || self.agent.record(recreate_id).await.is_ok() {
                     return Ok(());
                 }
                 let mut config = (**old).clone();
