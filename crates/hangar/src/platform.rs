@@ -106,7 +106,13 @@ pub struct Platform {
     server: tokio::task::JoinHandle<()>,
     registry_gc: tokio::task::JoinHandle<()>,
     proxy_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The control-plane store, to see it closed once `stop` let go of it.
+    control_store: std::sync::Weak<dyn Store>,
 }
+
+/// How long `stop` waits for the last holder of the control-plane store
+/// (a task still winding down) to let go of it.
+const STORE_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Sets up the driver `options.driver` names.
 async fn start_driver(
@@ -218,6 +224,7 @@ impl Platform {
         )
         .await
         .context("cannot open the agent")?;
+        let control_store_ref = Arc::downgrade(&control_store);
         let control_plane = ControlPlane::new(control_store, agent.clone(), token.clone());
         control_plane.enable_workflow(secrets);
         let mut proxy_tasks = Vec::new();
@@ -305,6 +312,7 @@ impl Platform {
             stop: Some(stop),
             server,
             proxy_tasks,
+            control_store: control_store_ref,
         })
     }
 
@@ -313,9 +321,14 @@ impl Platform {
     pub async fn stop(mut self) {
         // Deploys stop first (they resume from the store on the next start).
         self.control_plane.stop_workflow().await;
+        // Aborted tasks are awaited so that everything they hold (the
+        // store among it) is released before `stop` returns: a platform
+        // booted next on the same data dir must find the store closed.
         self.registry_gc.abort();
+        let _ = (&mut self.registry_gc).await;
         for task in self.proxy_tasks.drain(..) {
             task.abort();
+            let _ = task.await;
         }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -327,7 +340,24 @@ impl Platform {
             .is_err()
         {
             self.server.abort();
+            let _ = (&mut self.server).await;
         }
         self.agent.shutdown().await;
+        // The store closes (and its file lock goes) when its last holder
+        // is gone; tasks that noticed the stop may still be unwinding.
+        let store = self.control_store.clone();
+        drop(self);
+        let deadline = tokio::time::Instant::now() + STORE_CLOSE_WAIT;
+        while store.strong_count() > 0 {
+            if tokio::time::Instant::now() > deadline {
+                tracing::warn!(
+                    holders = store.strong_count(),
+                    "the control-plane store is still held {STORE_CLOSE_WAIT:?} after stop; \
+                     a platform opened next on this data dir will find it locked"
+                );
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 }
