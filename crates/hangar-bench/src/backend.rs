@@ -60,7 +60,7 @@ pub fn example_image(hangar: &Path, dir: &Path) -> Result<String, BenchError> {
 }
 
 /// The executable and every shared library `ldd` lists for it.
-fn runtime_files(exe: &Path) -> Result<Vec<PathBuf>, BenchError> {
+pub fn runtime_files(exe: &Path) -> Result<Vec<PathBuf>, BenchError> {
     let out = Command::new("ldd")
         .arg(exe)
         .output()

@@ -46,6 +46,8 @@ pub enum BenchError {
     },
     #[error("cannot boot the platform: {0:#}")]
     Boot(anyhow::Error),
+    #[error("{step} failed: {detail}")]
+    Step { step: String, detail: String },
     #[error("file system error at {path}: {source}")]
     Io {
         path: String,
@@ -55,6 +57,15 @@ pub enum BenchError {
 }
 
 impl BenchError {
+    /// Wraps any error with the step that produced it.
+    pub fn step<E: std::fmt::Display>(step: impl Into<String>) -> impl FnOnce(E) -> BenchError {
+        let step = step.into();
+        move |e| BenchError::Step {
+            step,
+            detail: format!("{e:#}"),
+        }
+    }
+
     /// Wraps a client error with the call that produced it.
     pub fn api(call: impl Into<String>) -> impl FnOnce(hangar_client::ClientError) -> BenchError {
         let call = call.into();

@@ -82,6 +82,14 @@ struct Cli {
     /// Measure Hangar only.
     #[arg(long)]
     no_peers: bool,
+    /// Build → push → deploy repetitions per builder (build scenario); the
+    /// first is cold, the others reuse the builder's cache.
+    #[arg(long, default_value_t = 3)]
+    build_reps: usize,
+    /// Pull-and-start runs with the layers already present (pull scenario),
+    /// after the one on the fresh agent.
+    #[arg(long, default_value_t = 3)]
+    pull_warm: usize,
     /// Also write the Markdown report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -104,6 +112,12 @@ enum Scenario {
     ColdStart,
     /// All of the above.
     All,
+    /// Build and deploy time of the example app with each builder (not
+    /// part of `all`).
+    Build,
+    /// Pull-and-start of a ~100 MB image on a fresh agent and with its
+    /// layers present (not part of `all`).
+    Pull,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -116,7 +130,8 @@ enum Peer {
 
 impl Cli {
     fn wants(&self, scenario: Scenario) -> bool {
-        self.scenarios.contains(&scenario) || self.scenarios.contains(&Scenario::All)
+        let in_all = !matches!(scenario, Scenario::Build | Scenario::Pull);
+        self.scenarios.contains(&scenario) || (in_all && self.scenarios.contains(&Scenario::All))
     }
     fn wants_peer(&self, peer: Peer) -> bool {
         !self.no_peers && self.peer.contains(&peer)
@@ -203,6 +218,18 @@ async fn measure(
             None
         };
     let outcome = async {
+        // First, while the agent has pulled nothing: the fresh-agent pull.
+        if cli.wants(Scenario::Pull) {
+            let section = scenarios::images::pull::run(platform, work, cli.pull_warm).await;
+            report.images.push(section);
+        }
+        if cli.wants(Scenario::Build) {
+            let hangar = std::fs::canonicalize(&cli.init)
+                .map_err(|_| BenchError::MissingInit(cli.init.display().to_string()))?;
+            let section =
+                scenarios::images::build::run(platform, &hangar, work, cli.build_reps).await;
+            report.images.push(section);
+        }
         if cli.wants(Scenario::Machines) {
             eprintln!("create+start: {} Machines", cli.machines);
             let run =

@@ -225,6 +225,17 @@ impl BenchPlatform {
         self.platform.agent.clone()
     }
 
+    /// The API's base URL (`http://127.0.0.1:port`); the built-in
+    /// registry is served under `/v2/` on the same address.
+    pub fn api_url(&self) -> &str {
+        &self.platform.url
+    }
+
+    /// The platform token (the registry's password).
+    pub fn token(&self) -> &str {
+        &self.platform.token
+    }
+
     /// Stops the API and the agent.
     pub async fn stop(self) {
         self.platform.stop().await;

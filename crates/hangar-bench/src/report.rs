@@ -25,6 +25,8 @@ pub struct Report {
     pub rows: Vec<LatencyRow>,
     pub density: Option<Density>,
     pub proxy: Option<ProxyRun>,
+    /// The images scenarios' sections (builds, pulls), already Markdown.
+    pub images: Vec<String>,
     /// Failures, each prefixed with the system it happened on.
     pub failures: Vec<String>,
 }
@@ -152,6 +154,9 @@ impl Report {
         }
         if let Some(d) = &self.density {
             density_markdown(&mut out, d);
+        }
+        for section in &self.images {
+            out.push_str(section);
         }
         if !self.failures.is_empty() {
             let _ = writeln!(out, "Failures ({}):\n", self.failures.len());

@@ -5,6 +5,7 @@ pub mod cold_start;
 pub mod create_start;
 pub mod cycles;
 pub mod density;
+pub mod images;
 pub mod proxy;
 
 use crate::stats::Samples;
