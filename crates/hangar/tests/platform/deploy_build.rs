@@ -292,6 +292,16 @@ async fn dev_example_deploys_hello_as_release_one() {
     let body = wait_http(&url_of(&machines[0])).await;
     assert!(body.starts_with("Hello from Hangar!"), "{body}");
     assert!(body.contains(&machines[0].id), "{body}");
+    // The visit counter lives on the volume the deploy gave the Machine.
+    let visits = |body: &str| -> u64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix("visits:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no visit count (is /data mounted?): {body}"))
+    };
+    let first = visits(&body);
+    let again = http_get(&url_of(&machines[0])).await.expect("second visit");
+    assert_eq!(visits(&again), first + 1, "{again}");
     let listed = std::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
         .args(["releases", "-a", "hello"])
         .env("HANGAR_API_URL", &url)
