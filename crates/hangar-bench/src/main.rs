@@ -2,8 +2,9 @@
 //! latency, start-from-stopped and resume-from-suspended latency, density of
 //! idle Machines) and, in the same run and on the same busybox rootfs, the
 //! Docker engine and runc; and its edge proxy against nginx and HAProxy in
-//! front of the same backend, with cold starts through the proxy. Prints a
-//! Markdown report. Needs root.
+//! front of the same backend, with cold starts through the proxy; and, when
+//! named, image builds (each builder) and pulls (scenarios `build`, `pull`).
+//! Prints a Markdown report. Needs root.
 //!
 //! ```text
 //! cargo build --release -p hangar
