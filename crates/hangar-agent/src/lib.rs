@@ -20,7 +20,6 @@ pub mod volumes;
 pub use agent::{Agent, AgentConfig, NewMachine};
 pub use error::{AgentError, ErrorClass};
 pub use logs::{LogLine, Rotation};
-pub use machine::actor::parse_signal;
 pub use machine::record::MachineRecord;
 pub use network::Subnets;
 pub use secrets::SecretSource;

@@ -13,6 +13,7 @@ pub mod lease;
 pub mod machine;
 pub mod release;
 pub mod secret;
+pub mod signal;
 pub mod volume;
 
 pub use app::*;
@@ -23,4 +24,5 @@ pub use lease::*;
 pub use machine::*;
 pub use release::*;
 pub use secret::*;
+pub use signal::{signal_name, signal_number};
 pub use volume::*;

@@ -126,35 +126,6 @@ async fn exited(exit: &mut Option<ExitFuture>) -> ExitInfo {
     }
 }
 
-/// Parses a signal name (`SIGTERM`, `TERM`) or number.
-pub fn parse_signal(name: &str) -> Option<i32> {
-    if let Ok(n) = name.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
-    }
-    let upper = name.to_ascii_uppercase();
-    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    Some(match bare {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "ILL" => libc::SIGILL,
-        "TRAP" => libc::SIGTRAP,
-        "ABRT" => libc::SIGABRT,
-        "FPE" => libc::SIGFPE,
-        "KILL" => libc::SIGKILL,
-        "USR1" => libc::SIGUSR1,
-        "USR2" => libc::SIGUSR2,
-        "SEGV" => libc::SIGSEGV,
-        "PIPE" => libc::SIGPIPE,
-        "ALRM" => libc::SIGALRM,
-        "TERM" => libc::SIGTERM,
-        "STOP" => libc::SIGSTOP,
-        "CONT" => libc::SIGCONT,
-        "WINCH" => libc::SIGWINCH,
-        _ => return None,
-    })
-}
-
 impl MachineActor {
     pub fn new(
         shared: Arc<Shared>,
@@ -595,7 +566,7 @@ impl MachineActor {
                     .stop_config
                     .as_ref()
                     .and_then(|s| s.signal.as_deref())
-                    .and_then(parse_signal)
+                    .and_then(hangar_types::signal_number)
             })
             .unwrap_or(libc::SIGINT)
     }

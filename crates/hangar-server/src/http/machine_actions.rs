@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use hangar_agent::parse_signal;
 use hangar_types::{
     duration::parse_go_duration, ExecRequest, ExecResponse, MachineState, OkResponse, ProcessStat,
     SignalRequest, SignalValue, StartResponse, StopRequest,
@@ -52,7 +51,7 @@ pub async fn start(
 
 fn signal_number(value: &SignalValue) -> HttpResult<i32> {
     let parsed = match value {
-        SignalValue::Name(s) => parse_signal(s),
+        SignalValue::Name(s) => hangar_types::signal_number(s),
         SignalValue::Number(n) => i32::try_from(*n).ok().filter(|n| (1..=64).contains(n)),
     };
     parsed.ok_or_else(|| {

@@ -51,7 +51,7 @@ fn validate_config(config: &MachineConfig) -> HttpResult<()> {
     }
     if let Some(stop) = &config.stop_config {
         if let Some(sig) = &stop.signal {
-            if hangar_agent::parse_signal(sig).is_none() {
+            if hangar_types::signal_number(sig).is_none() {
                 return Err(HttpError::bad_request(format!(
                     "stop_config.signal {sig:?} is not a signal name such as SIGINT or SIGTERM"
                 )));
