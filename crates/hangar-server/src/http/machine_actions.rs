@@ -257,8 +257,8 @@ pub async fn exec(
     let argv = if !req.command.is_empty() {
         req.command.clone()
     } else if let Some(cmd) = req.cmd.as_deref().filter(|c| !c.trim().is_empty()) {
-        shlex::split(cmd).ok_or_else(|| {
-            HttpError::bad_request(format!("cannot split cmd {cmd:?}: check its quotes"))
+        hangar_config::shell::split(cmd).map_err(|e| {
+            HttpError::bad_request(format!("cannot split cmd {cmd:?}: {e}; check its quotes"))
         })?
     } else {
         return Err(HttpError::bad_request(
