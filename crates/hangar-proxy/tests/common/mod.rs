@@ -49,6 +49,8 @@ pub struct Backend {
     pub in_flight: Arc<AtomicUsize>,
     /// Requests answered.
     pub hits: Arc<AtomicUsize>,
+    /// TCP connections accepted.
+    pub accepted: Arc<AtomicUsize>,
     gate: Arc<Semaphore>,
     listener: Mutex<Option<TcpListener>>,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -63,6 +65,7 @@ impl Backend {
             addr: listener.local_addr().unwrap(),
             in_flight: Arc::default(),
             hits: Arc::default(),
+            accepted: Arc::default(),
             gate: Arc::new(Semaphore::new(0)),
             listener: Mutex::new(Some(listener)),
             task: Mutex::new(None),
@@ -94,6 +97,7 @@ impl Backend {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                backend.accepted.fetch_add(1, Ordering::SeqCst);
                 let backend = backend.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: Request<hyper::body::Incoming>| {
