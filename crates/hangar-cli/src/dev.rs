@@ -98,8 +98,8 @@ pub struct DevArgs {
     pub machine_subnet6: (std::net::Ipv6Addr, u8),
 
     /// Only run images from these sources: registry hosts (`127.0.0.1:5000`,
-    /// `docker.io`) and local forms (`oci`, `oci-archive`, `docker-archive`)
-    /// [default: any]
+    /// `docker.io`) and local forms (`oci`, `oci-archive`, `docker-archive`);
+    /// the built-in registry is always allowed [default: any]
     #[arg(long, value_name = "SOURCE", value_delimiter = ',')]
     pub allowed_image_sources: Vec<String>,
 }

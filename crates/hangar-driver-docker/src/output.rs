@@ -15,6 +15,9 @@ use hangar_driver::ExitInfo;
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
+/// How long a SIGKILL exit waits for the daemon to flag an OOM kill.
+const OOM_FLAG_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 type Reader = Pin<Box<dyn AsyncRead + Send>>;
 
 /// An `AsyncRead` fed by a channel; it ends when every sender is gone.
@@ -72,16 +75,26 @@ pub(crate) fn exit_future(
             _ => None,
         };
         let mut oom_killed = false;
-        if let Ok(info) = docker
-            .inspect_container(&container_id, None::<InspectContainerOptions>)
-            .await
-        {
-            if let Some(state) = info.state {
-                oom_killed = state.oom_killed.unwrap_or(false);
-                if exit_code.is_none() {
-                    exit_code = state.exit_code.map(|c| c as i32);
+        // The daemon may record the exit before it processes the kernel's
+        // OOM event: a SIGKILL exit (137) without the flag is looked at
+        // again for a short, bounded while.
+        let deadline = tokio::time::Instant::now() + OOM_FLAG_WAIT;
+        loop {
+            if let Ok(info) = docker
+                .inspect_container(&container_id, None::<InspectContainerOptions>)
+                .await
+            {
+                if let Some(state) = info.state {
+                    oom_killed = state.oom_killed.unwrap_or(false);
+                    if exit_code.is_none() {
+                        exit_code = state.exit_code.map(|c| c as i32);
+                    }
                 }
             }
+            if oom_killed || exit_code != Some(137) || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         let _ = tx.send(ExitInfo {
             exit_code,

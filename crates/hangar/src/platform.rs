@@ -193,10 +193,24 @@ impl Platform {
             SqliteStore::open(&data_dir.join("agent-ledger.db"))
                 .context("cannot open the agent ledger")?,
         );
+        // The API's address is known first: the built-in registry is served
+        // on it, and it is always an allowed image source.
+        let listener = TcpListener::bind(options.api_listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} (is another `hangar dev` running? pass --api-listen)",
+                    options.api_listen
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let builtin_registry = [addr.to_string(), format!("localhost:{}", addr.port())];
         let mut images =
             ImageStore::open(&data_dir.join("images")).context("cannot open the image store")?;
         if !options.allowed_image_sources.is_empty() {
-            images = images.restrict_sources(options.allowed_image_sources.clone());
+            let mut allowed = options.allowed_image_sources.clone();
+            allowed.extend(builtin_registry.iter().cloned());
+            images = images.restrict_sources(allowed);
         }
         let images = Arc::new(images);
         let registry_images = images.clone();
@@ -247,15 +261,6 @@ impl Platform {
             region: options.region.clone(),
             agent_url: agent_api_addr.map(|a| format!("http://{a}")),
         }));
-        let listener = TcpListener::bind(options.api_listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} (is another `hangar dev` running? pass --api-listen)",
-                    options.api_listen
-                )
-            })?;
-        let addr = listener.local_addr()?;
         let url = format!("http://{addr}");
         std::fs::write(data_dir.join("api-url"), &url)?;
         let (stop, stopped) = oneshot::channel::<()>();
@@ -263,8 +268,8 @@ impl Platform {
         // The built-in registry shares the API's address (`/v2/`); the agent
         // pulls from it with the platform token.
         let app = app.merge(registry.router());
-        for host in [addr.to_string(), format!("localhost:{}", addr.port())] {
-            registry_images.add_registry_login(&host, "hangar", &token);
+        for host in &builtin_registry {
+            registry_images.add_registry_login(host, "hangar", &token);
         }
         let registry_gc = registry.spawn_gc(REGISTRY_GC_INTERVAL);
         let server = tokio::spawn(async move {
