@@ -214,14 +214,29 @@ pub(crate) fn detach(veth: &str) -> Result<(), DriverError> {
         Some(index) => Netlink::open()?.delete_link(index, veth),
         None => Ok(()),
     });
-    match deleted {
-        Err(_) if gone() => Ok(()),
-        Err(detail) => Err(DriverError::HostSetup(format!(
-            "deleting the machine's veth {veth}: {detail}"
-        ))),
-        Ok(()) => Ok(()),
+    if let Err(detail) = deleted {
+        if !gone() {
+            return Err(DriverError::HostSetup(format!(
+                "deleting the machine's veth {veth}: {detail}"
+            )));
+        }
     }
+    // The kernel removes the device's sysfs entry a moment after the link
+    // itself; cleanup is only done once nothing of it is left.
+    let deadline = std::time::Instant::now() + VETH_GONE_WAIT;
+    while !gone() {
+        if std::time::Instant::now() > deadline {
+            return Err(DriverError::HostSetup(format!(
+                "the machine's veth {veth} is still listed in /sys/class/net {VETH_GONE_WAIT:?} after it was deleted"
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(())
 }
+
+/// How long [`detach`] waits for a deleted veth to leave sysfs.
+const VETH_GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A host interface name for a Machine task (at most 15 bytes, stable per task).
 pub(crate) fn veth_name(machine_id: &str, instance_id: &str) -> String {
