@@ -33,6 +33,40 @@ pub fn skip_unless_root(test: &str) -> bool {
 
 static NEXT_NET: AtomicU32 = AtomicU32::new(0);
 
+/// A testbed network number `N` (bridge `hgtN`, subnet 172.31.N.0/24) that
+/// no bridge and no route on the host uses yet: a subnet left behind by an
+/// earlier test binary would otherwise shadow this one's and make Machines
+/// unreachable.
+fn free_net() -> u8 {
+    let routes = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    let routed: Vec<(u32, u32)> = routes
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let parse = |hex: &str| u32::from_str_radix(hex, 16).ok();
+            // Destination and mask are printed as raw network-order words.
+            let dest = u32::from_be_bytes(parse(fields.get(1)?)?.to_ne_bytes());
+            let mask = u32::from_be_bytes(parse(fields.get(7)?)?.to_ne_bytes());
+            (mask != 0).then_some((dest, mask))
+        })
+        .collect();
+    let mut candidate = 0;
+    for _ in 0..250 {
+        candidate =
+            ((std::process::id() * 7 + NEXT_NET.fetch_add(1, Ordering::Relaxed)) % 250) as u8;
+        let subnet = u32::from(Ipv4Addr::new(172, 31, candidate, 0));
+        let overlaps = routed
+            .iter()
+            .any(|(dest, mask)| dest & mask == subnet & mask || dest & 0xffff_ff00 == subnet);
+        let bridge_exists = Path::new(&format!("/sys/class/net/hgt{candidate}")).exists();
+        if !overlaps && !bridge_exists {
+            return candidate;
+        }
+    }
+    candidate
+}
+
 /// A running platform with a client, in a temporary directory.
 pub struct Testbed {
     pub platform: Platform,
@@ -73,7 +107,7 @@ impl Testbed {
             .prefix("hangar-testbed-")
             .tempdir()?;
         let init_exe = init_exe.map(PathBuf::from).unwrap_or_else(default_init_exe);
-        let net = ((std::process::id() * 7 + NEXT_NET.fetch_add(1, Ordering::Relaxed)) % 250) as u8;
+        let net = free_net();
         let mut testbed = Testbed {
             platform: Self::boot(dir.path(), &init_exe, net, driver).await?,
             client: Client::new("http://127.0.0.1:1", "x")?,
