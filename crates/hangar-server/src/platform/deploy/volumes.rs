@@ -10,7 +10,7 @@
 //! no data is lost.
 
 use hangar_config::machine::{plan_mount_update, MountUpdate};
-use hangar_types::{CreateVolumeRequest, MachineConfig};
+use hangar_types::{CreateVolumeRequest, MachineConfig, Volume};
 
 use crate::platform::ControlPlane;
 
@@ -43,19 +43,22 @@ impl ControlPlane {
         config: &mut MachineConfig,
     ) -> Result<(), String> {
         for mount in &mut config.mounts {
-            if mount.volume.is_empty() {
+            let volume = if mount.volume.is_empty() {
                 let Some(name) = mount.name.clone() else {
                     return Err(format!(
                         "the mount at {} names no volume: set `source` in fly.toml's [mounts]",
                         mount.path
                     ));
                 };
-                mount.volume = self.volume_for(app, machine, region, &name).await?;
-            }
-            let (volume, _) = self
-                .volume(app, &mount.volume)
-                .await
-                .map_err(|e| format!("volume {}: {}", mount.volume, e.body.error))?;
+                let volume = self.volume_for(app, machine, region, &name).await?;
+                mount.volume = volume.id.clone();
+                volume
+            } else {
+                self.volume(app, &mount.volume)
+                    .await
+                    .map_err(|e| format!("volume {}: {}", mount.volume, e.body.error))?
+                    .0
+            };
             if volume.attached_machine_id.as_deref() != Some(machine) {
                 self.attach_volume(app, &mount.volume, machine, region)
                     .await
@@ -65,40 +68,38 @@ impl ControlPlane {
         Ok(())
     }
 
-    /// The id of a volume named `name` for `machine`: one already attached
-    /// to it, else a free one in `region`, else a new one.
+    /// A volume named `name` for `machine`: one already attached to it,
+    /// else a free one in `region`, else a new one.
     async fn volume_for(
         &self,
         app: &str,
         machine: &str,
         region: &str,
         name: &str,
-    ) -> Result<String, String> {
+    ) -> Result<Volume, String> {
         let volumes = self
             .list_volumes(app, false)
             .await
             .map_err(|e| format!("cannot list volumes: {}", e.body.error))?;
         let named = || volumes.iter().filter(|v| v.name == name);
         if let Some(mine) = named().find(|v| v.attached_machine_id.as_deref() == Some(machine)) {
-            return Ok(mine.id.clone());
+            return Ok(mine.clone());
         }
         if let Some(free) = named().find(|v| v.attached_machine_id.is_none() && v.region == region)
         {
-            return Ok(free.id.clone());
+            return Ok(free.clone());
         }
-        let created = self
-            .create_volume(
-                app,
-                CreateVolumeRequest {
-                    name: name.to_string(),
-                    region: Some(region.to_string()),
-                    size_gb: Some(DEFAULT_SIZE_GB),
-                    ..CreateVolumeRequest::default()
-                },
-            )
-            .await
-            .map_err(|e| format!("cannot create volume {name:?}: {}", e.body.error))?;
-        Ok(created.id)
+        self.create_volume(
+            app,
+            CreateVolumeRequest {
+                name: name.to_string(),
+                region: Some(region.to_string()),
+                size_gb: Some(DEFAULT_SIZE_GB),
+                ..CreateVolumeRequest::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("cannot create volume {name:?}: {}", e.body.error))
     }
 
     /// Detaches the volumes attached to `machine` that `config` (its config
