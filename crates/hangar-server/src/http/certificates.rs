@@ -9,6 +9,7 @@ use axum::Json;
 
 use crate::http::error::HttpResult;
 use crate::http::extract::ApiJson;
+use crate::platform::certificate_reports::ProxyCertificateReport;
 use crate::platform::certificates::{AddCertificateRequest, Certificate};
 use crate::platform::ControlPlane;
 
@@ -63,4 +64,16 @@ pub async fn delete(
     Path((app_name, hostname)): Path<(String, String)>,
 ) -> HttpResult<Json<Certificate>> {
     Ok(Json(cp.delete_certificate(&app_name, &hostname).await?))
+}
+
+/// `PUT /v1/internal/proxies/{proxy_id}/certificates`: a proxy running apart
+/// from the control plane reports how its certificates stand (not part of
+/// Fly's API, left out of the OpenAPI document).
+pub async fn report(
+    State(cp): State<Arc<ControlPlane>>,
+    Path(proxy_id): Path<String>,
+    ApiJson(report): ApiJson<ProxyCertificateReport>,
+) -> HttpResult<StatusCode> {
+    cp.report_certificate_statuses(&proxy_id, report).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

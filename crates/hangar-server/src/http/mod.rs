@@ -143,6 +143,10 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         )
         .route("/internal/routes", get(routes::routes))
         .route(
+            "/internal/proxies/{proxy_id}/certificates",
+            put(certificates::report),
+        )
+        .route(
             "/apps/{app_name}/deploys",
             get(deploys::list_deploys).post(deploys::create_deploy),
         )

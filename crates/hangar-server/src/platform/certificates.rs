@@ -1,8 +1,10 @@
 //! Custom domains of apps (Fly's certificates API): each hostname belongs to
 //! one app, is stored at `edge/certificates/{hostname}` and routes to that
-//! app on every proxy. Issuance is the proxy's ACME manager's business; its
-//! status is reported through [`CertificateStatusSource`] when the control
-//! plane runs beside a proxy, else `pending`.
+//! app on every proxy. Issuance is each proxy's ACME manager's business: the
+//! proxy beside the control plane tells its status through
+//! [`CertificateStatusSource`], proxies running apart report theirs
+//! (`certificate_reports.rs`), and the API shows them combined; `pending`
+//! while no proxy has said anything.
 
 use std::sync::Arc;
 
@@ -10,6 +12,7 @@ use hangar_store::StoreExt;
 use serde::{Deserialize, Serialize};
 
 use crate::http::error::{HttpError, HttpResult};
+use crate::platform::certificate_reports::{self, ProxyCertificateReport};
 use crate::platform::{now_rfc3339, ControlPlane};
 
 /// Custom domains live under this prefix, one key per hostname.
@@ -80,12 +83,27 @@ pub fn normalize_hostname(raw: &str) -> Result<String, String> {
 }
 
 impl ControlPlane {
-    fn certificate_view(&self, record: &CertificateRecord) -> Certificate {
-        let status = self
+    /// The API view of `record`, its status combined from this host's proxy
+    /// and the `reports` of proxies running apart.
+    fn certificate_view(
+        &self,
+        record: &CertificateRecord,
+        reports: &[(String, ProxyCertificateReport)],
+    ) -> Certificate {
+        let local = self
             .certificate_status
             .get()
-            .and_then(|source| source.status(&record.hostname))
-            .unwrap_or_else(|| "pending".into());
+            .and_then(|source| source.status(&record.hostname));
+        let mut statuses: Vec<(&str, &str)> = Vec::new();
+        if let Some(local) = &local {
+            statuses.push(("beside the control plane", local));
+        }
+        for (proxy, report) in reports {
+            if let Some(status) = report.statuses.get(&record.hostname) {
+                statuses.push((proxy, status));
+            }
+        }
+        let status = certificate_reports::combine(&statuses).unwrap_or_else(|| "pending".into());
         Certificate {
             hostname: record.hostname.clone(),
             configured: status == "ready",
@@ -119,12 +137,13 @@ impl ControlPlane {
             acme_requested: true,
         };
         match self.store.cas_json(&key(&hostname), &record, 0).await? {
-            Ok(_) => Ok((true, self.certificate_view(&record))),
+            Ok(_) => Ok((true, self.certificate_view(&record, &[]))),
             Err(_) => {
                 let existing = self.certificate_record(&hostname).await?;
                 match existing {
                     Some(existing) if existing.app == app => {
-                        Ok((false, self.certificate_view(&existing)))
+                        let reports = self.fresh_certificate_reports().await?;
+                        Ok((false, self.certificate_view(&existing, &reports)))
                     }
                     Some(existing) => Err(HttpError::conflict(format!(
                         "hostname {hostname} already belongs to app {}; remove it there first",
@@ -150,10 +169,11 @@ impl ControlPlane {
     pub async fn list_certificates(&self, app: &str) -> HttpResult<Vec<Certificate>> {
         self.app(app).await?;
         let records = self.store.list_json::<CertificateRecord>(PREFIX).await?;
+        let reports = self.fresh_certificate_reports().await?;
         Ok(records
             .into_iter()
             .filter(|(_, r, _)| r.app == app)
-            .map(|(_, r, _)| self.certificate_view(&r))
+            .map(|(_, r, _)| self.certificate_view(&r, &reports))
             .collect())
     }
 
@@ -162,7 +182,10 @@ impl ControlPlane {
         self.app(app).await?;
         let hostname = normalize_hostname(hostname).map_err(HttpError::unprocessable)?;
         match self.certificate_record(&hostname).await? {
-            Some(record) if record.app == app => Ok(self.certificate_view(&record)),
+            Some(record) if record.app == app => {
+                let reports = self.fresh_certificate_reports().await?;
+                Ok(self.certificate_view(&record, &reports))
+            }
             _ => Err(HttpError::not_found(format!(
                 "app {app} has no certificate for {hostname}: add it with POST /v1/apps/{app}/certificates/acme"
             ))),

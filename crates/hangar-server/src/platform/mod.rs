@@ -2,6 +2,7 @@
 //! handlers never touch the store directly.
 
 pub mod apps;
+pub mod certificate_reports;
 pub mod certificates;
 pub mod deploy;
 pub mod leases;
