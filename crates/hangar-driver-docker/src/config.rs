@@ -1,6 +1,7 @@
-//! How to reach the Docker daemon.
+//! How to reach the Docker daemon, and whose objects the driver manages.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Configuration of a [`crate::DockerDriver`].
 #[derive(Debug, Clone)]
@@ -10,6 +11,13 @@ pub struct DockerDriverConfig {
     pub socket: Option<PathBuf>,
     /// Prefix of the names of the bridge networks the driver creates.
     pub network_prefix: String,
+    /// Who owns the containers and images this driver creates (label
+    /// `dev.hangar.owner`): one value per agent sharing the daemon, so that
+    /// one agent's sweeps never touch another's objects.
+    pub owner: String,
+    /// How long a loaded image stays after no Machine uses it any more
+    /// (a stopped Machine that starts again within it does not reload it).
+    pub image_grace: Duration,
 }
 
 impl Default for DockerDriverConfig {
@@ -17,6 +25,8 @@ impl Default for DockerDriverConfig {
         DockerDriverConfig {
             socket: None,
             network_prefix: "hangar".into(),
+            owner: "hangar".into(),
+            image_grace: Duration::from_secs(600),
         }
     }
 }

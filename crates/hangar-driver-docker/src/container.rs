@@ -18,10 +18,11 @@ pub(crate) fn container_name(machine_id: &str) -> String {
     format!("hangar-{machine_id}")
 }
 
-/// Labels identifying a Machine's container.
-fn labels(spec: &MachineSpec) -> HashMap<String, String> {
+/// Labels identifying a Machine's container and its owner.
+fn labels(spec: &MachineSpec, owner: &str) -> HashMap<String, String> {
     HashMap::from([
         (crate::MANAGED_LABEL.to_owned(), "true".to_owned()),
+        (crate::OWNER_LABEL.to_owned(), owner.to_owned()),
         (crate::MACHINE_LABEL.to_owned(), spec.machine_id.clone()),
         (crate::APP_LABEL.to_owned(), spec.app_name.clone()),
         (crate::INSTANCE_LABEL.to_owned(), spec.instance_id.clone()),
@@ -64,9 +65,11 @@ fn validate(spec: &MachineSpec) -> Result<(), DriverError> {
 pub(crate) fn create_body(
     spec: &MachineSpec,
     image_tag: &str,
+    owner: &str,
     network: Option<&ManagedNetwork>,
 ) -> Result<ContainerCreateBody, DriverError> {
     validate(spec)?;
+    let host_base = crate::host_base::of(spec)?;
     let resources = &spec.resources;
     let memory = i64::try_from(resources.memory_mb.saturating_mul(1024 * 1024))
         .map_err(|_| DriverError::InvalidSpec("memory_mb is too large".into()))?;
@@ -80,7 +83,8 @@ pub(crate) fn create_body(
         // Docker's init (tini) is PID 1, as the process driver's init is: it
         // forwards signals to the main process, which would otherwise be PID 1
         // and ignore every signal it has no handler for, and reaps orphans.
-        init: Some(true),
+        // (A `FROM host` image runs the host's docker-init itself: see `host_base`.)
+        init: Some(host_base.is_none()),
         memory: Some(memory),
         // Equal to memory: no swap, so exceeding the limit is an OOM kill.
         memory_swap: Some(memory),
@@ -88,9 +92,14 @@ pub(crate) fn create_body(
         cpu_shares: Some(cpus * per_cpu_shares),
         pids_limit: Some(i64::try_from(resources.pids_max).unwrap_or(i64::MAX)),
         binds: Some(
-            spec.mounts
+            host_base
                 .iter()
-                .map(|m| format!("{}:{}", m.host_path.display(), m.guest_path))
+                .flat_map(|h| h.binds.iter().cloned())
+                .chain(
+                    spec.mounts
+                        .iter()
+                        .map(|m| format!("{}:{}", m.host_path.display(), m.guest_path)),
+                )
                 .collect(),
         ),
         extra_hosts: Some(
@@ -117,7 +126,10 @@ pub(crate) fn create_body(
     Ok(ContainerCreateBody {
         image: Some(image_tag.to_owned()),
         hostname: Some(spec.machine_id.clone()),
-        entrypoint: Some(spec.process.argv.clone()),
+        entrypoint: Some(match &host_base {
+            Some(host_base) => host_base.wrap(&spec.process.argv),
+            None => spec.process.argv.clone(),
+        }),
         cmd: None,
         env: Some(
             spec.process
@@ -128,7 +140,7 @@ pub(crate) fn create_body(
         ),
         user: spec.process.user.clone(),
         working_dir: spec.process.workdir.clone(),
-        labels: Some(labels(spec)),
+        labels: Some(labels(spec, owner)),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
         attach_stdin: Some(false),

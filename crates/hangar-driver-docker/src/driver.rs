@@ -15,6 +15,7 @@ use crate::client::{connect, container_error, daemon_error, is_not_found, messag
 use crate::container::{container_name, create_body};
 use crate::handle::HandleData;
 use crate::image::ImageLoader;
+use crate::image_gc::ImageUse;
 use crate::{network, output, DockerDriverConfig};
 
 /// The driver's name in handles and logs.
@@ -22,9 +23,10 @@ pub(crate) const NAME: &str = "docker";
 
 /// Runs Machines as Docker containers.
 pub struct DockerDriver {
-    docker: Docker,
-    config: DockerDriverConfig,
-    images: ImageLoader,
+    pub(crate) docker: Docker,
+    pub(crate) config: DockerDriverConfig,
+    pub(crate) images: ImageLoader,
+    pub(crate) image_use: ImageUse,
     /// Held while a container joins or a network may be removed, so an idle
     /// network is never removed under a Machine being created on it.
     networks: Mutex<()>,
@@ -60,7 +62,8 @@ impl DockerDriver {
             Isolation::Partial { reasons }
         };
         Ok(DockerDriver {
-            images: ImageLoader::new(docker.clone()),
+            images: ImageLoader::new(docker.clone(), config.owner.clone()),
+            image_use: ImageUse::default(),
             docker,
             config,
             networks: Mutex::new(()),
@@ -96,7 +99,7 @@ impl DockerDriver {
             }
             None => None,
         };
-        let body = create_body(spec, image, network.as_ref())?;
+        let body = create_body(spec, image, &self.config.owner, network.as_ref())?;
         self.remove_stale(&spec.machine_id).await?;
         let options = CreateContainerOptionsBuilder::default()
             .name(&container_name(&spec.machine_id))
@@ -105,9 +108,16 @@ impl DockerDriver {
             .docker
             .create_container(Some(options), body)
             .await
-            .map_err(|e| DriverError::StartFailed {
-                machine_id: spec.machine_id.clone(),
-                reason: format!("Docker refused to create the container: {}", message(&e)),
+            .map_err(|e| {
+                if is_not_found(&e) {
+                    // Removed behind the driver's back (another owner's sweep,
+                    // an operator's prune): the next start loads it again.
+                    self.images.forget(image);
+                }
+                DriverError::StartFailed {
+                    machine_id: spec.machine_id.clone(),
+                    reason: format!("Docker refused to create the container: {}", message(&e)),
+                }
             })?;
         Ok(HandleData {
             container_id: created.id,
@@ -166,7 +176,7 @@ impl DockerDriver {
         })
     }
 
-    async fn remove(&self, data: &HandleData) -> Result<(), DriverError> {
+    pub(crate) async fn remove(&self, data: &HandleData) -> Result<(), DriverError> {
         let options = RemoveContainerOptionsBuilder::default().force(true).build();
         match self
             .docker
@@ -227,8 +237,13 @@ impl Driver for DockerDriver {
     }
 
     async fn start(&self, spec: &MachineSpec) -> Result<StartedTask, DriverError> {
-        let image = self.images.ensure(spec).await?;
-        let data = self.create(spec, &image).await?;
+        let data = {
+            // No image sweep between loading the image and creating the container.
+            let _starting = self.image_use.starting.read().await;
+            let image = self.images.ensure(spec).await?;
+            self.image_use.record(&spec.machine_id, &image);
+            self.create(spec, &image).await?
+        };
         match self.start_created(spec, &data).await {
             Ok(task) => Ok(task),
             Err(error) => {

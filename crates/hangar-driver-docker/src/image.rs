@@ -22,6 +22,8 @@ pub(crate) const IMAGE_REF_LABEL: &str = "dev.hangar.image-ref";
 /// Images this driver has loaded (or found loaded) since it started.
 pub(crate) struct ImageLoader {
     docker: Docker,
+    /// Value of [`crate::OWNER_LABEL`] on the images it loads.
+    owner: String,
     loaded: std::sync::Mutex<HashSet<String>>,
     /// Serialises loads so the same image is never packed twice at once.
     loading: Mutex<()>,
@@ -40,9 +42,10 @@ pub fn image_tag(image_ref: &str, layers: &[PathBuf]) -> String {
 }
 
 impl ImageLoader {
-    pub fn new(docker: Docker) -> Self {
+    pub fn new(docker: Docker, owner: String) -> Self {
         ImageLoader {
             docker,
+            owner,
             loaded: std::sync::Mutex::new(HashSet::new()),
             loading: Mutex::new(()),
         }
@@ -55,6 +58,13 @@ impl ImageLoader {
     fn remember(&self, tag: &str) {
         if let Ok(mut loaded) = self.loaded.lock() {
             loaded.insert(tag.to_owned());
+        }
+    }
+
+    /// Forgets that `tag` is loaded (it was removed), so the next start loads it again.
+    pub fn forget(&self, tag: &str) {
+        if let Ok(mut loaded) = self.loaded.lock() {
+            loaded.remove(tag);
         }
     }
 
@@ -97,6 +107,7 @@ impl ImageLoader {
     async fn load(&self, spec: &MachineSpec, tag: &str) -> Result<(), DriverError> {
         let labels = BTreeMap::from([
             (crate::MANAGED_LABEL.to_owned(), "true".to_owned()),
+            (crate::OWNER_LABEL.to_owned(), self.owner.clone()),
             (IMAGE_REF_LABEL.to_owned(), spec.image_ref.clone()),
         ]);
         let archive = tempfile::NamedTempFile::new()

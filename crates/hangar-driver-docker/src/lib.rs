@@ -10,7 +10,14 @@
 //! is the agent's ([`network`]). Output comes from attaching to the container
 //! before it starts; exit codes and OOM kills from waiting on and inspecting it.
 //!
-//! Talks to the daemon over its local unix socket only.
+//! Housekeeping: containers labelled with this driver's owner but belonging
+//! to no Machine the agent knows are removed at start-up ([`orphans`]);
+//! loaded images no Machine uses any more are removed after a grace period
+//! ([`image_gc`]). `FROM host` images get the host's system directories,
+//! read-only ([`host_base`]).
+//!
+//! Talks to the daemon over its local unix socket only (so the host's
+//! directories are the daemon's).
 
 mod client;
 mod config;
@@ -18,9 +25,12 @@ mod container;
 mod driver;
 mod exec;
 mod handle;
+mod host_base;
 mod image;
+mod image_gc;
 mod layer_tar;
 mod network;
+mod orphans;
 mod output;
 mod ps;
 
@@ -30,6 +40,8 @@ pub use image::image_tag;
 
 /// Label every object the driver creates carries (`dev.hangar.managed=true`).
 pub const MANAGED_LABEL: &str = "dev.hangar.managed";
+/// Label carrying the owner ([`DockerDriverConfig::owner`]) on containers and images.
+pub const OWNER_LABEL: &str = "dev.hangar.owner";
 /// Label carrying the Machine ID on a container.
 pub const MACHINE_LABEL: &str = "dev.hangar.machine-id";
 /// Label carrying the app name on a container.
