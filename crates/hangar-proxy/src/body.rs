@@ -58,10 +58,10 @@ impl RequestBody {
     pub(crate) fn for_attempt(&mut self) -> Option<ProxyBody> {
         match self {
             RequestBody::Buffered(bytes) if bytes.is_empty() => {
-                Some(Empty::new().map_err(|never| match never {}).boxed())
+                Some(Empty::new().map_err(|never| match never {}).boxed_unsync())
             }
             RequestBody::Buffered(bytes) => Some(full_body(Full::new(bytes.clone()))),
-            RequestBody::Streaming(stream) => stream.take().map(|b| b.boxed()),
+            RequestBody::Streaming(stream) => stream.take().map(|b| b.boxed_unsync()),
         }
     }
 }

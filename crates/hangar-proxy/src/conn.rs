@@ -40,8 +40,9 @@ struct ConnActivity {
     /// The idle timeout in force, in milliseconds; a request for an app
     /// sets its port's.
     idle_ms: AtomicU64,
-    /// Raised when a request ends, so the watcher re-reads the timeout.
-    request_ended: Notify,
+    /// Raised when a request changes the idle timeout, so the watcher
+    /// re-reads it.
+    timeout_changed: Notify,
 }
 
 impl ConnActivity {
@@ -120,7 +121,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.0.touch();
-        self.0.request_ended.notify_one();
     }
 }
 
@@ -181,7 +181,7 @@ impl Proxy {
             last_active_ms: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             idle_ms: AtomicU64::new(first.idle.as_millis() as u64),
-            request_ended: Notify::new(),
+            timeout_changed: Notify::new(),
         });
         let io = TrackedIo {
             inner: io,
@@ -202,9 +202,10 @@ impl Proxy {
                 let idle = proxy
                     .port_timeouts_in(&routed.table, routed.app.as_deref(), client.public_port)
                     .idle;
-                activity
-                    .idle_ms
-                    .store(idle.as_millis() as u64, Ordering::Relaxed);
+                let idle_ms = idle.as_millis() as u64;
+                if activity.idle_ms.swap(idle_ms, Ordering::Relaxed) != idle_ms {
+                    activity.timeout_changed.notify_one();
+                }
                 Ok::<_, Infallible>(
                     proxy
                         .handle(request, client, sni_app.as_deref(), routed)
@@ -222,8 +223,9 @@ impl Proxy {
         let mut closing = false;
         let result = loop {
             tokio::select! {
+                biased;
                 result = connection.as_mut() => break result,
-                _ = activity.request_ended.notified() => {}
+                _ = activity.timeout_changed.notified() => {}
                 _ = tokio::time::sleep_until(activity.next_check()), if !closing => {
                     let idle = activity.in_flight.load(Ordering::SeqCst) == 0
                         && Instant::now() >= activity.idle_at();

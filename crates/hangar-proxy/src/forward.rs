@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -16,11 +16,11 @@ use crate::load::LoadGuard;
 use crate::pool::{Checkout, Http1Pool, IDLE_TIMEOUT};
 
 /// The body type the proxy answers with.
-pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
+pub(crate) type ProxyBody = UnsyncBoxBody<Bytes, hyper::Error>;
 
 /// A fixed body (errors and redirects).
 pub(crate) fn full_body(body: Full<Bytes>) -> ProxyBody {
-    body.map_err(|never| match never {}).boxed()
+    body.map_err(|never| match never {}).boxed_unsync()
 }
 
 /// Upstream HTTP clients: HTTP/1.1 connections, reused for
@@ -46,8 +46,9 @@ impl Upstreams {
 }
 
 /// A Machine's response body that holds the Machine's load slot until the
-/// body ends or is dropped, and hands its pooled connection back once the
-/// body has been read to its end.
+/// body ends or is dropped, drives its HTTP/1.1 connection while it is read
+/// (on the task serving the client), and hands the connection back to the
+/// pool once the body has been read to its end.
 pub(crate) struct GuardedBody {
     inner: Incoming,
     guard: Option<LoadGuard>,
@@ -83,6 +84,9 @@ impl Body for GuardedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        if let Some(connection) = self.connection.as_mut() {
+            connection.drive(cx);
+        }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(None) => {

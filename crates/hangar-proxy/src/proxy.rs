@@ -385,10 +385,12 @@ impl Proxy {
                     .map_err(|e| SendError::Upstream(format!("bad upstream host: {e}")))?;
                 request.headers_mut().insert(hyper::header::HOST, authority);
             }
-            self.upstreams
+            let (response, connection) = self
+                .upstreams
                 .http1
                 .send(target.upstream, target.per_request, request)
-                .await?
+                .await?;
+            (response, Some(connection))
         };
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             let Some(client_side) = client_upgrade.take() else {
@@ -397,12 +399,15 @@ impl Proxy {
                 ));
             };
             let machine_side = hyper::upgrade::on(&mut response);
+            if let Some(connection) = connection {
+                connection.upgrade();
+            }
             tokio::spawn(upgrade::tunnel(client_side, machine_side, target.guard));
             return Ok(response.map(|_| full_body(Full::new(Bytes::new()))));
         }
         let (mut parts, body) = response.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);
-        let body = GuardedBody::new(body, target.guard, connection).boxed();
+        let body = GuardedBody::new(body, target.guard, connection).boxed_unsync();
         Ok(Response::from_parts(parts, body))
     }
 }
