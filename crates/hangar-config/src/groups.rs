@@ -6,7 +6,8 @@
 //! first entry naming the group wins over a generic one, and the two are never merged.
 
 use crate::model::{
-    Compute, Config, File, HttpService, Metrics, Mount, Restart, Service, TopLevelCheck,
+    Compute, Config, File, HttpService, MachineCheck, Metrics, Mount, Restart, Service,
+    TopLevelCheck,
 };
 
 /// Group used when there is no `[processes]` section.
@@ -46,6 +47,23 @@ impl Config {
     /// Whether `[processes]` defines at least one group.
     pub fn has_process_groups(&self) -> bool {
         !self.processes.is_empty()
+    }
+
+    /// The machine checks a deploy runs against a Machine of `group` ("" = the default group):
+    /// those of `[http_service]` and `[[services]]` targeting the group, then the top-level
+    /// `[[machine_checks]]` (which apply to every group).
+    pub fn machine_checks_of(&self, group: &str) -> Vec<&MachineCheck> {
+        let flat = self.flatten(group);
+        flat.http_service
+            .into_iter()
+            .flat_map(|h| h.machine_checks.iter())
+            .chain(
+                flat.services
+                    .iter()
+                    .flat_map(|(_, s)| s.machine_checks.iter()),
+            )
+            .chain(self.machine_checks.iter())
+            .collect()
     }
 
     /// Desired Machine count per region for `group` ("" = the default group) from the `[regions]`

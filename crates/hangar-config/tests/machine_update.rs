@@ -164,3 +164,35 @@ fn region_counts_extension() {
         .desired_region_counts("")
         .is_empty());
 }
+
+#[test]
+fn machine_checks_follow_the_services_of_their_group() {
+    let config = common::toml(
+        r#"[processes]
+web = "w"
+worker = "k"
+[http_service]
+internal_port = 8080
+processes = ["web"]
+  [[http_service.machine_checks]]
+  command = ["check-http"]
+[[services]]
+internal_port = 9000
+processes = ["worker"]
+  [[services.machine_checks]]
+  command = ["check-worker"]
+[[machine_checks]]
+command = ["check-all"]
+"#,
+    )
+    .config;
+    let commands = |group: &str| {
+        config
+            .machine_checks_of(group)
+            .iter()
+            .map(|c| c.command.join(" "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(commands("web"), ["check-http", "check-all"]);
+    assert_eq!(commands("worker"), ["check-worker", "check-all"]);
+}

@@ -17,6 +17,7 @@ mod restart_policies;
 mod route_watch;
 mod server_deploy_crash;
 mod server_deploy_load;
+mod server_deploy_machine_checks;
 mod server_deploy_volumes;
 mod server_deploys;
 mod server_deploys_support;

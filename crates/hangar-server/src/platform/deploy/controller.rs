@@ -257,6 +257,25 @@ impl Run {
                     }
                 }
             }
+            // Rolling tests each updated Machine, canary its canary.
+            let strategy = Strategy::parse(&self.record.deployment.strategy);
+            for step in steps.iter().filter(|s| s.wait) {
+                let tested = match (&step.action, strategy) {
+                    (Action::Update { machine_id, .. }, Some(Strategy::Rolling)) => machine_id,
+                    (
+                        Action::Create {
+                            machine_id,
+                            temporary: true,
+                            ..
+                        },
+                        Some(Strategy::Canary),
+                    ) => machine_id,
+                    _ => continue,
+                };
+                if let Err(e) = self.machine_checks(tested, &step.group).await? {
+                    return Ok(Err(e));
+                }
+            }
             // Updated Machines were cordoned for the update: healthy again,
             // they get traffic back (greens wait for their own step).
             for step in steps.iter().filter(|s| s.wait) {

@@ -13,6 +13,8 @@
 //! revert finishes reverting.
 
 mod controller;
+mod machine_checks;
+mod one_off;
 pub mod plan;
 pub mod record;
 mod release_command;

@@ -2,11 +2,11 @@
 //! app Machine changes, in a temporary Machine of the new image; its output
 //! becomes deploy events, and a non-zero exit aborts the deploy.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hangar_agent::NewMachine;
 use hangar_config::machine::stamp_release;
-use hangar_types::{ids, EventLevel, MachineState};
+use hangar_types::{ids, EventLevel};
 
 use super::controller::Run;
 use crate::http::error::HttpResult;
@@ -76,18 +76,12 @@ impl Run {
             }
         }
         let timeout = Duration::from_millis(self.record.spec.release_command_timeout_ms);
-        let outcome = self.wait_exit(&id, timeout).await;
-        if let Ok((lines, _)) = self.cp.agent.logs(&id, LOG_LINES).await {
-            for line in lines {
-                let level = if line.stream == "stderr" {
-                    EventLevel::Warn
-                } else {
-                    EventLevel::Info
-                };
-                self.event(level, "release_command", line.message, Some(&id))
-                    .await?;
-            }
-        }
+        let outcome = self
+            .cp
+            .wait_exit(&id, timeout, "raise [deploy] release_command_timeout")
+            .await;
+        self.output_events(&id, "release_command", LOG_LINES)
+            .await?;
         let _ = self.cp.destroy_and_wait(&id).await;
         Ok(match outcome {
             Ok(0) => {
@@ -100,33 +94,5 @@ impl Run {
             )),
             Err(e) => Err(format!("release command failed: {e} - aborting deployment")),
         })
-    }
-
-    /// Waits for the release Machine to exit; its exit code.
-    async fn wait_exit(&self, id: &str, timeout: Duration) -> Result<i32, String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let record = self.cp.agent.record(id).await.map_err(|e| e.to_string())?;
-            let exited = matches!(
-                record.state,
-                MachineState::Stopped | MachineState::Destroyed | MachineState::Failed
-            );
-            if exited {
-                return match record.last_exit {
-                    Some(exit) => Ok(exit.exit_code.unwrap_or(128 + exit.signal.unwrap_or(0))),
-                    None => Err(format!(
-                        "the machine ended {} without running",
-                        record.state
-                    )),
-                };
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "it did not finish within {}; raise [deploy] release_command_timeout",
-                    humantime::format_duration(timeout)
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
     }
 }
