@@ -62,7 +62,14 @@ pub(crate) async fn run(ctx: &Context, _args: StatusArgs) -> anyhow::Result<i32>
     }
     ctx.output.line("")?;
     ctx.output.line("Machines")?;
+    let standbys = machines.iter().any(|m| !m.config.standbys.is_empty());
     ctx.output.table(&machines_table(machines))?;
+    if standbys {
+        ctx.output.line("")?;
+        ctx.output.line(format!(
+            "  {STANDBY_MARK} standby machine: stopped, started only if a machine it watches fails"
+        ))?;
+    }
     Ok(0)
 }
 
@@ -74,6 +81,9 @@ fn current_release(releases: &[Release]) -> Option<&Release> {
         .max_by_key(|r| r.version)
         .or_else(|| releases.iter().max_by_key(|r| r.version))
 }
+
+/// Appended to a standby's id, as flyctl does.
+const STANDBY_MARK: &str = "†";
 
 /// flyctl's status columns, Machines grouped by process group.
 fn machines_table(machines: Vec<Machine>) -> Table {
@@ -96,7 +106,11 @@ fn machines_table(machines: Vec<Machine>) -> Table {
             };
             table.push_row([
                 group.clone(),
-                machine.id.clone(),
+                if machine.config.standbys.is_empty() {
+                    machine.id.clone()
+                } else {
+                    format!("{}{STANDBY_MARK}", machine.id)
+                },
                 fleet::release_of(&machine).unwrap_or("").to_string(),
                 machine.region.clone(),
                 state,

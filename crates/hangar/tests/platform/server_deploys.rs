@@ -37,12 +37,14 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
         2,
         "web has services: two Machines"
     );
+    let (worker, standby) = worker_and_standby(&machines);
+    assert_eq!(standby.config.standbys, [worker.id.clone()]);
     assert_eq!(
-        in_group(&machines, "worker").len(),
-        1,
-        "worker has none: one Machine"
+        standby.config.env.get("FLY_STANDBY_FOR"),
+        Some(&worker.id),
+        "{standby:#?}"
     );
-    for m in &machines {
+    for m in machines.iter().filter(|m| m.id != standby.id) {
         assert_eq!(m.state.to_string(), "started", "{}", m.id);
         assert_eq!(m.config.env.get("MARK").map(String::as_str), Some("v1"));
     }
@@ -71,7 +73,8 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
                 Duration::from_secs(30),
                 || async {
                     let machines = managed(&tb, app).await;
-                    match machines.iter().find(|m| m.state.to_string() != "started") {
+                    let mut active = machines.iter().filter(|m| m.config.standbys.is_empty());
+                    match active.find(|m| m.state.to_string() != "started") {
                         Some(m) => Err(format!("{} is {}", m.id, m.state)),
                         None => Ok(()),
                     }
@@ -81,8 +84,14 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
         }
         let after = managed(&tb, app).await;
         assert_eq!(in_group(&after, "web").len(), 2, "{strategy}: {log}");
-        assert_eq!(in_group(&after, "worker").len(), 1, "{strategy}: {log}");
-        for m in &after {
+        let (worker, standby) = worker_and_standby(&after);
+        assert_eq!(standby.config.standbys, [worker.id.clone()], "{strategy}");
+        assert_eq!(
+            standby.config.env.get("MARK").map(String::as_str),
+            Some(strategy),
+            "the standby follows the release: {log}"
+        );
+        for m in after.iter().filter(|m| m.id != standby.id) {
             assert_eq!(
                 m.config.env.get("MARK").map(String::as_str),
                 Some(strategy),
@@ -150,6 +159,21 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
     assert_eq!(releases[0].version, 6);
     assert_eq!(releases[0].status, ReleaseStatus::Complete);
 
+    // A group that gains services loses its standby.
+    let worker_service = "\n[[services]]\n  internal_port = 9000\n  protocol = \"tcp\"\n  processes = [\"worker\"]\n  [[services.ports]]\n    port = 29077\n";
+    let served = fly_toml(app, "bluegreen", true, worker_service);
+    let (gained, events) = deploy(&tb, app, &request(&image.reference, &served)).await;
+    assert_eq!(
+        gained.state,
+        DeployState::Succeeded,
+        "{}",
+        messages(&events)
+    );
+    let after = managed(&tb, app).await;
+    let workers = in_group(&after, "worker");
+    assert_eq!(workers.len(), 1, "{after:#?}");
+    assert!(workers[0].config.standbys.is_empty(), "{after:#?}");
+
     // A group removed from fly.toml loses its Machines.
     let no_worker = fly_toml(app, "bluegreen", false, "");
     let (shrunk, events) = deploy(&tb, app, &request(&image.reference, &no_worker)).await;
@@ -162,6 +186,28 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
     let after = managed(&tb, app).await;
     assert!(in_group(&after, "worker").is_empty(), "{after:#?}");
     tb.stop().await;
+}
+
+/// The `worker` group's Machine and its standby, which is kept stopped.
+fn worker_and_standby(
+    machines: &[hangar_types::Machine],
+) -> (&hangar_types::Machine, &hangar_types::Machine) {
+    let workers = in_group(machines, "worker");
+    assert_eq!(
+        workers.len(),
+        2,
+        "worker has no services: a Machine and a standby: {workers:#?}"
+    );
+    let (standbys, active): (Vec<_>, Vec<_>) = workers
+        .into_iter()
+        .partition(|m| !m.config.standbys.is_empty());
+    assert_eq!((standbys.len(), active.len()), (1, 1), "{machines:#?}");
+    let state = standbys[0].state.to_string();
+    assert!(
+        state == "created" || state == "stopped",
+        "the standby stays stopped: {state}"
+    );
+    (active[0], standbys[0])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

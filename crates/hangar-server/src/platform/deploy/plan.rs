@@ -182,6 +182,20 @@ pub fn comparable(config: &MachineConfig) -> serde_json::Value {
     serde_json::to_value(&config).unwrap_or_default()
 }
 
+/// Whether a Machine is a standby (reference §5.8): stopped, started by the
+/// agent when a Machine it watches fails.
+pub fn is_standby(config: &MachineConfig) -> bool {
+    !config.standbys.is_empty()
+}
+
+/// A standby's config: `base` watching `watched` (`config.standbys` and
+/// `FLY_STANDBY_FOR`).
+fn standby_config(mut base: MachineConfig, watched: Vec<String>) -> MachineConfig {
+    base.env.insert("FLY_STANDBY_FOR".into(), watched.join(","));
+    base.standbys = watched;
+    base
+}
+
 /// Whether a Machine config has any health check.
 pub fn has_checks(config: &MachineConfig) -> bool {
     !config.checks.is_empty() || config.services.iter().any(|s| !s.checks.is_empty())
@@ -248,8 +262,14 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
     let groups = config.process_names();
     let current = managed(input.machines);
     let mut by_group: BTreeMap<String, Vec<&MachineRecord>> = BTreeMap::new();
+    let mut standbys_by_group: BTreeMap<String, Vec<&MachineRecord>> = BTreeMap::new();
     for machine in &current {
-        by_group
+        let groups = if is_standby(&machine.config) {
+            &mut standbys_by_group
+        } else {
+            &mut by_group
+        };
+        groups
             .entry(group_of(&machine.config))
             .or_default()
             .push(machine);
@@ -287,8 +307,8 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
     };
     let mut destroyed: Vec<String> = Vec::new();
     if !input.restart_only {
-        // Groups gone from fly.toml lose their Machines.
-        for (group, machines) in &by_group {
+        // Groups gone from fly.toml lose their Machines, standbys included.
+        for (group, machines) in by_group.iter().chain(&standbys_by_group) {
             if !groups.contains(group) {
                 for machine in machines {
                     b.push(group, destroy(machine, false), false);
@@ -314,10 +334,27 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
                 } else {
                     counts
                 };
+                // A group without services gets one stopped standby per
+                // Machine (`--ha`).
+                let standbys = input.ha && base.services.is_empty();
                 for (region, count) in counts {
                     check_region(&region)?;
                     for _ in 0..count.max(0) {
-                        b.push(group, create(base.clone(), &region, false, false), wait);
+                        let machine = create(base.clone(), &region, false, false);
+                        let watched = machine.machine_id().to_string();
+                        b.push(group, machine, wait);
+                        if standbys {
+                            let mut standby = create(
+                                standby_config(base.clone(), vec![watched]),
+                                &region,
+                                false,
+                                false,
+                            );
+                            if let Action::Create { skip_launch, .. } = &mut standby {
+                                *skip_launch = true;
+                            }
+                            b.push(group, standby, false);
+                        }
                     }
                 }
                 continue;
@@ -341,6 +378,8 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
         }
         b.next_batch();
     }
+    // Blue Machines and the green Machines replacing them.
+    let mut replaced: BTreeMap<String, String> = BTreeMap::new();
     // Existing Machines of kept groups, by strategy.
     for group in &groups {
         let mut changed: Vec<(&MachineRecord, MachineConfig)> = Vec::new();
@@ -355,6 +394,14 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
             }
         }
         if changed.is_empty() {
+            standby_steps(
+                &mut b,
+                group,
+                &standbys_by_group,
+                &destroyed,
+                &replaced,
+                &desired,
+            )?;
             continue;
         }
         let update = |machine: &MachineRecord, new: &MachineConfig| Action::Update {
@@ -410,6 +457,7 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
                         *skip_launch = !started(machine);
                     }
                     greens.push(action.machine_id().to_string());
+                    replaced.insert(machine.id.clone(), action.machine_id().to_string());
                     b.push(group, action, started(machine));
                 }
                 b.next_batch();
@@ -423,6 +471,56 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
             }
         }
         b.next_batch();
+        standby_steps(
+            &mut b,
+            group,
+            &standbys_by_group,
+            &destroyed,
+            &replaced,
+            &desired,
+        )?;
     }
     Ok(Plan { steps: b.steps })
+}
+
+/// The config a group's Machine should have, from its current one.
+type DesiredConfig<'a> = dyn Fn(&str, Option<&MachineConfig>) -> Result<MachineConfig, String> + 'a;
+
+/// The last batch of a kept group: its standbys follow the release but stay
+/// stopped, watch the green Machines that replaced their blue ones, and go
+/// away when the group gains services or loses the Machines they watch.
+fn standby_steps(
+    b: &mut Builder,
+    group: &str,
+    standbys_by_group: &BTreeMap<String, Vec<&MachineRecord>>,
+    destroyed: &[String],
+    replaced: &BTreeMap<String, String>,
+    desired: &DesiredConfig<'_>,
+) -> Result<(), String> {
+    for standby in standbys_by_group.get(group).into_iter().flatten() {
+        let watched: Vec<String> = standby
+            .config
+            .standbys
+            .iter()
+            .filter(|id| !destroyed.contains(id))
+            .map(|id| replaced.get(id).unwrap_or(id).clone())
+            .collect();
+        let new = desired(group, Some(&standby.config))?;
+        if !new.services.is_empty() || watched.is_empty() {
+            b.push(group, destroy(standby, false), false);
+            continue;
+        }
+        let new = standby_config(new, watched);
+        if comparable(&new) != comparable(&standby.config) {
+            let action = Action::Update {
+                machine_id: standby.id.clone(),
+                old: Box::new(standby.config.clone()),
+                new: Box::new(new),
+                skip_launch: true,
+            };
+            b.push(group, action, false);
+        }
+    }
+    b.next_batch();
+    Ok(())
 }
