@@ -378,6 +378,40 @@ impl Agent {
             .await
     }
 
+    /// Removes a destroyed Machine from this host for good: its actor, its
+    /// record and its events (an app being deleted). A Machine that is not
+    /// destroyed yet is refused.
+    pub async fn forget(&self, id: &str) -> Result<(), AgentError> {
+        let handle = {
+            let mut machines = self.machines.write().await;
+            let Some(handle) = machines.get(id) else {
+                return Ok(());
+            };
+            let state = handle.view.borrow().state;
+            if state != MachineState::Destroyed {
+                return Err(AgentError::WillNotReach {
+                    machine_id: id.to_string(),
+                    wanted: MachineState::Destroyed.to_string(),
+                    current: state.to_string(),
+                });
+            }
+            machines.remove(id)
+        };
+        if let Some(handle) = handle {
+            let (reply, done) = oneshot::channel();
+            if handle
+                .commands
+                .send(Command::Shutdown { reply })
+                .await
+                .is_ok()
+            {
+                let _ = done.await;
+            }
+        }
+        self.shared.ledger.forget(id).await?;
+        Ok(())
+    }
+
     pub async fn set_cordoned(&self, id: &str, cordoned: bool) -> Result<(), AgentError> {
         self.ask(id, |reply| Command::SetCordoned { cordoned, reply })
             .await

@@ -89,6 +89,25 @@ impl Ledger {
         Ok(events)
     }
 
+    /// Removes a Machine's record and events.
+    pub async fn forget(&self, machine_id: &str) -> Result<(), StoreError> {
+        self.store
+            .txn(Txn {
+                compares: Vec::new(),
+                success: vec![
+                    Op::Delete {
+                        key: machine_key(machine_id),
+                    },
+                    Op::DeletePrefix {
+                        prefix: event_prefix(machine_id),
+                    },
+                ],
+                failure: Vec::new(),
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Drops the oldest events beyond the retention count.
     pub async fn prune_events(&self, machine_id: &str) -> Result<(), StoreError> {
         let list = self.store.list(&event_prefix(machine_id)).await?;

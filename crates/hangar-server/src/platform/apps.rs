@@ -1,10 +1,13 @@
 //! Apps: creation, lookup, deletion.
 
-use hangar_store::StoreExt;
-use hangar_types::{ids, App, ListApp, Organization};
+use std::time::Duration;
+
+use hangar_store::{Op, StoreExt, Txn};
+use hangar_types::{ids, App, ListApp, MachineState, Organization};
 use serde::{Deserialize, Serialize};
 
 use crate::http::error::{HttpError, HttpResult};
+use crate::platform::certificates::{self, CertificateRecord};
 use crate::platform::{now_rfc3339, ControlPlane};
 
 /// An app as stored.
@@ -16,6 +19,9 @@ pub struct AppRecord {
     pub network: Option<String>,
     pub created_at: String,
 }
+
+/// How long deleting an app waits for each of its Machines to be destroyed.
+const DESTROY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn key(name: &str) -> String {
     format!("apps/{name}")
@@ -95,9 +101,25 @@ impl ControlPlane {
             .collect())
     }
 
-    /// Deletes an app. Without `force`, it must have no live Machines.
+    /// Deletes an app and everything it owns: Machines (without `force` it
+    /// must have none alive), volumes and snapshots, releases, secrets,
+    /// deploys, leases and certificates. Refused while a deploy of the app
+    /// is unfinished.
     pub async fn delete_app(&self, name: &str, force: bool) -> HttpResult<()> {
         self.app(name).await?;
+        if self.workflow.get().is_some() {
+            let running = self
+                .deploys(name)
+                .await?
+                .into_iter()
+                .find(|d| !d.state.is_final());
+            if let Some(deploy) = running {
+                return Err(HttpError::precondition(format!(
+                    "app {name:?} has a deploy in progress ({}, {}); wait for it to finish, then delete the app",
+                    deploy.id, deploy.state
+                )));
+            }
+        }
         let live: Vec<_> = self
             .agent
             .list(name)
@@ -111,13 +133,41 @@ impl ControlPlane {
                 live.len()
             )));
         }
-        for m in live {
+        for m in &live {
             self.agent.destroy(&m.id, true).await?;
+        }
+        for m in self.agent.list(name).await {
+            self.agent
+                .wait(&m.id, &[MachineState::Destroyed], None, DESTROY_TIMEOUT)
+                .await?;
+            self.agent.forget(&m.id).await?;
         }
         for volume in self.list_volumes(name, true).await? {
             self.destroy_volume_storage(&volume).await?;
         }
-        self.store.delete(&key(name)).await?;
+        if let Some(workflow) = self.workflow.get() {
+            workflow.vault.forget(name).await?;
+        }
+        let mut ops: Vec<Op> = [
+            "releases",
+            "deploys",
+            "deploy-events",
+            "volumes",
+            "snapshots",
+            "leases",
+        ]
+        .iter()
+        .map(|kind| Op::delete_prefix(format!("{kind}/{name}/")))
+        .collect();
+        let domains = self
+            .store
+            .list_json::<CertificateRecord>(certificates::PREFIX)
+            .await?;
+        for (key, _, _) in domains.into_iter().filter(|(_, r, _)| r.app == name) {
+            ops.push(Op::delete(key));
+        }
+        ops.push(Op::delete(key(name)));
+        self.store.txn(Txn::new().then(ops)).await?;
         Ok(())
     }
 }

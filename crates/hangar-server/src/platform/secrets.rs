@@ -266,6 +266,14 @@ impl SecretVault {
         .await
     }
 
+    /// Drops every secret of an app (the app is being deleted): a new app of
+    /// the same name starts with none, at version 0.
+    pub async fn forget(&self, app: &str) -> HttpResult<()> {
+        self.store.delete(&record_key(app)).await?;
+        self.cache.write().unwrap().remove(app);
+        Ok(())
+    }
+
     /// Applies `edit` with compare-and-set, bumps the version, refreshes the cache.
     async fn change(
         &self,

@@ -25,6 +25,7 @@ mod server_releases_secrets;
 mod support;
 mod volumes;
 mod workflow;
+mod workflow_apps;
 mod workflow_auth;
 mod workflow_errors;
 mod workflow_scale;
