@@ -94,6 +94,9 @@ pub enum RegistryError {
     /// Disk IO failed.
     #[error("registry storage failed: {0}")]
     Io(String),
+    /// The control plane could not say whether an app exists.
+    #[error("cannot look up the repository's app: {0}")]
+    AppLookup(String),
 }
 
 impl RegistryError {

@@ -1,5 +1,6 @@
 //! Routing of `/v2/…`: repository names contain `/`, so one catch-all route
-//! splits the path at its last `/blobs/`, `/manifests/` or `/tags/list`.
+//! splits the path at its last `/referrers/`, `/blobs/`, `/manifests/` or
+//! `/tags/list`.
 
 use std::sync::Arc;
 
@@ -23,9 +24,16 @@ pub(crate) enum Target {
     UploadStart(String),
     Upload(String, String),
     Blob(String, String),
+    Referrers(String, String),
 }
 
 pub(crate) fn parse_target(rest: &str) -> Option<Target> {
+    if let Some(at) = rest.rfind("/referrers/") {
+        let tail = &rest[at + "/referrers/".len()..];
+        if !tail.contains('/') {
+            return Some(Target::Referrers(rest[..at].into(), tail.into()));
+        }
+    }
     if let Some(repo) = rest.strip_suffix("/tags/list") {
         return Some(Target::Tags(repo.into()));
     }
@@ -214,7 +222,8 @@ async fn route(
         | Target::Manifest(r, _)
         | Target::UploadStart(r)
         | Target::Upload(r, _)
-        | Target::Blob(r, _) => r.clone(),
+        | Target::Blob(r, _)
+        | Target::Referrers(r, _) => r.clone(),
     };
     let reading = method == Method::GET || method == Method::HEAD;
     let actions: &[&str] = match (&method, &target) {
@@ -230,6 +239,13 @@ async fn route(
     // Authenticate before validating, so unauthenticated clients learn nothing.
     registry.auth.require(&headers, &wanted[..1])?;
     let repo = RepoName::parse(&repo_text)?;
+    let pushing = matches!(
+        (&method, &target),
+        (&Method::POST, Target::UploadStart(_)) | (&Method::PUT, Target::Manifest(..))
+    );
+    if pushing {
+        registry.require_app(&repo).await?;
+    }
     let unsupported = || {
         RegistryError::new(
             ErrorCode::Unsupported,
@@ -257,12 +273,18 @@ async fn route(
             match method {
                 Method::GET | Method::HEAD => {
                     registry
-                        .get_blob(&repo, &digest, method == Method::HEAD)
+                        .get_blob(&repo, &digest, &headers, method == Method::HEAD)
                         .await
                 }
                 Method::DELETE => registry.delete_blob_link(&repo, &digest).await,
                 _ => Err(unsupported()),
             }
+        }
+        Target::Referrers(_, digest) if reading => {
+            let digest = Digest::parse(&digest)?;
+            registry
+                .referrers(&repo, &digest, query_value(&pairs, "artifactType"))
+                .await
         }
         Target::UploadStart(_) if method == Method::POST => {
             let may_mount = wanted.len() > 1 && registry.auth.require(&headers, &wanted).is_ok();
@@ -320,6 +342,14 @@ mod tests {
         assert_eq!(
             parse_target("a/b/tags/list"),
             Some(Target::Tags("a/b".into()))
+        );
+        assert_eq!(
+            parse_target("a/referrers/sha256:00"),
+            Some(Target::Referrers("a".into(), "sha256:00".into()))
+        );
+        assert_eq!(
+            parse_target("a/referrers/manifests/v1"),
+            Some(Target::Manifest("a/referrers".into(), "v1".into()))
         );
         assert_eq!(parse_target("a/b"), None);
     }

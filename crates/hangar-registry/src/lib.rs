@@ -2,16 +2,19 @@
 //!
 //! [`Registry::router`] serves `/v2/` — blobs, chunked and monolithic
 //! uploads, cross-repository mounts, manifests (OCI and Docker, images and
-//! indexes, media type kept as pushed), tags, catalog, and the token endpoint
+//! indexes, media type kept as pushed), referrers, tags, catalog, and the token endpoint
 //! `/v2/token` — authenticated with the platform token (see [`auth`]).
 //!
 //! Storage: blob bytes on disk under `<root>/blobs/sha256/` ([`disk`]),
 //! verified before they are renamed into place; tags, manifests, blob links
 //! and upload sessions in the platform store ([`meta`]). Repositories are
-//! `<app>` or `<app>/<name>`; the app part maps per-app quotas ([`quota`]).
+//! `<app>` or `<app>/<name>`; the app part maps per-app quotas ([`quota`])
+//! and must name an existing app to be pushed to ([`apps`]).
 //! [`Registry::collect_garbage`] deletes blobs no manifest references ([`gc`]).
 
+pub mod apps;
 pub mod auth;
+mod byte_range;
 pub mod disk;
 pub mod error;
 pub mod gc;
@@ -20,6 +23,7 @@ pub mod manifests;
 pub mod meta;
 pub mod names;
 pub mod quota;
+mod referrers;
 mod uploads;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +32,7 @@ use std::time::Duration;
 
 use hangar_store::Store;
 
+pub use apps::AppDirectory;
 pub use error::{ErrorCode, RegistryError};
 pub use gc::GcReport;
 
@@ -72,6 +77,8 @@ pub struct Registry {
     gc_lock: tokio::sync::RwLock<()>,
     /// Upload sessions a request is writing right now.
     busy_uploads: Mutex<std::collections::HashSet<String>>,
+    /// Which apps exist, once the control plane said how to ask.
+    apps: std::sync::OnceLock<Arc<dyn apps::AppDirectory>>,
 }
 
 impl Registry {
@@ -91,6 +98,7 @@ impl Registry {
             config,
             gc_lock: tokio::sync::RwLock::new(()),
             busy_uploads: Mutex::new(Default::default()),
+            apps: std::sync::OnceLock::new(),
         }))
     }
 

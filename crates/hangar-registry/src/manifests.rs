@@ -3,7 +3,8 @@
 //! Image manifests (OCI, Docker schema 2) and indexes (OCI index, Docker
 //! manifest list) are accepted; the media type is kept as pushed and served
 //! back. A manifest whose config, layers or child manifests the repository
-//! does not hold is refused with MANIFEST_BLOB_UNKNOWN.
+//! does not hold is refused with MANIFEST_BLOB_UNKNOWN. A manifest's
+//! `subject` is recorded for the referrers API ([`crate::referrers`]).
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -29,8 +30,10 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Descriptor {
     digest: String,
+    media_type: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -42,6 +45,10 @@ struct AnyManifest {
     #[serde(default)]
     layers: Vec<Descriptor>,
     manifests: Option<Vec<Descriptor>>,
+    subject: Option<Descriptor>,
+    artifact_type: Option<String>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
 }
 
 fn invalid(message: String) -> RegistryError {
@@ -202,6 +209,12 @@ impl Registry {
                 ))
             }
         };
+        let subject = parsed
+            .subject
+            .as_ref()
+            .map(|s| Digest::parse(&s.digest))
+            .transpose()
+            .map_err(|e| invalid(format!("the manifest's subject has a bad digest: {e}")))?;
         let _shared = self.gc_lock.read().await;
         let mut sizes = Vec::new();
         for blob in &blobs {
@@ -226,19 +239,28 @@ impl Registry {
             size: bytes.len() as u64,
             blobs: blobs.iter().map(Digest::to_string).collect(),
             children: children.iter().map(Digest::to_string).collect(),
+            subject: subject.as_ref().map(Digest::to_string),
+            artifact_type: parsed
+                .artifact_type
+                .clone()
+                .or_else(|| parsed.config.as_ref().and_then(|c| c.media_type.clone())),
+            annotations: parsed.annotations.clone(),
         };
         let tag = match &reference {
             Reference::Tag(tag) => Some(tag.as_str()),
             Reference::Digest(_) => None,
         };
         self.meta.put_manifest(repo, &digest, &record, tag).await?;
-        Ok(status_with(
-            StatusCode::CREATED,
-            &[
-                ("location", format!("/v2/{repo}/manifests/{digest}")),
-                ("docker-content-digest", digest.to_string()),
-            ],
-        ))
+        let mut answer = vec![
+            ("location", format!("/v2/{repo}/manifests/{digest}")),
+            ("docker-content-digest", digest.to_string()),
+        ];
+        // Tells the client this registry indexes referrers itself, so it
+        // need not maintain a fallback referrers tag.
+        if let Some(subject) = &subject {
+            answer.push(("oci-subject", subject.to_string()));
+        }
+        Ok(status_with(StatusCode::CREATED, &answer))
     }
 
     /// DELETE: by digest removes the manifest and its tags; by tag, the tag.

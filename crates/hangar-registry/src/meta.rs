@@ -38,6 +38,15 @@ pub struct ManifestRecord {
     pub blobs: Vec<String>,
     /// Manifests it references (children of an index).
     pub children: Vec<String>,
+    /// The manifest it refers to (its `subject`), for the referrers API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Its `artifactType`, else its config's media type (image manifests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// Its annotations, listed with it by the referrers API.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// A blob made available in a repository (upload or mount).
@@ -124,6 +133,23 @@ impl Meta {
     ) -> Result<Option<ManifestRecord>, RegistryError> {
         let key = manifest_key(repo, digest);
         Ok(self.store.get_json(&key).await?.map(|(r, _)| r))
+    }
+
+    /// Every manifest of the repository.
+    pub async fn manifests(
+        &self,
+        repo: &RepoName,
+    ) -> Result<Vec<(Digest, ManifestRecord)>, RegistryError> {
+        let prefix = format!("{}manifest/", repo_prefix(repo));
+        let listing = self.store.list(&prefix).await?;
+        Ok(listing
+            .kvs
+            .into_iter()
+            .filter_map(|kv| {
+                let digest = Digest::from_hex(kv.key.strip_prefix(&prefix)?)?;
+                Some((digest, serde_json::from_slice(&kv.value).ok()?))
+            })
+            .collect())
     }
 
     /// Stores a manifest record and, if given, points a tag at it, in one transaction.

@@ -6,6 +6,9 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::byte_range::RangeAnswer;
 use crate::error::{ErrorCode, RegistryError};
 use crate::http::{query_value, status_with};
 use crate::names::{Digest, RepoName};
@@ -51,11 +54,12 @@ fn blob_created(repo: &RepoName, digest: &Digest) -> Response {
 }
 
 impl Registry {
-    /// GET or HEAD of a blob the repository holds.
+    /// GET or HEAD of a blob the repository holds, whole or one byte range.
     pub(crate) async fn get_blob(
         &self,
         repo: &RepoName,
         digest: &Digest,
+        request: &HeaderMap,
         head: bool,
     ) -> Result<Response, RegistryError> {
         let in_repo = self.meta.link(repo, digest).await?.is_some()
@@ -71,17 +75,47 @@ impl Registry {
             )
             .with_detail(serde_json::json!({ "digest": digest.to_string() })));
         };
+        let (status, start, length) = match crate::byte_range::requested(request, size) {
+            RangeAnswer::Whole => (StatusCode::OK, 0, size),
+            RangeAnswer::Part { start, end } => {
+                (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+            }
+            RangeAnswer::Unsatisfiable => {
+                let mut response = RegistryError::new(
+                    ErrorCode::RangeInvalid,
+                    format!("the requested range is outside blob {digest} ({size} bytes)"),
+                )
+                .into_response();
+                if let Ok(value) = format!("bytes */{size}").parse() {
+                    response.headers_mut().insert(header::CONTENT_RANGE, value);
+                }
+                return Ok(response);
+            }
+        };
         let body = if head {
             Body::empty()
         } else {
-            let file = tokio::fs::File::open(self.disk.blob_path(digest))
+            let mut file = tokio::fs::File::open(self.disk.blob_path(digest))
                 .await
                 .map_err(|e| RegistryError::io("cannot open a blob", e))?;
-            Body::from_stream(tokio_util::io::ReaderStream::new(file))
+            file.seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| RegistryError::io("cannot read a blob", e))?;
+            Body::from_stream(tokio_util::io::ReaderStream::new(file.take(length)))
         };
-        let mut response = body.into_response();
+        let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_LENGTH, size.into());
+        headers.insert(header::CONTENT_LENGTH, length.into());
+        headers.insert(
+            header::ACCEPT_RANGES,
+            header::HeaderValue::from_static("bytes"),
+        );
+        if status == StatusCode::PARTIAL_CONTENT {
+            let range = format!("bytes {start}-{}/{size}", start + length - 1);
+            if let Ok(value) = range.parse() {
+                headers.insert(header::CONTENT_RANGE, value);
+            }
+        }
         headers.insert(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/octet-stream"),
