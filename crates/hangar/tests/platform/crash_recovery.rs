@@ -2,93 +2,23 @@
 //! every Machine settles into the state it should be in, and no Machine,
 //! event or log line already written is lost.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use hangar_client::{Client, LogOptions};
 use hangar_types::{CreateAppRequest, CreateMachineRequest, MachineState};
 
-use crate::support::{config, http_get};
+use crate::support::{config, http_get, DevProcess};
 
-struct Dev {
-    child: Child,
-}
-
-impl Dev {
-    /// SIGKILL: the crash under test.
-    fn crash(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for Dev {
-    /// A graceful stop (SIGTERM), so that the platform stops its Machines
-    /// and nothing outlives the test; SIGKILL if it does not exit in time.
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_dev(data: &std::path::Path) -> (Dev, Client) {
-    let _ = std::fs::remove_file(data.join("api-url"));
-    let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
-        .args(["dev", "--data-dir"])
-        .arg(data)
-        .args([
-            "--api-listen",
-            "127.0.0.1:0",
-            "--proxy-listen",
-            "127.0.0.1:0",
-            "--proxy-metrics-listen",
-            "127.0.0.1:0",
-            "--proxy-tls-listen",
-            "127.0.0.1:0",
-            "--agent-listen",
-            "127.0.0.1:0",
-            "--region",
-            "crash",
-        ])
-        // Its own network, apart from any `hangar dev` on this host.
-        .args([
-            "--bridge",
-            "hgcrash0",
-            "--machine-subnet",
-            "172.27.0.0/24",
-            "--machine-subnet6",
-            "fdaa:0:4c::/64",
-        ])
-        .env("HANGAR_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn hangar dev");
-    let dev = Dev { child };
-    let url = hangar_testbed::wait_until(
-        "hangar dev to write its API URL",
-        Duration::from_secs(60),
-        || std::fs::read_to_string(data.join("api-url")).ok(),
-    )
-    .await;
-    let token = std::fs::read_to_string(data.join("token")).unwrap();
-    let client = Client::new(&url, token.trim().to_string()).unwrap();
-    hangar_testbed::wait_until_async("the API to answer", Duration::from_secs(30), || {
-        client.list_apps("personal")
-    })
-    .await;
+/// `hangar dev` on its own network, apart from any other on this host.
+async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
+    let dev = DevProcess::builder(data)
+        .args(["--region", "crash", "--bridge", "hgcrash0"])
+        .args(["--machine-subnet", "172.27.0.0/24"])
+        .args(["--machine-subnet6", "fdaa:0:4c::/64"])
+        .start()
+        .await;
+    let client = dev.client();
     (dev, client)
 }
 
@@ -216,11 +146,11 @@ async fn kill_9_while_machines_start_and_stop_loses_nothing() {
         tokio::spawn(async move { create(false).await })
     };
     tokio::time::sleep(Duration::from_millis(150)).await;
-    dev.crash();
+    dev.kill();
     in_flight.abort();
     extra.abort();
 
-    let (_dev, client) = start_dev(&data).await;
+    let (dev, client) = start_dev(&data).await;
     // Every machine settles; each keeps the state it had.
     let machines = hangar_testbed::wait_until_async(
         "every machine to settle",
@@ -289,4 +219,7 @@ async fn kill_9_while_machines_start_and_stop_loses_nothing() {
     client.start_machine("crash", &suspended.id).await.unwrap();
     let m = client.get_machine("crash", &suspended.id).await.unwrap();
     assert_eq!(m.state, MachineState::Started);
+    // The recovered platform still stops cleanly, as Ctrl-C does.
+    let status = dev.stop();
+    assert!(status.success(), "hangar dev exited with {status}");
 }

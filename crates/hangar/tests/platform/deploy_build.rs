@@ -227,22 +227,8 @@ async fn dev_example_deploys_hello_as_release_one() {
     }
     let scratch = tempfile::tempdir().unwrap();
     let data = scratch.path().join("data");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
-        .args(["dev", "--example", "--data-dir"])
-        .arg(&data)
-        .args([
-            "--api-listen",
-            "127.0.0.1:0",
-            "--proxy-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--proxy-metrics-listen", "127.0.0.1:0"])
-        .args([
-            "--proxy-tls-listen",
-            "127.0.0.1:0",
-            "--agent-listen",
-            "127.0.0.1:0",
-        ])
+    let dev = DevProcess::builder(&data)
+        .args(["--example"])
         // Its own network, apart from any other `hangar dev` on this host.
         .args([
             "--bridge",
@@ -251,21 +237,9 @@ async fn dev_example_deploys_hello_as_release_one() {
             "172.28.251.0/24",
         ])
         .args(["--machine-subnet6", "fdaa:0:4f::/64"])
-        .env("HANGAR_LOG", "warn")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("spawn hangar dev --example");
-    let _dev = StopOnDrop(child);
-    let url = hangar_testbed::wait_until(
-        "hangar dev to write its API URL",
-        std::time::Duration::from_secs(60),
-        || std::fs::read_to_string(data.join("api-url")).ok(),
-    )
-    .await;
-    let token = std::fs::read_to_string(data.join("token")).unwrap();
-    let client = hangar_client::Client::new(&url, token.trim().to_string()).unwrap();
+        .start()
+        .await;
+    let client = dev.client();
     // The native build of the (debug) binary takes a while on 2 cores.
     let releases = hangar_testbed::wait_until_async(
         "release 1 of the example",
@@ -304,8 +278,8 @@ async fn dev_example_deploys_hello_as_release_one() {
     assert_eq!(visits(&again), first + 1, "{again}");
     let listed = std::process::Command::new(env!("CARGO_BIN_EXE_hangar"))
         .args(["releases", "-a", "hello"])
-        .env("HANGAR_API_URL", &url)
-        .env("HANGAR_API_TOKEN", token.trim())
+        .env("HANGAR_API_URL", dev.api_url())
+        .env("HANGAR_API_TOKEN", dev.token())
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -314,15 +288,4 @@ async fn dev_example_deploys_hello_as_release_one() {
         out.contains("v1") && out.contains("hangar dev --example"),
         "{out}"
     );
-}
-
-/// Stops `hangar dev` with SIGTERM (its Machines stop with it).
-struct StopOnDrop(std::process::Child);
-
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
 }

@@ -152,74 +152,14 @@ async fn a_machine_runs_as_a_docker_container() {
     tb.stop().await;
 }
 
-/// A `hangar dev --driver docker` child process, stopped gracefully on drop.
-struct DockerDev {
-    child: std::process::Child,
-}
-
-impl DockerDev {
-    fn spawn(data: &std::path::Path) -> DockerDev {
-        let _ = std::fs::remove_file(data.join("api-url"));
-        let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
-            .args(["dev", "--driver", "docker", "--data-dir"])
-            .arg(data)
-            .args([
-                "--api-listen",
-                "127.0.0.1:0",
-                "--proxy-listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--proxy-metrics-listen", "127.0.0.1:0"])
-            .args([
-                "--proxy-tls-listen",
-                "127.0.0.1:0",
-                "--agent-listen",
-                "127.0.0.1:0",
-            ])
-            // Its own subnets, apart from any other platform on this host.
-            .args(["--machine-subnet", "172.25.250.0/24"])
-            .args(["--machine-subnet6", "fdaa:0:4e::/64"])
-            .env("HANGAR_LOG", "warn")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn hangar dev --driver docker");
-        DockerDev { child }
-    }
-
-    async fn client(&self, data: &std::path::Path) -> hangar_client::Client {
-        let url = hangar_testbed::wait_until(
-            "hangar dev to write its API URL",
-            Duration::from_secs(60),
-            || std::fs::read_to_string(data.join("api-url")).ok(),
-        )
-        .await;
-        let token = std::fs::read_to_string(data.join("token")).unwrap();
-        hangar_client::Client::new(&url, token.trim().to_string()).unwrap()
-    }
-
-    /// SIGKILL: the crash under test.
-    fn crash(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::mem::forget(self);
-    }
-}
-
-impl Drop for DockerDev {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `hangar dev --driver docker` on subnets of its own, apart from any other
+/// platform on this host.
+async fn start_docker_dev(data: &std::path::Path) -> DevProcess {
+    DevProcess::builder(data)
+        .args(["--driver", "docker", "--machine-subnet", "172.25.250.0/24"])
+        .args(["--machine-subnet6", "fdaa:0:4e::/64"])
+        .start()
+        .await
 }
 
 async fn wait_started(client: &hangar_client::Client, id: &str) -> hangar_types::Machine {
@@ -264,8 +204,8 @@ async fn hangar_dev_on_docker_recovers_its_containers_after_kill_9() {
     ) else {
         return;
     };
-    let dev = DockerDev::spawn(&data);
-    let client = dev.client(&data).await;
+    let dev = start_docker_dev(&data).await;
+    let client = dev.client();
     client
         .create_app(&hangar_types::CreateAppRequest {
             app_name: Some("dockcrash".into()),
@@ -313,10 +253,10 @@ async fn hangar_dev_on_docker_recovers_its_containers_after_kill_9() {
     .await;
 
     // The agent dies; its container lives on until the agent is back.
-    dev.crash();
+    dev.kill();
     assert_eq!(containers_of(&machine.id), format!("hangar-{}", machine.id));
-    let dev = DockerDev::spawn(&data);
-    let client = dev.client(&data).await;
+    let dev = start_docker_dev(&data).await;
+    let client = dev.client();
     let machine = wait_started(&client, &machine.id).await;
     assert_eq!(wait_http(&url_of(&machine)).await, "alive\n");
     assert_eq!(

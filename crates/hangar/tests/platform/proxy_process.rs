@@ -13,36 +13,7 @@ use hangar_types::{
     CreateAppRequest, CreateMachineRequest, MachinePort, MachineService, MachineState,
 };
 
-use crate::support::config;
-
-/// `hangar dev` as a child process; stopped gracefully on drop (resumed
-/// first if the test froze it).
-struct Dev {
-    child: Child,
-}
-
-impl Dev {
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.child.id() as i32, signal) };
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        self.signal(libc::SIGCONT);
-        self.signal(libc::SIGTERM);
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::{config, DevProcess};
 
 /// `hangar proxy` as a child process, killed on drop.
 struct StandaloneProxy {
@@ -56,44 +27,16 @@ impl Drop for StandaloneProxy {
     }
 }
 
-async fn start_dev(data: &Path) -> (Dev, Client, String, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
-        .args(["dev", "--data-dir"])
-        .arg(data)
-        .args(["--api-listen", "127.0.0.1:0"])
-        .args(["--proxy-listen", "127.0.0.1:0"])
-        .args(["--proxy-metrics-listen", "127.0.0.1:0"])
-        .args(["--proxy-tls-listen", "127.0.0.1:0"])
-        .args(["--agent-listen", "127.0.0.1:0"])
+async fn start_dev(data: &Path) -> DevProcess {
+    DevProcess::builder(data)
         .args(["--region", "prx"])
         // An ACME directory nobody serves: orders fail, and say so.
         .args(["--acme-directory", "http://127.0.0.1:9/directory"])
         // Its own network, apart from any other `hangar dev` on this host.
         .args(["--bridge", "hgprx0", "--machine-subnet", "172.26.0.0/24"])
         .args(["--machine-subnet6", "fdaa:0:4d::/64"])
-        .env("HANGAR_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn hangar dev");
-    let dev = Dev { child };
-    let url = hangar_testbed::wait_until(
-        "hangar dev to write its API URL",
-        Duration::from_secs(60),
-        || std::fs::read_to_string(data.join("api-url")).ok(),
-    )
-    .await;
-    let token = std::fs::read_to_string(data.join("token"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let client = Client::new(&url, token.clone()).unwrap();
-    hangar_testbed::wait_until_async("the API to answer", Duration::from_secs(30), || {
-        client.list_apps("personal")
-    })
-    .await;
-    (dev, client, url, token)
+        .start()
+        .await
 }
 
 fn start_proxy(
@@ -210,8 +153,20 @@ async fn standalone_proxy_follows_routes_and_outlives_the_control_plane() {
     ) else {
         return;
     };
-    let (dev, client, url, token) = start_dev(&dir.path().join("data")).await;
+    let dev = start_dev(&dir.path().join("data")).await;
+    let (client, url, token) = (
+        dev.client(),
+        dev.api_url().to_owned(),
+        dev.token().to_owned(),
+    );
     create_web_machine(&client, "prxone", &image.reference, false).await;
+    let body = wait_served(
+        dev.proxy_addr(),
+        "prxone.localhost",
+        "hangar dev's own proxy to route to the first machine",
+    )
+    .await;
+    assert_eq!(body, "alive\n");
 
     let listen = free_port();
     let state = dir.path().join("proxy-state");

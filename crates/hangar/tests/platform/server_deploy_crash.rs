@@ -2,7 +2,6 @@
 //! while a rolling deploy waits for its Machines' checks, started again on
 //! the same data directory, and the deploy finishes on its own.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -10,65 +9,17 @@ use hangar_client::Client;
 use hangar_types::{CreateAppRequest, DeployState, ReleaseStatus};
 
 use crate::server_deploys_support::*;
+use crate::support::DevProcess;
 
-/// A `hangar dev` process, terminated on drop.
-struct Dev(Child);
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn start_dev(data: &std::path::Path) -> (Dev, Client) {
-    let _ = std::fs::remove_file(data.join("api-url"));
-    let child = Command::new(env!("CARGO_BIN_EXE_hangar"))
-        .args(["dev", "--data-dir"])
-        .arg(data)
-        .args([
-            "--api-listen",
-            "127.0.0.1:0",
-            "--proxy-listen",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--proxy-metrics-listen",
-            "127.0.0.1:0",
-            "--proxy-tls-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--agent-listen", "127.0.0.1:0", "--region", "dev"])
-        .args(["--bridge", "hgdeploy0", "--machine-subnet", "172.26.9.0/24"])
+/// `hangar dev` on its own network, apart from any other on this host.
+async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
+    let dev = DevProcess::builder(data)
+        .args(["--region", "dev", "--bridge", "hgdeploy0"])
+        .args(["--machine-subnet", "172.26.9.0/24"])
         .args(["--machine-subnet6", "fdaa:0:4d::/64"])
-        .env("HANGAR_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn hangar dev");
-    let dev = Dev(child);
-    let url = hangar_testbed::wait_until(
-        "hangar dev to write its API URL",
-        Duration::from_secs(60),
-        || std::fs::read_to_string(data.join("api-url")).ok(),
-    )
-    .await;
-    let token = std::fs::read_to_string(data.join("token")).unwrap();
-    let client = Client::new(&url, token.trim().to_string()).unwrap();
-    hangar_testbed::wait_until_async("the API to answer", Duration::from_secs(30), || {
-        client.list_apps("personal")
-    })
-    .await;
+        .start()
+        .await;
+    let client = dev.client();
     (dev, client)
 }
 
@@ -147,10 +98,7 @@ async fn a_deploy_finishes_after_its_control_plane_is_killed_and_restarted() {
         },
     )
     .await;
-    let mut child = dev;
-    let _ = child.0.kill();
-    let _ = child.0.wait();
-    drop(child);
+    dev.kill();
 
     let (_dev, client) = start_dev(&data).await;
     let done = wait_final(&client, app, &second.id).await;

@@ -7,6 +7,9 @@ use hangar_types::{
     CreateAppRequest, CreateMachineRequest, Machine, MachineConfig, MachineGuest, MachineState,
 };
 
+mod dev_process;
+pub use dev_process::DevProcess;
+
 /// Boots a platform whose Machine init is this crate's `hangar` binary.
 pub async fn testbed() -> Testbed {
     Testbed::start(Some(env!("CARGO_BIN_EXE_hangar")))
