@@ -1,6 +1,8 @@
 //! [`Agent`]: the host's Machines, behind the operations the control plane
 //! calls.
 
+mod console;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -19,6 +19,7 @@ pub mod volumes;
 
 pub use agent::{Agent, AgentConfig, NewMachine};
 pub use error::{AgentError, ErrorClass};
+pub use hangar_driver::{ConsoleSession, TerminalSize};
 pub use logs::{LogLine, Rotation};
 pub use machine::record::MachineRecord;
 pub use network::Subnets;

@@ -6,8 +6,8 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use hangar_driver::{
-    Driver, DriverError, ExecOutput, ExecRequest, Isolation, MachineSpec, ProcessInfo, StartedTask,
-    TaskHandle,
+    ConsoleRequest, ConsoleSession, Driver, DriverError, ExecOutput, ExecRequest, Isolation,
+    MachineSpec, ProcessInfo, StartedTask, TaskHandle,
 };
 use tokio::sync::Mutex;
 
@@ -287,6 +287,15 @@ impl Driver for DockerDriver {
     async fn exec(&self, handle: &TaskHandle, req: ExecRequest) -> Result<ExecOutput, DriverError> {
         let data = self.data(handle)?;
         crate::exec::run(&self.docker, &handle.machine_id, &data.container_id, req).await
+    }
+
+    async fn console(
+        &self,
+        handle: &TaskHandle,
+        req: ConsoleRequest,
+    ) -> Result<ConsoleSession, DriverError> {
+        let data = self.data(handle)?;
+        crate::console::start(&self.docker, &handle.machine_id, &data.container_id, req).await
     }
 
     async fn ps(&self, handle: &TaskHandle) -> Result<Vec<ProcessInfo>, DriverError> {

@@ -104,7 +104,7 @@ pub(crate) async fn run(
 }
 
 /// The exec's exit code once the daemon has recorded it (bounded).
-async fn exit_code(docker: &Docker, exec_id: &str) -> Option<i32> {
+pub(crate) async fn exit_code(docker: &Docker, exec_id: &str) -> Option<i32> {
     let deadline = tokio::time::Instant::now() + EXIT_RECORD_BOUND;
     loop {
         let inspected = docker.inspect_exec(exec_id).await.ok()?;
@@ -122,7 +122,7 @@ async fn exit_code(docker: &Docker, exec_id: &str) -> Option<i32> {
 
 /// Docker cannot stop an exec; its process and every descendant are killed
 /// on the host by PID.
-async fn kill_exec(docker: &Docker, exec_id: &str) {
+pub(crate) async fn kill_exec(docker: &Docker, exec_id: &str) {
     let Ok(inspected) = docker.inspect_exec(exec_id).await else {
         return;
     };

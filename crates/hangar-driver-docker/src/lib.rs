@@ -21,6 +21,7 @@
 
 mod client;
 mod config;
+mod console;
 mod container;
 mod driver;
 mod exec;

@@ -31,6 +31,7 @@ conformance_tests!(
     check_exec,
     check_exec_timeout,
     check_ps,
+    check_console,
     check_env_workdir_user,
     check_hostname_is_machine_id,
     check_volume_mount,

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hangar_driver::{
-    Driver, DriverError, ExecOutput, ExecRequest, Isolation, MachineSpec, ProcessInfo, StartedTask,
-    TaskHandle,
+    ConsoleRequest, ConsoleSession, Driver, DriverError, ExecOutput, ExecRequest, Isolation,
+    MachineSpec, ProcessInfo, StartedTask, TaskHandle,
 };
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
@@ -305,6 +305,24 @@ impl Driver for ProcessDriver {
         match data.mode {
             RunMode::Isolated => self.exec_isolated(handle, &data, req).await,
             RunMode::Unisolated => self.exec_unisolated(handle, &data, req).await,
+        }
+    }
+
+    async fn console(
+        &self,
+        handle: &TaskHandle,
+        req: ConsoleRequest,
+    ) -> Result<ConsoleSession, DriverError> {
+        let data = HandleData::from_handle(handle)?;
+        if req.argv.is_empty() {
+            return Err(DriverError::ExecFailed {
+                machine_id: handle.machine_id.clone(),
+                reason: "empty command".into(),
+            });
+        }
+        match data.mode {
+            RunMode::Isolated => self.console_isolated(handle, &data, req).await,
+            RunMode::Unisolated => self.console_unisolated(handle, &data, req).await,
         }
     }
 

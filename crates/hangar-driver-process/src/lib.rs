@@ -39,6 +39,7 @@
 
 mod cgroup;
 mod config;
+mod console;
 mod driver;
 mod handle;
 mod init;

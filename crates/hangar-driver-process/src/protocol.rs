@@ -11,12 +11,19 @@ use serde::{Deserialize, Serialize};
 pub(crate) const RUN: &str = "run";
 /// Subcommand: run a command inside a Machine (`exec <exec-config-json>`).
 pub(crate) const EXEC: &str = "exec";
+/// Subcommand: run a command inside a Machine on a new pseudo-terminal
+/// (`console <console-config-json>`).
+pub(crate) const CONSOLE: &str = "console";
 /// Subcommand: exit 0 (used to check that namespaces can be created).
 pub(crate) const PROBE: &str = "probe";
 
 /// The file descriptor on which the init reports setup failures to the driver.
 /// It reaches end-of-file once the workload has been exec'd.
 pub(crate) const REPORT_FD: i32 = 3;
+
+/// The unix socket on which a console helper sends the terminal's master
+/// side to the driver (`SCM_RIGHTS`). It closes without one if setup failed.
+pub(crate) const CONSOLE_FD: i32 = 3;
 
 /// The byte the driver writes on the init's stdin once the init is in the
 /// Machine's cgroups: it may fork the Machine's PID 1, which builds the root.
@@ -76,4 +83,12 @@ pub(crate) struct ExecConfig {
     /// `cgroup.procs` files the exec process joins.
     pub cgroup_procs: Vec<PathBuf>,
     pub workload: Workload,
+}
+
+/// How to run a command on a pseudo-terminal inside a running Machine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ConsoleConfig {
+    pub join: ExecConfig,
+    pub cols: u16,
+    pub rows: u16,
 }

@@ -111,7 +111,7 @@ fn host_program(rootfs: &Path, program: &str, env: &[(String, String)]) -> PathB
     PathBuf::from(program)
 }
 
-fn unisolated_command(
+pub(crate) fn unisolated_command(
     rootfs: &Path,
     argv: &[String],
     env: &[(String, String)],

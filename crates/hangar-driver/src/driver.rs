@@ -1,8 +1,8 @@
 //! The [`Driver`] trait.
 
 use crate::{
-    DriverError, ExecOutput, ExecRequest, Isolation, MachineSpec, ProcessInfo, StartedTask,
-    TaskHandle,
+    ConsoleRequest, ConsoleSession, DriverError, ExecOutput, ExecRequest, Isolation, MachineSpec,
+    ProcessInfo, StartedTask, TaskHandle,
 };
 
 /// Runs Machines on this host.
@@ -35,6 +35,15 @@ pub trait Driver: Send + Sync + 'static {
 
     /// Runs a command inside the running Machine and collects its output.
     async fn exec(&self, handle: &TaskHandle, req: ExecRequest) -> Result<ExecOutput, DriverError>;
+
+    /// Starts a command inside the running Machine on a new pseudo-terminal
+    /// (its controlling terminal, in a session of its own) and returns the
+    /// session: terminal bytes both ways, resize, and the exit code.
+    async fn console(
+        &self,
+        handle: &TaskHandle,
+        req: ConsoleRequest,
+    ) -> Result<ConsoleSession, DriverError>;
 
     /// Lists the processes running inside the Machine.
     async fn ps(&self, handle: &TaskHandle) -> Result<Vec<ProcessInfo>, DriverError>;

@@ -8,6 +8,7 @@
 //!
 //! Every driver must pass the suite in the `conformance` module (feature `conformance`).
 
+mod console;
 mod driver;
 mod error;
 mod exec;
@@ -18,6 +19,7 @@ mod task;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+pub use console::{ConsoleRequest, ConsoleResize, ConsoleSession, TerminalSize};
 pub use driver::Driver;
 pub use error::DriverError;
 pub use exec::{ExecOutput, ExecRequest, ListenSocket, ProcessInfo};

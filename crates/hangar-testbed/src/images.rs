@@ -23,7 +23,8 @@ pub struct BusyboxImage {
 const APPLETS: &[&str] = &[
     "sh", "ash", "httpd", "sleep", "cat", "echo", "ls", "ps", "hostname", "id", "head", "tail",
     "dd", "yes", "wc", "grep", "sed", "mkdir", "rm", "touch", "env", "kill", "nc", "wget", "seq",
-    "true", "false", "test", "date", "printf", "mount", "df", "top", "awk", "sync", "stat",
+    "true", "false", "test", "date", "printf", "mount", "df", "top", "awk", "sync", "stat", "stty",
+    "tty",
 ];
 
 /// Builds a busybox image into `dir` whose default command is `cmd`, plus

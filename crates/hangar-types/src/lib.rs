@@ -5,6 +5,7 @@
 //! the agent, the client and the CLI all share them.
 
 pub mod app;
+pub mod console;
 pub mod deploy;
 pub mod duration;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod signal;
 pub mod volume;
 
 pub use app::*;
+pub use console::{ConsoleControl, ConsoleSize};
 pub use deploy::*;
 pub use duration::GoDuration;
 pub use error::{ApiError, ErrorStatus};

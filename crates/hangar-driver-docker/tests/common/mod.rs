@@ -9,7 +9,7 @@ use hangar_driver_docker::{DockerDriver, DockerDriverConfig};
 /// Busybox applets the test image links.
 const APPLETS: &[&str] = &[
     "sh", "sleep", "cat", "echo", "id", "pwd", "hostname", "httpd", "ls", "ps", "true", "false",
-    "env", "kill", "test", "seq", "head", "awk", "ip", "wc",
+    "env", "kill", "test", "seq", "head", "awk", "ip", "wc", "stty", "tty",
 ];
 
 pub struct Fixture {

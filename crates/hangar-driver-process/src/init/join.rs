@@ -29,42 +29,9 @@ const NAMESPACES: [&str; 5] = ["ipc", "uts", "net", "pid", "mnt"];
 pub(super) fn exec(config_json: &str) -> ! {
     let config: ExecConfig =
         serde_json::from_str(config_json).unwrap_or_else(|e| fail(format!("bad exec config: {e}")));
-    let me = getpid().to_string();
-    for procs in &config.cgroup_procs {
-        if let Err(e) = std::fs::write(procs, &me) {
-            fail(format!("joining cgroup {}: {e}", procs.display()));
-        }
+    if let Err(message) = enter_machine(&config) {
+        fail(message);
     }
-    let target = config.guest_init_pid;
-    let open_fd = |path: String, flags: OFlag| -> OwnedFd {
-        open(path.as_str(), flags | OFlag::O_CLOEXEC, Mode::empty()).unwrap_or_else(|e| {
-            fail(format!(
-                "opening {path} (is the machine still running?): {e}"
-            ))
-        })
-    };
-    let namespaces: Vec<(&str, OwnedFd)> = NAMESPACES
-        .iter()
-        .map(|ns| {
-            (
-                *ns,
-                open_fd(format!("/proc/{target}/ns/{ns}"), OFlag::O_RDONLY),
-            )
-        })
-        .collect();
-    let root = open_fd(
-        format!("/proc/{target}/root"),
-        OFlag::O_PATH | OFlag::O_DIRECTORY,
-    );
-    for (name, fd) in &namespaces {
-        if let Err(e) = setns(fd, CloneFlags::empty()) {
-            fail(format!("joining the machine's {name} namespace: {e}"));
-        }
-    }
-    if let Err(e) = fchdir(&root).and_then(|_| chroot(".")) {
-        fail(format!("entering the machine's root: {e}"));
-    }
-    let _ = std::env::set_current_dir("/");
     if let Err(e) = signals::catch_and_block_all() {
         fail(format!("installing signal handlers: {e}"));
     }
@@ -85,7 +52,45 @@ pub(super) fn exec(config_json: &str) -> ! {
     }
 }
 
-fn wait_command(command: Pid) -> ! {
+/// Joins the Machine's cgroups, namespaces and root (the current directory becomes `/`).
+pub(super) fn enter_machine(config: &ExecConfig) -> Result<(), String> {
+    let me = getpid().to_string();
+    for procs in &config.cgroup_procs {
+        std::fs::write(procs, &me)
+            .map_err(|e| format!("joining cgroup {}: {e}", procs.display()))?;
+    }
+    let target = config.guest_init_pid;
+    let open_fd = |path: String, flags: OFlag| -> Result<OwnedFd, String> {
+        open(path.as_str(), flags | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| format!("opening {path} (is the machine still running?): {e}"))
+    };
+    let namespaces = NAMESPACES
+        .iter()
+        .map(|ns| {
+            Ok((
+                *ns,
+                open_fd(format!("/proc/{target}/ns/{ns}"), OFlag::O_RDONLY)?,
+            ))
+        })
+        .collect::<Result<Vec<(&str, OwnedFd)>, String>>()?;
+    let root = open_fd(
+        format!("/proc/{target}/root"),
+        OFlag::O_PATH | OFlag::O_DIRECTORY,
+    )?;
+    for (name, fd) in &namespaces {
+        setns(fd, CloneFlags::empty())
+            .map_err(|e| format!("joining the machine's {name} namespace: {e}"))?;
+    }
+    fchdir(&root)
+        .and_then(|_| chroot("."))
+        .map_err(|e| format!("entering the machine's root: {e}"))?;
+    let _ = std::env::set_current_dir("/");
+    Ok(())
+}
+
+/// Waits for `command`, forwarding signals to it (SIGTERM kills its whole
+/// process group), and exits the way it ended (`128 + n` for signal `n`).
+pub(super) fn wait_command(command: Pid) -> ! {
     loop {
         match signals::next_signal() {
             Signal::SIGCHLD => match waitpid(command, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {

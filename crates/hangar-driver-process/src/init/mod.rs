@@ -12,12 +12,14 @@
 //! Both inits forward signals down and reap children; the guest init reports
 //! how the workload ended, and the monitor ends the same way, so the driver
 //! sees the workload's exit code or fatal signal. `exec` joins a running
-//! Machine's namespaces, root and cgroups and runs one command.
+//! Machine's namespaces, root and cgroups and runs one command; `console`
+//! does the same on a pseudo-terminal allocated inside the Machine.
 //!
 //! The init must be entered before any thread is started: joining a mount
 //! namespace is only allowed to single-threaded processes.
 
 mod capabilities;
+mod console;
 mod join;
 mod loopback;
 mod monitor;
@@ -41,6 +43,7 @@ pub fn machine_init_main(args: Vec<OsString>) -> ! {
         protocol::PROBE => std::process::exit(0),
         protocol::RUN => monitor::run(arg(1)),
         protocol::EXEC => join::exec(arg(1)),
+        protocol::CONSOLE => console::console(arg(1)),
         other => {
             eprintln!(
                 "hangar-machine-init: unknown subcommand {other:?}; this program is started by the hangar process driver, not by hand"

@@ -12,7 +12,7 @@ use hangar_driver_process::{ProcessDriver, ProcessDriverConfig};
 const APPLETS: &[&str] = &[
     "sh", "sleep", "cat", "echo", "id", "pwd", "hostname", "httpd", "ls", "ps", "nc", "printf",
     "ip", "netstat", "seq", "awk", "head", "tail", "grep", "find", "wc", "true", "false", "mkdir",
-    "touch", "env", "dd", "tr", "yes", "kill", "test",
+    "touch", "env", "dd", "tr", "yes", "kill", "test", "stty", "tty",
 ];
 
 /// Bridge and subnets of these tests: distinct from the default `hangar0`

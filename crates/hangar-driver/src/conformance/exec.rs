@@ -17,7 +17,7 @@ fn exec_request(argv: &[&str]) -> ExecRequest {
     }
 }
 
-async fn start_idle(driver: &dyn Driver, spec: &MachineSpec) -> StartedTask {
+pub(super) async fn start_idle(driver: &dyn Driver, spec: &MachineSpec) -> StartedTask {
     let mut task = driver.start(spec).await.expect("start");
     let guard = KillOnPanic(task.handle.pid);
     let stdout = std::mem::replace(&mut task.stdout, Box::pin(tokio::io::empty()));
@@ -27,7 +27,7 @@ async fn start_idle(driver: &dyn Driver, spec: &MachineSpec) -> StartedTask {
     task
 }
 
-async fn stop(driver: &dyn Driver, task: StartedTask) {
+pub(super) async fn stop(driver: &dyn Driver, task: StartedTask) {
     driver.kill(&task.handle).await.expect("kill");
     wait_exit(&task.handle.machine_id, task.exit).await;
     driver.cleanup(&task.handle).await.expect("cleanup");

@@ -8,6 +8,7 @@
 //! reporting [`crate::Isolation::None`].
 
 mod config;
+mod console;
 mod exec;
 mod harness;
 mod leftovers;
@@ -20,6 +21,7 @@ use crate::Driver;
 pub use config::{
     check_env_workdir_user, check_hostname_is_machine_id, check_missing_program, check_volume_mount,
 };
+pub use console::check_console;
 pub use exec::{check_exec, check_exec_timeout, check_ps};
 pub use harness::{base_spec, collect_output, unique_machine_id, wait_exit, TaskOutput};
 pub use leftovers::{check_cleanup_leaves_nothing, check_recover_kills_survivors};
@@ -31,7 +33,7 @@ pub use lifecycle::{
 /// An image prepared for the suite: unpacked layers, bottom first.
 ///
 /// The merged layers must provide a busybox-style userland: `/bin/sh` with
-/// `trap`, and `sleep`, `cat`, `echo`, `id`, `pwd`, `hostname`, `httpd` on
+/// `trap`, and `sleep`, `cat`, `echo`, `stty`, `tty`, `id`, `pwd`, `hostname`, `httpd` on
 /// `PATH=/bin`; an `/etc/passwd` with the user `nobody` (uid 65534, gid
 /// 65534); and a `/tmp` directory.
 #[derive(Debug, Clone)]
@@ -54,6 +56,7 @@ pub async fn run_all(driver: &dyn Driver, image: &TestImage) {
     check_exec(driver, image).await;
     check_exec_timeout(driver, image).await;
     check_ps(driver, image).await;
+    check_console(driver, image).await;
     check_env_workdir_user(driver, image).await;
     check_hostname_is_machine_id(driver, image).await;
     check_volume_mount(driver, image).await;

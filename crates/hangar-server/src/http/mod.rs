@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod certificates;
+pub mod console;
 pub mod deploys;
 pub mod error;
 pub mod extract;
@@ -82,6 +83,10 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
         .route(
             "/apps/{app_name}/machines/{machine_id}/exec",
             post(machine_actions::exec),
+        )
+        .route(
+            "/apps/{app_name}/machines/{machine_id}/console",
+            get(console::console),
         )
         .route(
             "/apps/{app_name}/machines/{machine_id}/ps",
