@@ -6,7 +6,6 @@ use hangar_types::{ids::is_valid_app_name, CreateAppRequest};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::output::Table;
-use crate::prompt::{confirm, Confirmation};
 
 /// `hangar apps …`
 #[derive(Debug, Subcommand)]
@@ -44,9 +43,6 @@ pub struct AppsListArgs {
 pub struct AppsDestroyArgs {
     /// App to destroy [default: the --app value]
     pub name: Option<String>,
-    /// Do not ask for confirmation
-    #[arg(short = 'y', long)]
-    pub yes: bool,
 }
 
 pub(crate) async fn run(ctx: &Context, command: AppsCommand) -> anyhow::Result<i32> {
@@ -121,13 +117,8 @@ async fn destroy(ctx: &Context, args: AppsDestroyArgs) -> anyhow::Result<i32> {
     let name = app_name(ctx, args.name, "destroy")?;
     let question =
         format!("Destroy app {name} with all its Machines and volumes? This cannot be undone.");
-    match confirm(args.yes, &question)? {
-        Confirmation::Yes => {}
-        Confirmation::Declined => {
-            ctx.output.note("Not destroyed.");
-            return Ok(1);
-        }
-        Confirmation::CannotAsk => return Err(CliError::ConfirmationRequired { app: name }.into()),
+    if !ctx.confirm(&question, &format!("destroying app {name}"))? {
+        return Ok(1);
     }
     let client = ctx.client()?;
     client.destroy_app(&name, true).await?;
@@ -174,7 +165,6 @@ mod tests {
             let AppsCommand::Destroy(args) = apps(&[alias, "demo", "-y"]) else {
                 panic!()
             };
-            assert!(args.yes);
             assert_eq!(args.name.as_deref(), Some("demo"));
         }
     }

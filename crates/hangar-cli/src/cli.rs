@@ -43,6 +43,10 @@ pub struct Cli {
     #[arg(short = 'j', long, global = true, help_heading = GLOBAL)]
     pub json: bool,
 
+    /// Answer yes to every confirmation (required to destroy, scale down or roll back without a terminal); launch: accept the defaults and overwrite fly.toml
+    #[arg(short = 'y', long, global = true, help_heading = GLOBAL)]
+    pub yes: bool,
+
     /// App to act on
     #[arg(
         short = 'a',

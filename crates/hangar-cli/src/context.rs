@@ -9,11 +9,14 @@ use hangar_client::{discovery, Client};
 use crate::cli::Cli;
 use crate::error::CliError;
 use crate::output::Output;
+use crate::prompt::{self, Confirmation};
 
 /// Global flags of one invocation, resolved.
 #[derive(Debug, Clone)]
 pub(crate) struct Context {
     pub output: Output,
+    /// `-y/--yes`: confirmations are answered yes.
+    pub yes: bool,
     app: Option<String>,
     config: Option<PathBuf>,
     api_url: Option<String>,
@@ -24,10 +27,28 @@ impl Context {
     pub fn new(cli: &Cli) -> Self {
         Context {
             output: Output::for_stdout(cli.json),
+            yes: cli.yes,
             app: cli.app.clone().filter(|app| !app.trim().is_empty()),
             config: cli.config.clone(),
             api_url: cli.api_url.clone(),
             access_token: cli.access_token.clone(),
+        }
+    }
+
+    /// Asks `question` before a destructive `action` ("destroying app x"):
+    /// true to go on, false when the user said no. Without `--yes` and without
+    /// a terminal to ask on, an error saying to pass `--yes`.
+    pub fn confirm(&self, question: &str, action: &str) -> anyhow::Result<bool> {
+        match prompt::confirm(self.yes, question)? {
+            Confirmation::Yes => Ok(true),
+            Confirmation::Declined => {
+                self.output.note("Cancelled: nothing changed.");
+                Ok(false)
+            }
+            Confirmation::CannotAsk => Err(CliError::ConfirmationRequired {
+                action: action.to_string(),
+            }
+            .into()),
         }
     }
 

@@ -24,11 +24,8 @@ pub enum CliError {
     )]
     InvalidAppName { name: String },
 
-    #[error("not destroying app {app} without confirmation: pass --yes to confirm")]
-    ConfirmationRequired { app: String },
-
-    #[error("not destroying volume {volume} (its data is lost) without confirmation: pass --yes to confirm")]
-    VolumeConfirmationRequired { volume: String },
+    #[error("not {action} without confirmation, and there is no terminal to ask on: pass --yes (-y) to confirm")]
+    ConfirmationRequired { action: String },
 
     #[error(
         "dev is handled by the binary: `hangar {command}` does not run through hangar_cli::run"

@@ -11,7 +11,6 @@ use crate::deploy::start_following;
 use crate::error::CliError;
 use crate::fleet;
 use crate::output::Table;
-use crate::prompt::{confirm, Confirmation};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -37,9 +36,6 @@ pub struct RollbackArgs {
     /// Release to return to (`3` or `v3`) [default: the one before the current]
     #[arg(id = "release", value_name = "VERSION")]
     pub release: Option<String>,
-    /// Do not ask for confirmation
-    #[arg(short = 'y', long)]
-    pub yes: bool,
     /// Print the deploy id and return at once
     #[arg(long)]
     pub detach: bool,
@@ -55,15 +51,8 @@ pub(crate) async fn run(ctx: &Context, args: ReleasesArgs) -> anyhow::Result<i32
         Some(ReleasesAction::Rollback(rollback)) => {
             let version = target_version(&releases, rollback.release.as_deref())?;
             let question = format!("Roll {app} back to release v{version}?");
-            match confirm(rollback.yes, &question)? {
-                Confirmation::Yes => {}
-                Confirmation::Declined => return Ok(1),
-                Confirmation::CannotAsk => {
-                    return Err(CliError::InvalidArguments(
-                        "not rolling back without confirmation: pass --yes".into(),
-                    )
-                    .into())
-                }
+            if !ctx.confirm(&question, &format!("rolling {app} back to v{version}"))? {
+                return Ok(1);
             }
             let deploy = client.rollback_release(&app, version).await?;
             start_following(ctx, &client, &app, &deploy, rollback.detach).await

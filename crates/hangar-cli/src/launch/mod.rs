@@ -45,9 +45,6 @@ pub struct LaunchArgs {
     /// Deploy right away without asking
     #[arg(long)]
     pub now: bool,
-    /// Accept the defaults and overwrite an existing fly.toml
-    #[arg(short = 'y', long)]
-    pub yes: bool,
     /// Create the app and write fly.toml, but do not deploy
     #[arg(long)]
     pub no_deploy: bool,
@@ -127,7 +124,7 @@ pub(crate) async fn run(ctx: &Context, args: LaunchArgs) -> anyhow::Result<i32> 
 /// Checks everything and renders the files.
 fn plan(ctx: &Context, args: &LaunchArgs) -> anyhow::Result<Plan> {
     let config_path = ctx.config_path();
-    if config_path.exists() && !args.yes {
+    if config_path.exists() && !ctx.yes {
         return Err(CliError::InvalidArguments(format!(
             "{} already exists: pass --yes to overwrite it, or deploy the app it \
              describes with `hangar deploy`",

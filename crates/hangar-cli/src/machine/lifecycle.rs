@@ -185,6 +185,11 @@ pub(crate) async fn restart(ctx: &Context, app: &str, args: RestartArgs) -> anyh
 }
 
 pub(crate) async fn destroy(ctx: &Context, app: &str, args: DestroyArgs) -> anyhow::Result<i32> {
+    let ids = args.ids.join(", ");
+    let question = format!("Destroy machine {ids}? Its root filesystem is lost.");
+    if !ctx.confirm(&question, &format!("destroying machine {ids}"))? {
+        return Ok(1);
+    }
     let client = ctx.client()?;
     let options = DestroyOptions {
         force: args.force,

@@ -13,12 +13,13 @@ use super::CountArgs;
 use crate::context::Context;
 use crate::error::CliError;
 use crate::fleet;
-use crate::prompt::{confirm, Confirmation};
 
 /// How long a new Machine may take to start.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub(crate) async fn run(ctx: &Context, args: CountArgs) -> anyhow::Result<i32> {
+/// Converges the counts; with `ask`, a plan that removes Machines is
+/// confirmed first.
+pub(crate) async fn run(ctx: &Context, args: CountArgs, ask: bool) -> anyhow::Result<i32> {
     let app = ctx.require_app()?;
     let client = ctx.client()?;
     let machines = fleet::machines(&client, &app).await?;
@@ -69,15 +70,12 @@ pub(crate) async fn run(ctx: &Context, args: CountArgs) -> anyhow::Result<i32> {
             ));
         }
     }
-    match confirm(args.yes, "Scale the app?")? {
-        Confirmation::Yes => {}
-        Confirmation::Declined => return Ok(1),
-        Confirmation::CannotAsk => {
-            return Err(CliError::InvalidArguments(
-                "not scaling without confirmation: pass --yes".into(),
-            )
-            .into())
-        }
+    let removes = plans
+        .values()
+        .flat_map(|p| p.values())
+        .any(|delta| *delta < 0);
+    if ask && removes && !ctx.confirm("Destroy those Machines?", "destroying Machines")? {
+        return Ok(1);
     }
     for (group, plan) in &plans {
         let members = groups.get(group).map(Vec::as_slice).unwrap_or_default();

@@ -47,9 +47,6 @@ pub struct CountArgs {
     /// At most this many Machines of the group per region
     #[arg(long, value_name = "N")]
     pub max_per_region: Option<i64>,
-    /// Do not ask for confirmation
-    #[arg(short = 'y', long)]
-    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -87,7 +84,7 @@ pub struct ConcurrencyArgs {
 
 pub(crate) async fn run(ctx: &Context, command: ScaleCommand) -> anyhow::Result<i32> {
     match command {
-        ScaleCommand::Count(args) => count::run(ctx, args).await,
+        ScaleCommand::Count(args) => count::run(ctx, args, true).await,
         ScaleCommand::Vm(args) => vm::vm(ctx, args).await,
         ScaleCommand::Memory(args) => vm::memory(ctx, args).await,
         ScaleCommand::Show => show::run(ctx).await,
@@ -105,8 +102,8 @@ pub(crate) async fn count_group(ctx: &Context, group: &str, total: i64) -> anyho
             region: Vec::new(),
             process_group: Some(group.to_string()),
             max_per_region: None,
-            yes: true,
         },
+        false,
     )
     .await
 }
@@ -125,7 +122,7 @@ mod tests {
             panic!("not scale count")
         };
         assert_eq!(args.counts, ["-1"]);
-        assert!(args.yes);
+        assert!(cli.yes);
         assert_eq!(args.process_group.as_deref(), Some("w"));
     }
 }

@@ -9,7 +9,6 @@ use hangar_types::{CreateVolumeRequest, UpdateVolumeRequest};
 
 use crate::context::Context;
 use crate::error::CliError;
-use crate::prompt::{confirm, Confirmation};
 
 /// `hangar volumes …`
 #[derive(Debug, Subcommand)]
@@ -99,9 +98,6 @@ pub struct VolumeDestroyArgs {
     /// Volume id (vol_…)
     #[arg(value_name = "ID")]
     pub id: String,
-    /// Do not ask for confirmation
-    #[arg(short = 'y', long)]
-    pub yes: bool,
 }
 
 /// `hangar volumes snapshots …`
@@ -201,15 +197,9 @@ pub(crate) async fn run(ctx: &Context, command: VolumesCommand) -> anyhow::Resul
         }
         VolumesCommand::Destroy(args) => {
             let question = format!("Destroy volume {} and the data on it?", args.id);
-            match confirm(args.yes, &question)? {
-                Confirmation::Yes => {}
-                Confirmation::Declined => {
-                    output.note("Not destroyed.");
-                    return Ok(1);
-                }
-                Confirmation::CannotAsk => {
-                    return Err(CliError::VolumeConfirmationRequired { volume: args.id }.into())
-                }
+            let action = format!("destroying volume {} (its data is lost)", args.id);
+            if !ctx.confirm(&question, &action)? {
+                return Ok(1);
             }
             client.destroy_volume(app, &args.id).await?;
             if output.is_json() {

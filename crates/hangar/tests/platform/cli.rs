@@ -76,7 +76,15 @@ async fn apps_and_machines_from_the_command_line() {
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = hangar(
         &tb,
-        &["machine", "destroy", &machine.id, "-a", "cliapp", "--force"],
+        &[
+            "machine",
+            "destroy",
+            &machine.id,
+            "-a",
+            "cliapp",
+            "--force",
+            "-y",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     // Errors say what to do.

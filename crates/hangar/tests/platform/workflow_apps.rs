@@ -71,12 +71,21 @@ async fn apps_destroy_leaves_nothing_and_a_new_app_of_that_name_starts_afresh() 
     assert!(!machines.is_empty());
     assert!(!keys_of(&tb, app, &machines).await.is_empty());
 
-    // Without a terminal and without --yes it refuses.
+    // Without a terminal and without -y/--yes, every confirmation refuses
+    // and nothing changes.
+    for args in [
+        &["machine", "destroy", machines[0].as_str(), "--force"][..],
+        &["scale", "count", "0"],
+    ] {
+        hangar.run(args).await.fails_with("pass --yes");
+    }
+    assert_eq!(hangar.machines(app).await.len(), machines.len());
+    assert_eq!(tb.client.list_releases(app).await.unwrap().len(), 1);
     hangar
         .run(&["apps", "destroy", app])
         .await
-        .fails_with("--yes");
-    hangar.run(&["apps", "destroy", app, "--yes"]).await.ok();
+        .fails_with("pass --yes");
+    hangar.run(&["-y", "apps", "destroy", app]).await.ok();
     let left = keys_of(&tb, app, &machines).await;
     assert!(left.is_empty(), "the store still holds: {left:#?}");
 
