@@ -74,16 +74,17 @@ impl<'p> Acquirer<'p> {
         placement: &Placement,
     ) -> Result<(Target, Arc<RouteTable>), ProxyErrorCode> {
         let proxy = self.proxy;
-        // Listening for freed capacity costs a lock on a notifier shared by
-        // every request, so it starts only once every Machine was found at
-        // its hard limit; the choice is then made again with the listener
-        // armed, so no release between choosing and waiting is missed.
-        let mut watch_capacity = false;
+        // Listening for freed capacity costs every finishing request a lock
+        // on a shared notifier, so it starts only once every Machine was
+        // found at its hard limit; the choice is then made again with the
+        // listener armed, so no release between choosing and waiting is
+        // missed.
+        let mut capacity_watch = None;
         loop {
             let mut routes = proxy.routes.clone();
             let capacity_freed = proxy.loads.capacity_freed.notified();
             tokio::pin!(capacity_freed);
-            if watch_capacity {
+            if capacity_watch.is_some() {
                 capacity_freed.as_mut().enable();
             }
             let table = routes.borrow_and_update().clone();
@@ -114,8 +115,8 @@ impl<'p> Acquirer<'p> {
                     if self.queue_slot.is_none() {
                         self.queue_slot = Some(proxy.enter_queue(app)?);
                     }
-                    if !watch_capacity {
-                        watch_capacity = true;
+                    if capacity_watch.is_none() {
+                        capacity_watch = Some(proxy.loads.watch_capacity());
                         continue;
                     }
                     tokio::select! {

@@ -30,8 +30,20 @@ impl MachineLoad {
 #[derive(Debug, Default)]
 pub(crate) struct LoadTracker {
     machines: Mutex<HashMap<String, Arc<MachineLoad>>>,
-    /// Raised when a request finishes, waking requests queued for capacity.
+    /// Raised when a request finishes while requests wait for capacity.
     pub(crate) capacity_freed: Notify,
+    /// Requests listening on `capacity_freed`; while there are none, a
+    /// finishing request does not touch the notifier (and its lock).
+    capacity_waiters: AtomicUsize,
+}
+
+/// A request listening for freed capacity, until dropped.
+pub(crate) struct CapacityWatch<'a>(&'a LoadTracker);
+
+impl Drop for CapacityWatch<'_> {
+    fn drop(&mut self) {
+        self.0.capacity_waiters.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl LoadTracker {
@@ -71,6 +83,13 @@ impl LoadTracker {
             .retain(|id, load| keep(id) || load.in_flight() > 0);
     }
 
+    /// Starts listening for freed capacity: arm a `capacity_freed`
+    /// listener after this and look at the loads again before waiting.
+    pub(crate) fn watch_capacity(&self) -> CapacityWatch<'_> {
+        self.capacity_waiters.fetch_add(1, Ordering::SeqCst);
+        CapacityWatch(self)
+    }
+
     /// Takes one slot on a Machine unless it is at `hard_limit`.
     pub(crate) fn try_acquire(
         self: &Arc<Self>,
@@ -102,6 +121,8 @@ pub(crate) struct LoadGuard {
 impl Drop for LoadGuard {
     fn drop(&mut self) {
         self.load.in_flight.fetch_sub(1, Ordering::SeqCst);
-        self.tracker.capacity_freed.notify_waiters();
+        if self.tracker.capacity_waiters.load(Ordering::SeqCst) > 0 {
+            self.tracker.capacity_freed.notify_waiters();
+        }
     }
 }
