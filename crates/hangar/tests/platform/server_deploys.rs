@@ -38,7 +38,7 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
         "web has services: two Machines"
     );
     let (worker, standby) = worker_and_standby(&machines);
-    assert_eq!(standby.config.standbys, [worker.id.clone()]);
+    assert_eq!(standby.config.standbys, std::slice::from_ref(&worker.id));
     assert_eq!(
         standby.config.env.get("FLY_STANDBY_FOR"),
         Some(&worker.id),
@@ -85,7 +85,11 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
         let after = managed(&tb, app).await;
         assert_eq!(in_group(&after, "web").len(), 2, "{strategy}: {log}");
         let (worker, standby) = worker_and_standby(&after);
-        assert_eq!(standby.config.standbys, [worker.id.clone()], "{strategy}");
+        assert_eq!(
+            standby.config.standbys,
+            std::slice::from_ref(&worker.id),
+            "{strategy}"
+        );
         assert_eq!(
             standby.config.env.get("MARK").map(String::as_str),
             Some(strategy),
