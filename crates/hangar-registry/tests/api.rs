@@ -11,20 +11,14 @@ use reqwest::{Method, StatusCode};
 async fn chunked_upload_with_status_and_range_checks() {
     let reg = TestRegistry::start().await;
     let api = Api::new(&reg);
-    let base = api.req(Method::GET, "/v2/").send().await.unwrap();
+    let base = api.send(Method::GET, "/v2/").await;
     assert_eq!(base.status(), StatusCode::OK);
     assert_eq!(
         base.headers()["docker-distribution-api-version"],
         "registry/2.0"
     );
 
-    let started = api
-        .req(Method::POST, "/v2/app/img/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(started.status(), StatusCode::ACCEPTED);
-    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let location = api.start_upload("app/img").await;
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let (first, second) = data.split_at(60_000);
     let patched = api
@@ -45,7 +39,7 @@ async fn chunked_upload_with_status_and_range_checks() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::RANGE_NOT_SATISFIABLE);
-    let status = api.req(Method::GET, &location).send().await.unwrap();
+    let status = api.send(Method::GET, &location).await;
     assert_eq!(status.status(), StatusCode::NO_CONTENT);
     assert_eq!(status.headers()["range"], "0-59999");
     let digest = digest_of(&data);
@@ -59,51 +53,36 @@ async fn chunked_upload_with_status_and_range_checks() {
     assert_eq!(finished.headers()["docker-content-digest"], digest.as_str());
 
     let head = api
-        .req(Method::HEAD, &format!("/v2/app/img/blobs/{digest}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::HEAD, &format!("/v2/app/img/blobs/{digest}"))
+        .await;
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(head.headers()["content-length"], "100000");
     let body = api
-        .req(Method::GET, &format!("/v2/app/img/blobs/{digest}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::GET, &format!("/v2/app/img/blobs/{digest}"))
+        .await;
     assert_eq!(body.bytes().await.unwrap().to_vec(), data);
     // Another repository does not see the blob until it is mounted.
     let other = api
-        .req(Method::HEAD, &format!("/v2/app/other/blobs/{digest}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::HEAD, &format!("/v2/app/other/blobs/{digest}"))
+        .await;
     assert_eq!(other.status(), StatusCode::NOT_FOUND);
     let mount = api
-        .req(
+        .send(
             Method::POST,
             &format!("/v2/app/other/blobs/uploads/?mount={digest}&from=app/img"),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(mount.status(), StatusCode::CREATED);
     let other = api
-        .req(Method::HEAD, &format!("/v2/app/other/blobs/{digest}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::HEAD, &format!("/v2/app/other/blobs/{digest}"))
+        .await;
     assert_eq!(other.status(), StatusCode::OK);
 
     // Cancelling an upload forgets it.
-    let started = api
-        .req(Method::POST, "/v2/app/img/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
-    let location = started.headers()["location"].to_str().unwrap().to_owned();
-    let cancelled = api.req(Method::DELETE, &location).send().await.unwrap();
+    let location = api.start_upload("app/img").await;
+    let cancelled = api.send(Method::DELETE, &location).await;
     assert_eq!(cancelled.status(), StatusCode::NO_CONTENT);
-    let gone = api.req(Method::GET, &location).send().await.unwrap();
+    let gone = api.send(Method::GET, &location).await;
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(gone).await, "BLOB_UPLOAD_UNKNOWN");
 }
@@ -126,29 +105,20 @@ async fn wrong_digests_are_refused_and_nothing_is_stored() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(response).await, "DIGEST_INVALID");
     // Chunked.
-    let started = api
-        .req(Method::POST, "/v2/app/img/blobs/uploads/")
-        .send()
-        .await
-        .unwrap();
-    let location = started.headers()["location"].to_str().unwrap().to_owned();
+    let location = api.start_upload("app/img").await;
     api.req(Method::PATCH, &location)
         .body(b"corrupted".to_vec())
         .send()
         .await
         .unwrap();
     let response = api
-        .req(Method::PUT, &format!("{location}?digest={claimed}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::PUT, &format!("{location}?digest={claimed}"))
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(response).await, "DIGEST_INVALID");
     let head = api
-        .req(Method::HEAD, &format!("/v2/app/img/blobs/{claimed}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::HEAD, &format!("/v2/app/img/blobs/{claimed}"))
+        .await;
     assert_eq!(head.status(), StatusCode::NOT_FOUND);
     assert_eq!(reg.blob_files(), 0, "a corrupt upload left a blob on disk");
     // A manifest whose URL digest does not match its content.
@@ -225,11 +195,7 @@ async fn manifests_keep_their_media_type_and_need_their_blobs() {
         .put_manifest("app/img", "bad", OCI_INDEX, &bad_index)
         .await;
     assert_eq!(error_code(response).await, "MANIFEST_BLOB_UNKNOWN");
-    let head = api
-        .req(Method::HEAD, "/v2/app/img/manifests/multi")
-        .send()
-        .await
-        .unwrap();
+    let head = api.send(Method::HEAD, "/v2/app/img/manifests/multi").await;
     assert_eq!(head.status(), StatusCode::OK);
     assert_eq!(head.headers()["content-type"], OCI_INDEX);
     assert_eq!(
@@ -242,32 +208,14 @@ async fn manifests_keep_their_media_type_and_need_their_blobs() {
         api.put_manifest("app/img", tag, DOCKER_MANIFEST, &docker)
             .await;
     }
-    let page = api
-        .req(Method::GET, "/v2/app/img/tags/list?n=2")
-        .send()
-        .await
-        .unwrap();
+    let page = api.send(Method::GET, "/v2/app/img/tags/list?n=2").await;
     assert!(page.headers()["link"].to_str().unwrap().contains("last=b"));
     let page: serde_json::Value = page.json().await.unwrap();
     assert_eq!(page["tags"], serde_json::json!(["a", "b"]));
-    let rest: serde_json::Value = api
-        .req(Method::GET, "/v2/app/img/tags/list?n=10&last=b")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest = api.get_json("/v2/app/img/tags/list?n=10&last=b").await;
     assert_eq!(rest["tags"], serde_json::json!(["c", "docker", "multi"]));
     api.push_image("other", "v1", b"x").await;
-    let catalog: serde_json::Value = api
-        .req(Method::GET, "/v2/_catalog")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let catalog = api.get_json("/v2/_catalog").await;
     assert_eq!(
         catalog["repositories"],
         serde_json::json!(["app/img", "other"])
@@ -275,16 +223,10 @@ async fn manifests_keep_their_media_type_and_need_their_blobs() {
 
     // Deleting by digest removes the manifest and its tags.
     let deleted = api
-        .req(Method::DELETE, &format!("/v2/app/img/manifests/{child}"))
-        .send()
-        .await
-        .unwrap();
+        .send(Method::DELETE, &format!("/v2/app/img/manifests/{child}"))
+        .await;
     assert_eq!(deleted.status(), StatusCode::ACCEPTED);
-    let gone = api
-        .req(Method::GET, "/v2/app/img/manifests/a")
-        .send()
-        .await
-        .unwrap();
+    let gone = api.send(Method::GET, "/v2/app/img/manifests/a").await;
     assert_eq!(error_code(gone).await, "MANIFEST_UNKNOWN");
 }
 
@@ -293,15 +235,17 @@ async fn unauthenticated_and_out_of_scope_requests_are_refused() {
     let reg = TestRegistry::start().await;
     let http = reqwest::Client::new();
     let digest = digest_of(b"data");
-    let push = http
-        .post(format!(
-            "{}/v2/app/img/blobs/uploads/?digest={digest}",
-            reg.url()
-        ))
-        .body(b"data".to_vec())
-        .send()
-        .await
-        .unwrap();
+    // A monolithic upload of b"data" to `repo`, with a bearer token if any.
+    let push_data = |repo: &str, bearer: Option<&str>| {
+        let url = format!("{}/v2/{repo}/blobs/uploads/?digest={digest}", reg.url());
+        let request = http.post(url).body(b"data".to_vec());
+        let request = match bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        async move { request.send().await.unwrap() }
+    };
+    let push = push_data("app/img", None).await;
     assert_eq!(push.status(), StatusCode::UNAUTHORIZED);
     let challenge = push.headers()["www-authenticate"]
         .to_str()
@@ -355,27 +299,9 @@ async fn unauthenticated_and_out_of_scope_requests_are_refused() {
     let token = answer["token"].as_str().unwrap();
     assert_eq!(answer["access_token"], answer["token"]);
     assert!(answer["expires_in"].as_u64().unwrap() > 0);
-    let allowed = http
-        .post(format!(
-            "{}/v2/app/img/blobs/uploads/?digest={digest}",
-            reg.url()
-        ))
-        .bearer_auth(token)
-        .body(b"data".to_vec())
-        .send()
-        .await
-        .unwrap();
+    let allowed = push_data("app/img", Some(token)).await;
     assert_eq!(allowed.status(), StatusCode::CREATED);
-    let other_repo = http
-        .post(format!(
-            "{}/v2/app/other/blobs/uploads/?digest={digest}",
-            reg.url()
-        ))
-        .bearer_auth(token)
-        .body(b"data".to_vec())
-        .send()
-        .await
-        .unwrap();
+    let other_repo = push_data("app/other", Some(token)).await;
     assert_eq!(other_repo.status(), StatusCode::UNAUTHORIZED);
     let bearer_platform = http
         .get(format!("{}/v2/", reg.url()))

@@ -35,6 +35,25 @@ impl Api {
             .basic_auth("anyone", Some(&self.token))
     }
 
+    /// Sends a request without a body.
+    pub async fn send(&self, method: Method, path: &str) -> reqwest::Response {
+        self.req(method, path).send().await.unwrap()
+    }
+
+    /// GETs `path` and parses its JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.send(Method::GET, path).await.json().await.unwrap()
+    }
+
+    /// Starts a chunked upload in `repo`; returns its location.
+    pub async fn start_upload(&self, repo: &str) -> String {
+        let started = self
+            .send(Method::POST, &format!("/v2/{repo}/blobs/uploads/"))
+            .await;
+        assert_eq!(started.status(), StatusCode::ACCEPTED);
+        started.headers()["location"].to_str().unwrap().to_owned()
+    }
+
     pub async fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let digest = digest_of(bytes);
         let response = self
