@@ -297,3 +297,72 @@ async fn from_an_image_reuses_its_files_config_and_users() {
         "base layers are included"
     );
 }
+
+/// Runs `tar` with `args` in `dir` (the system's tar, xz and bzip2 make the archives).
+fn system_tar(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("tar")
+        .current_dir(dir)
+        .args(args)
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "tar {args:?}");
+}
+
+#[tokio::test]
+async fn add_extracts_xz_bzip2_and_gzip_archives_like_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let context = dir.path().join("ctx");
+    let payload = dir.path().join("payload");
+    std::fs::create_dir_all(payload.join("share")).unwrap();
+    std::fs::write(payload.join("share/data.txt"), "archived\n").unwrap();
+    std::os::unix::fs::symlink("share/data.txt", payload.join("link")).unwrap();
+    std::fs::create_dir_all(&context).unwrap();
+    let payload_dir = payload.display().to_string();
+    for (name, flag) in [
+        ("a.tar.xz", "-cJf"),
+        ("b.tar.bz2", "-cjf"),
+        ("c.tgz", "-czf"),
+    ] {
+        let archive = context.join(name).display().to_string();
+        system_tar(dir.path(), &[flag, &archive, "-C", &payload_dir, "."]);
+    }
+    // Named like an archive, but not one: copied as it is.
+    std::fs::write(context.join("notes.tar.xz"), "just text\n").unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        "FROM scratch\nADD a.tar.xz /xz/\nADD b.tar.bz2 /bz/\nADD c.tgz /gz/\nADD notes.tar.xz /raw/\nCMD [\"/x\"]\n",
+    )
+    .unwrap();
+    let mut request = BuildRequest::new(&context, &dir.path().join("out"));
+    request.builder = BuilderChoice::Native;
+    let image = build(&request).await.expect("native build");
+    let store = hangar_image::ImageStore::open(&dir.path().join("store")).unwrap();
+    let resolved = store.resolve(&image.reference()).await.expect("resolve");
+    let find = |path: &str| {
+        resolved
+            .layers
+            .iter()
+            .rev()
+            .map(|l| l.join(path))
+            .find(|p| p.symlink_metadata().is_ok())
+            .unwrap_or_else(|| panic!("{path} is in no layer"))
+    };
+    for root in ["xz", "bz", "gz"] {
+        let data = find(&format!("{root}/share/data.txt"));
+        assert_eq!(
+            std::fs::read_to_string(data).unwrap(),
+            "archived\n",
+            "{root}"
+        );
+        let link = find(&format!("{root}/link"));
+        assert_eq!(
+            std::fs::read_link(link).unwrap(),
+            Path::new("share/data.txt"),
+            "{root}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(find("raw/notes.tar.xz")).unwrap(),
+        "just text\n"
+    );
+}

@@ -243,30 +243,65 @@ fn from_metadata(path: &Path, meta: &fs::Metadata) -> Result<Entry, String> {
     })
 }
 
-fn is_archive(path: &Path) -> bool {
-    let mut head = [0u8; 512];
-    let Ok(mut file) = fs::File::open(path) else {
-        return false;
-    };
-    let n = file.read(&mut head).unwrap_or(0);
-    if n >= 2 && head[..2] == [0x1f, 0x8b] {
-        return true;
-    }
-    n >= 262 && &head[257..262] == b"ustar"
+/// How a local archive is compressed, told by its first bytes as Docker does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compression {
+    None,
+    Gzip,
+    Bzip2,
+    Xz,
 }
 
-/// The entries of a local tar archive (gzip-compressed or not).
+impl Compression {
+    fn of(head: &[u8]) -> Option<Compression> {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if head.starts_with(b"BZh") {
+            Some(Compression::Bzip2)
+        } else if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+            Some(Compression::Xz)
+        } else if head.len() >= 262 && &head[257..262] == b"ustar" {
+            Some(Compression::None)
+        } else {
+            None
+        }
+    }
+}
+
+/// The compression of `path` if it is a tar archive ADD extracts (plain,
+/// gzip, bzip2 or xz); `None` for any other file, which ADD copies as is.
+fn archive_compression(path: &Path) -> Option<Compression> {
+    let mut head = [0u8; 512];
+    let mut file = fs::File::open(path).ok()?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => n += read,
+        }
+    }
+    Compression::of(&head[..n])
+}
+
+fn is_archive(path: &Path) -> bool {
+    archive_compression(path).is_some()
+}
+
+/// The entries of a local tar archive (plain, gzip, bzip2 or xz).
 fn extract(path: &Path) -> Result<LayerEntries, String> {
     let fail = |e: std::io::Error| format!("extracting {}: {e}", path.display());
     let file = fs::File::open(path).map_err(fail)?;
-    let mut head = [0u8; 2];
-    fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .map_err(fail)?;
-    let reader: Box<dyn Read> = if head == [0x1f, 0x8b] {
-        Box::new(flate2::read::GzDecoder::new(file))
-    } else {
-        Box::new(file)
+    let reader: Box<dyn Read> = match archive_compression(path) {
+        Some(Compression::Gzip) => Box::new(flate2::read::GzDecoder::new(file)),
+        Some(Compression::Bzip2) => Box::new(bzip2::read::MultiBzDecoder::new(file)),
+        Some(Compression::Xz) => {
+            // lzma-rs decodes into a writer; the entries are read into memory anyway.
+            let mut tar_bytes = Vec::new();
+            lzma_rs::xz_decompress(&mut std::io::BufReader::new(file), &mut tar_bytes)
+                .map_err(|e| format!("extracting {}: bad xz data: {e}", path.display()))?;
+            Box::new(std::io::Cursor::new(tar_bytes))
+        }
+        Some(Compression::None) | None => Box::new(file),
     };
     let mut archive = tar::Archive::new(reader);
     let mut out = LayerEntries::new();
