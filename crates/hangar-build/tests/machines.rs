@@ -4,118 +4,18 @@
 //! The Machine init is the `hangar` binary beside the test executable
 //! (`cargo build -p hangar` first, or set HANGAR_INIT_EXE).
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use futures_util::StreamExt;
-use hangar_build::{build, BuildRequest, BuilderChoice, BuilderKind, BuiltImage};
-use hangar_client::LogOptions;
+use hangar_build::{BuilderChoice, BuilderKind};
 use hangar_testbed::Testbed;
-use hangar_types::{CreateAppRequest, CreateMachineRequest, MachineConfig, MachineGuest};
 
-fn context(dir: &Path, dockerfile: &str, busybox: bool) -> std::path::PathBuf {
-    let context = dir.join("ctx");
-    std::fs::create_dir_all(&context).unwrap();
-    std::fs::write(context.join("Dockerfile"), dockerfile).unwrap();
-    std::fs::write(context.join("message.txt"), "built by hangar\n").unwrap();
-    if busybox {
-        std::fs::copy("/bin/busybox", context.join("busybox")).unwrap();
-    }
-    context
-}
-
-fn have_busybox(test: &str) -> bool {
-    let found = Path::new("/bin/busybox").is_file();
-    if !found {
-        eprintln!("SKIPPED {test}: /bin/busybox missing; apt-get install busybox-static");
-    }
-    found
-}
-
-/// Runs `image` as a Machine of a new app and returns its first log lines
-/// once one contains `expect`.
-async fn run_and_read(tb: &Testbed, app: &str, image: &BuiltImage, expect: &str) -> Vec<String> {
-    tb.client
-        .create_app(&CreateAppRequest {
-            app_name: Some(app.into()),
-            org_slug: Some("personal".into()),
-            ..Default::default()
-        })
-        .await
-        .expect("create app");
-    let config = MachineConfig {
-        image: image.reference(),
-        guest: Some(MachineGuest {
-            cpus: Some(1),
-            memory_mb: Some(128),
-            cpu_kind: Some("shared".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let machine = tb
-        .client
-        .create_machine(
-            app,
-            &CreateMachineRequest {
-                config,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("create machine from the built image");
-    let mut stream = tb
-        .client
-        .machine_logs(
-            app,
-            &machine.id,
-            &LogOptions {
-                follow: true,
-                tail: None,
-            },
-        )
-        .await
-        .expect("logs");
-    let mut lines = Vec::new();
-    let collect = async {
-        while let Some(line) = stream.next().await {
-            lines.push(line.expect("log line").message);
-            if lines.iter().any(|l| l.contains(expect)) {
-                break;
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(30), collect)
-        .await
-        .unwrap_or_else(|_| panic!("no log line with {expect:?} within 30s"));
-    lines
-}
-
-async fn build_with(
-    choice: BuilderChoice,
-    context: &Path,
-    out: &Path,
-) -> Result<(BuiltImage, Vec<String>), hangar_build::BuildError> {
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&output);
-    let mut request = BuildRequest::new(context, out);
-    request.builder = choice;
-    request.build_args = BTreeMap::from([("WHO".to_owned(), "args".to_owned())]);
-    request.on_output = Some(Arc::new(move |line: &str| {
-        sink.lock().unwrap().push(line.to_owned());
-    }));
-    let image = build(&request).await?;
-    let lines = output.lock().unwrap().clone();
-    Ok((image, lines))
-}
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_scratch_image_runs_as_a_machine() {
-    if hangar_testbed::skip_unless_root("native_scratch_image_runs_as_a_machine")
-        || !have_busybox("native_scratch_image_runs_as_a_machine")
-    {
+    if skip_unless_root_with_busybox("native_scratch_image_runs_as_a_machine") {
         return;
     }
     let tb = Testbed::start(None).await.expect("testbed");
@@ -166,29 +66,18 @@ async fn from_host_runs_a_host_program_in_a_machine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_builds_run_steps_and_the_image_runs_as_a_machine() {
-    if hangar_testbed::skip_unless_root("docker_builds_run_steps")
-        || !have_busybox("docker_builds_run_steps")
-    {
+    let test = "docker_builds_run_steps";
+    if skip_unless_root_with_busybox(test) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let context = context(
-        dir.path(),
-        "FROM scratch\nCOPY busybox /bin/busybox\nARG WHO=nobody\n\
-         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo hi from $WHO > /hi\"]\n\
-         CMD [\"/bin/busybox\", \"cat\", \"/hi\"]\n",
-        true,
-    );
+    let context = context(dir.path(), RUN_STEP_DOCKERFILE, true);
     std::fs::write(context.join(".dockerignore"), "message.txt\n").unwrap();
-    let (image, output) =
-        match build_with(BuilderChoice::Docker, &context, &dir.path().join("image")).await {
-            Ok(built) => built,
-            Err(hangar_build::BuildError::BuilderUnavailable { reason, .. }) => {
-                eprintln!("SKIPPED docker_builds_run_steps: no Docker daemon ({reason})");
-                return;
-            }
-            Err(e) => panic!("docker build: {e}"),
-        };
+    let out = dir.path().join("image");
+    let Some((image, output)) = build_or_skip(test, BuilderChoice::Docker, &context, &out).await
+    else {
+        return;
+    };
     assert_eq!(image.builder_used, BuilderKind::Docker);
     assert!(
         output.iter().any(|l| l.contains("RUN")),
@@ -202,28 +91,16 @@ async fn docker_builds_run_steps_and_the_image_runs_as_a_machine() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buildah_builds_run_steps() {
-    if hangar_testbed::skip_unless_root("buildah_builds_run_steps")
-        || !have_busybox("buildah_builds_run_steps")
-    {
+    let test = "buildah_builds_run_steps";
+    if skip_unless_root_with_busybox(test) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let context = context(
-        dir.path(),
-        "FROM scratch\nCOPY busybox /bin/busybox\nARG WHO=nobody\n\
-         RUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo hi from $WHO > /hi\"]\n\
-         CMD [\"/bin/busybox\", \"cat\", \"/hi\"]\n",
-        true,
-    );
-    let (image, _) =
-        match build_with(BuilderChoice::Buildah, &context, &dir.path().join("image")).await {
-            Ok(built) => built,
-            Err(hangar_build::BuildError::BuilderUnavailable { reason, .. }) => {
-                eprintln!("SKIPPED buildah_builds_run_steps: {reason}");
-                return;
-            }
-            Err(e) => panic!("buildah build: {e}"),
-        };
+    let context = context(dir.path(), RUN_STEP_DOCKERFILE, true);
+    let out = dir.path().join("image");
+    let Some((image, _)) = build_or_skip(test, BuilderChoice::Buildah, &context, &out).await else {
+        return;
+    };
     assert_eq!(image.builder_used, BuilderKind::Buildah);
     let store = hangar_image::ImageStore::open(&dir.path().join("store")).unwrap();
     let resolved = store.resolve(&image.reference()).await.expect("resolve");
