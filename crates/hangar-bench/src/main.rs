@@ -139,6 +139,12 @@ impl Cli {
     }
 }
 
+/// mimalloc instead of glibc's malloc: the edge proxy allocates and frees
+/// small buffers on every request on several threads (7 % of its samples
+/// were in glibc's malloc and free; see docs/benchmarks.md, "Edge proxy").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
