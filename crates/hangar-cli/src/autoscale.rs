@@ -10,7 +10,7 @@
 //! `auto_start_machines`) so the next deploy keeps them.
 
 use clap::{Args, Subcommand};
-use hangar_client::Client;
+use hangar_client::{Client, WaitOptions};
 use hangar_config::TomlEditor;
 use hangar_types::{AutostopMode, Machine, MachineState, UpdateMachineRequest};
 use serde::Serialize;
@@ -19,6 +19,9 @@ use crate::context::Context;
 use crate::error::CliError;
 use crate::fleet;
 use crate::output::Table;
+
+/// How long a stopped Machine may take to be replaced by an update.
+const UPDATE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `hangar autoscale …`
 #[derive(Debug, Subcommand)]
@@ -119,7 +122,12 @@ async fn disable(ctx: &Context, args: AutoscaleGroupArgs) -> anyhow::Result<i32>
     let machines = group_machines(&client, &app, group).await?;
     update_services(&client, &app, &machines, AutostopMode::Off, None).await?;
     for machine in &machines {
-        if machine.state != MachineState::Started {
+        // Its state now: the list may predate a start by the proxy.
+        let current = client.get_machine(&app, &machine.id).await?;
+        if matches!(
+            current.state,
+            MachineState::Stopped | MachineState::Suspended | MachineState::Created
+        ) {
             client.start_machine(&app, &machine.id).await?;
         }
     }
@@ -224,7 +232,7 @@ async fn update_services(
             }
         }
         let skip_launch = machine.state != MachineState::Started;
-        client
+        let updated = client
             .update_machine(
                 app,
                 &machine.id,
@@ -235,6 +243,13 @@ async fn update_services(
                 },
             )
             .await?;
+        // A stopped Machine is replaced in the background: until it is
+        // stopped again it cannot be started.
+        if machine.state == MachineState::Stopped {
+            let mut wait = WaitOptions::new(MachineState::Stopped, UPDATE_TIMEOUT);
+            wait.instance_id = Some(updated.instance_id.clone());
+            client.wait_for_state(app, &machine.id, &wait).await?;
+        }
     }
     Ok(())
 }
