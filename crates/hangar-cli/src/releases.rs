@@ -147,6 +147,8 @@ mod tests {
             created_at: String::new(),
             description: String::new(),
             deploy_id: format!("dep_{version}"),
+            id: String::new(),
+            fly_toml: String::new(),
         }
     }
 

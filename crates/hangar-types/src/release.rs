@@ -57,4 +57,11 @@ pub struct Release {
     pub description: String,
     /// The deploy that rolled it out.
     pub deploy_id: String,
+    /// `rel_…`, stamped on its Machines as `fly_release_id` (in API answers).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// The fly.toml text it was made from (in API answers), for commands
+    /// that work from the release's config (`scale count`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub fly_toml: String,
 }

@@ -1,12 +1,17 @@
 //! `hangar scale count`: converge each process group's Machines per region,
 //! client-side through the Machines API. New Machines clone the group's
-//! first Machine (standbys stripped); extra Machines are destroyed.
+//! first Machine (standbys stripped); a group of the latest release's config
+//! that has no Machine yet gets Machines built from that config and image;
+//! extra Machines are destroyed. Standbys are neither counted nor removed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use hangar_client::{Client, DestroyOptions, WaitOptions};
-use hangar_types::{CreateMachineRequest, Machine, MachineState};
+use hangar_config::machine::stamp_release;
+use hangar_types::{
+    CreateMachineRequest, Machine, MachineConfig, MachineState, Release, ReleaseStatus,
+};
 
 use super::plan::{converge, parse_targets, RegionDeltas};
 use super::CountArgs;
@@ -22,11 +27,14 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 pub(crate) async fn run(ctx: &Context, args: CountArgs, ask: bool) -> anyhow::Result<i32> {
     let app = ctx.require_app()?;
     let client = ctx.client()?;
-    let machines = fleet::machines(&client, &app).await?;
+    let mut machines = fleet::machines(&client, &app).await?;
+    machines.retain(|m| m.config.standbys.is_empty());
     let groups = fleet::by_group(machines.clone());
     let totals = |group: &str| groups.get(group).map_or(0, |m| m.len() as i64);
     let targets = parse_targets(&args.counts, args.process_group.as_deref(), &totals)?;
-    let known = known_groups(ctx, &groups);
+    let release = latest_release(&client, &app).await?;
+    let known = known_groups(ctx, &groups, release.as_ref().map(|(_, c)| c));
+    let mut templates: BTreeMap<String, MachineConfig> = BTreeMap::new();
     for group in targets.keys() {
         if !known.contains(group) {
             return Err(CliError::InvalidArguments(format!(
@@ -35,13 +43,12 @@ pub(crate) async fn run(ctx: &Context, args: CountArgs, ask: bool) -> anyhow::Re
             ))
             .into());
         }
-        if !groups.contains_key(group) && targets[group] > 0 {
-            return Err(CliError::InvalidArguments(format!(
-                "process group {group:?} has no Machine to copy: deploy it first with \
-                 `hangar deploy`"
-            ))
-            .into());
-        }
+        let template = match groups.get(group) {
+            Some(members) => members[0].config.clone(),
+            None if targets[group] > 0 => new_group_config(group, release.as_ref())?,
+            None => continue,
+        };
+        templates.insert(group.clone(), template);
     }
     let regions = regions(ctx, &args, &machines)?;
     let mut plans: BTreeMap<String, RegionDeltas> = BTreeMap::new();
@@ -79,17 +86,74 @@ pub(crate) async fn run(ctx: &Context, args: CountArgs, ask: bool) -> anyhow::Re
     }
     for (group, plan) in &plans {
         let members = groups.get(group).map(Vec::as_slice).unwrap_or_default();
-        apply(ctx, &client, &app, group, members, plan).await?;
+        apply(ctx, &client, &app, group, members, &templates[group], plan).await?;
     }
     Ok(0)
 }
 
-/// Group names the app knows: those of fly.toml (when present) and those
-/// its Machines carry.
-fn known_groups(ctx: &Context, groups: &BTreeMap<String, Vec<Machine>>) -> BTreeSet<String> {
+/// The latest complete release and its config, if there is one.
+async fn latest_release(
+    client: &Client,
+    app: &str,
+) -> anyhow::Result<Option<(Release, hangar_config::Config)>> {
+    let releases = client.list_releases(app).await?;
+    let Some(release) = releases
+        .into_iter()
+        .filter(|r| r.status == ReleaseStatus::Complete)
+        .max_by_key(|r| r.version)
+    else {
+        return Ok(None);
+    };
+    let loaded = hangar_config::load_str(&release.fly_toml, hangar_config::Format::Toml, None)
+        .map_err(|e| {
+            CliError::InvalidArguments(format!(
+                "the config of release v{} does not load: {e}",
+                release.version
+            ))
+        })?;
+    Ok(Some((release, loaded.config)))
+}
+
+/// A new group's Machine config: built from the latest release's config,
+/// with its image and release stamp (reference §5.7).
+fn new_group_config(
+    group: &str,
+    release: Option<&(Release, hangar_config::Config)>,
+) -> anyhow::Result<MachineConfig> {
+    let Some((release, config)) = release else {
+        return Err(CliError::InvalidArguments(format!(
+            "process group {group:?} has no Machine yet and the app has no complete release \
+             to build one from: deploy it first with `hangar deploy`"
+        ))
+        .into());
+    };
+    if !config.flatten(group).mounts.is_empty() {
+        return Err(CliError::InvalidArguments(format!(
+            "process group {group:?} mounts a volume: create its first Machines with \
+             `hangar deploy`, which creates the volumes too"
+        ))
+        .into());
+    }
+    let mut machine = config
+        .to_machine_config(group, None)
+        .map_err(|e| CliError::InvalidArguments(format!("process group {group:?}: {e}")))?;
+    machine.image = release.image.clone();
+    stamp_release(&mut machine, &release.id, release.version);
+    Ok(machine)
+}
+
+/// Group names the app knows: those of the latest release's config (else
+/// of the local fly.toml, when present) and those its Machines carry.
+fn known_groups(
+    ctx: &Context,
+    groups: &BTreeMap<String, Vec<Machine>>,
+    release_config: Option<&hangar_config::Config>,
+) -> BTreeSet<String> {
     let mut known: BTreeSet<String> = groups.keys().cloned().collect();
     let path = ctx.config_path();
-    if path.is_file() {
+    if let Some(config) = release_config {
+        known.extend(config.process_names());
+    } else if path.is_file() {
         if let Ok(loaded) = hangar_config::load_file(&path) {
             known.extend(loaded.config.process_names());
         }
@@ -138,13 +202,13 @@ async fn apply(
     app: &str,
     group: &str,
     members: &[Machine],
+    template: &MachineConfig,
     plan: &RegionDeltas,
 ) -> anyhow::Result<()> {
     for (region, delta) in plan {
         if *delta > 0 {
-            let source = &members[0];
             for _ in 0..*delta {
-                let mut config = source.config.clone();
+                let mut config = template.clone();
                 config.standbys.clear();
                 let request = CreateMachineRequest {
                     config,

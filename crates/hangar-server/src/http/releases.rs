@@ -23,7 +23,11 @@ pub async fn list_releases(
         cp.releases(&app_name)
             .await?
             .into_iter()
-            .map(|r| r.release)
+            .map(|r| Release {
+                id: r.id,
+                fly_toml: r.fly_toml,
+                ..r.release
+            })
             .collect(),
     ))
 }

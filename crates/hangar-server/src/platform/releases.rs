@@ -90,6 +90,8 @@ impl ControlPlane {
                     created_at: now_rfc3339(),
                     description: new.description.clone(),
                     deploy_id: new.deploy_id.clone(),
+                    id: String::new(),
+                    fly_toml: String::new(),
                 },
                 id: format!(
                     "rel_{}",

@@ -136,11 +136,44 @@ async fn scale_count_converges_two_process_groups() {
     hangar
         .run(&["scale", "count", "db=2", "-y"])
         .await
-        .fails_with("unknown process group \"db\"");
+        .fails_with("unknown process group \"db\": the app's groups are app, worker");
     assert_eq!(
         counts(&hangar, "wfscale").await,
         map(&[("app", 1), ("worker", 1)])
     );
+    // A group of the release that has no Machine left is rebuilt from the
+    // release's config and image.
+    hangar.run(&["scale", "count", "worker=0", "-y"]).await.ok();
+    assert_eq!(counts(&hangar, "wfscale").await, map(&[("app", 1)]));
+    hangar
+        .run(&["scale", "count", "2", "-g", "worker", "-y"])
+        .await
+        .ok();
+    assert_eq!(
+        counts(&hangar, "wfscale").await,
+        map(&[("app", 1), ("worker", 2)])
+    );
+    for machine in hangar.machines("wfscale").await {
+        let metadata = &machine.config.metadata;
+        if metadata.get("fly_process_group").map(String::as_str) != Some("worker") {
+            continue;
+        }
+        assert_eq!(machine.config.image, image, "{}", machine.id);
+        assert_eq!(
+            machine
+                .config
+                .env
+                .get("FLY_PROCESS_GROUP")
+                .map(String::as_str),
+            Some("worker")
+        );
+        assert_eq!(
+            metadata.get("fly_release_version").map(String::as_str),
+            Some("1")
+        );
+        assert_eq!(machine.state, hangar_types::MachineState::Started);
+    }
+    hangar.run(&["scale", "count", "worker=1", "-y"]).await.ok();
 
     // scale memory: every Machine and fly.toml's [[vm]].
     hangar.run(&["scale", "memory", "512"]).await.ok();
