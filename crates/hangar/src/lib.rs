@@ -2,6 +2,7 @@
 //! running platform ([`platform`]) and the bundled example app ([`example`]).
 
 pub mod agent_api;
+pub mod certificate_report;
 pub mod edge;
 pub mod example;
 pub mod platform;

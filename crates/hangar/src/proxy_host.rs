@@ -149,17 +149,22 @@ pub async fn start(
     })
 }
 
+/// How the certificates API words an ACME status.
+pub fn acme_status_text(status: &hangar_proxy::AcmeStatus) -> String {
+    use hangar_proxy::AcmeStatus;
+    match status {
+        AcmeStatus::Operator | AcmeStatus::Issued { .. } => "ready".to_string(),
+        AcmeStatus::Pending => "pending".to_string(),
+        AcmeStatus::Failed { reason } => format!("failed: {reason}"),
+    }
+}
+
 /// Certificate statuses for the certificates API, from a proxy's ACME
 /// manager.
 pub struct AcmeStatusSource(pub Arc<hangar_proxy::Proxy>);
 
 impl hangar_server::platform::certificates::CertificateStatusSource for AcmeStatusSource {
     fn status(&self, hostname: &str) -> Option<String> {
-        use hangar_proxy::AcmeStatus;
-        Some(match self.0.acme_status().get(hostname)? {
-            AcmeStatus::Operator | AcmeStatus::Issued { .. } => "ready".to_string(),
-            AcmeStatus::Pending => "pending".to_string(),
-            AcmeStatus::Failed { reason } => format!("failed: {reason}"),
-        })
+        Some(acme_status_text(self.0.acme_status().get(hostname)?))
     }
 }

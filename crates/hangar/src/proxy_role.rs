@@ -1,7 +1,8 @@
 //! `hangar proxy`: the edge proxy as its own process. It loads the route
 //! snapshot it persisted last (so it serves at once, even with the control
-//! plane down), then follows the control plane's route stream, and starts
-//! and stops Machines through their agents' endpoints.
+//! plane down), then follows the control plane's route stream, starts and
+//! stops Machines through their agents' endpoints, and reports how its
+//! ACME certificates stand.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use hangar_cli::ProxyArgs;
 use hangar_server::platform::routes::RouteSnapshot;
 use tokio::sync::watch;
 
+use crate::certificate_report::{load_or_create_proxy_id, CertificateReporter};
 use crate::platform::ProxyOptions;
 use crate::proxy_host;
 use crate::remote_control::RemoteAgentControl;
@@ -26,12 +28,17 @@ pub struct StandaloneProxy {
     /// The route state being served.
     pub snapshots: watch::Receiver<Arc<RouteSnapshot>>,
     follower: tokio::task::JoinHandle<()>,
+    /// Reports certificate statuses when the proxy runs ACME.
+    reporter: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl StandaloneProxy {
     /// Stops every listener and the route stream.
     pub fn stop(self) {
         self.follower.abort();
+        if let Some(reporter) = self.reporter {
+            reporter.abort();
+        }
         for task in self.started.tasks {
             task.abort();
         }
@@ -103,6 +110,21 @@ pub async fn start(args: &ProxyArgs) -> anyhow::Result<StandaloneProxy> {
         acme.as_ref(),
     )
     .await?;
+    let reporter = if acme.is_some() {
+        let proxy_id = load_or_create_proxy_id(&state_dir)?;
+        tracing::info!(%proxy_id, "reporting certificate statuses to the control plane");
+        Some(tokio::spawn(
+            CertificateReporter {
+                control_plane: control_plane.clone(),
+                token: token.clone(),
+                proxy_id,
+                proxy: started.proxy.clone(),
+            }
+            .run(),
+        ))
+    } else {
+        None
+    };
     let follower = tokio::spawn(
         RouteFollower {
             control_plane,
@@ -117,5 +139,6 @@ pub async fn start(args: &ProxyArgs) -> anyhow::Result<StandaloneProxy> {
         started,
         snapshots: snapshots_rx,
         follower,
+        reporter,
     })
 }

@@ -50,6 +50,9 @@ fn start_proxy(
         .args(["--listen", &listen.to_string()])
         .arg("--state-dir")
         .arg(state)
+        // ACME against a directory nobody serves: its orders fail, and the
+        // proxy reports that to the control plane.
+        .args(["--acme-directory", "http://127.0.0.1:9/proxy-directory"])
         .env("HANGAR_API_TOKEN", token)
         .env("HANGAR_LOG", "warn")
         .stdin(Stdio::null())
@@ -211,7 +214,8 @@ async fn standalone_proxy_follows_routes_and_outlives_the_control_plane() {
     );
 
     // A custom domain routes on the standalone proxy too; its certificate
-    // status comes from hangar dev's ACME manager.
+    // status combines hangar dev's ACME manager and the standalone proxy's
+    // report, which names the proxy when it fails too.
     let certificates = format!("{url}/v1/apps/prxone/certificates");
     let added = reqwest::Client::new()
         .post(format!("{certificates}/acme"))
@@ -224,7 +228,7 @@ async fn standalone_proxy_follows_routes_and_outlives_the_control_plane() {
     let body = wait_served(listen, "www.prx.test", "the custom domain to route").await;
     assert_eq!(body, "alive\n");
     let status = hangar_testbed::wait_until_async(
-        "the ACME manager to report the failed order",
+        "both ACME managers to report their failed orders",
         Duration::from_secs(30),
         || async {
             let cert: serde_json::Value = reqwest::Client::new()
@@ -237,7 +241,7 @@ async fn standalone_proxy_follows_routes_and_outlives_the_control_plane() {
                 .await
                 .map_err(|e| e.to_string())?;
             let status = cert["status"].as_str().unwrap_or_default().to_string();
-            if status.starts_with("failed") {
+            if status.starts_with("failed") && status.contains("(on proxy ") {
                 Ok(status)
             } else {
                 Err(status)
@@ -246,6 +250,8 @@ async fn standalone_proxy_follows_routes_and_outlives_the_control_plane() {
     )
     .await;
     assert!(status.contains("failed"), "{status}");
+    let proxy_id = std::fs::read_to_string(state.join("proxy-id")).expect("the proxy keeps its id");
+    assert!(proxy_id.starts_with("prx-"), "{proxy_id:?}");
 
     // The control plane freezes (SIGSTOP: the Machines keep running; a kill
     // would take them down with their monitor). The proxy keeps serving.
