@@ -1,5 +1,10 @@
-//! `hangar ssh console -C CMD`: run a command in one of the app's Machines
-//! through the exec API and exit with its exit code.
+//! `hangar ssh console`: an interactive shell in one of the app's Machines
+//! (a pseudo-terminal over the console WebSocket, [`console`]), or with
+//! `-C CMD` one command through the exec API; either way the CLI exits with
+//! the remote exit code.
+
+mod console;
+mod terminal;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
@@ -17,14 +22,17 @@ use crate::output::write_stdout;
 /// `hangar ssh …`
 #[derive(Debug, Subcommand)]
 pub enum SshCommand {
-    /// Run a command in a Machine of the app (`-C`); exits with its exit code
+    /// Open a shell in a Machine of the app, or run a command there (`-C`); exits with its exit code
     #[command(after_help = "Examples:\n  \
+        hangar ssh console\n  \
         hangar ssh console -C 'ls -la /'\n  \
         hangar ssh console --machine 3d8d413b29d089 -C \"sh -c 'echo $FLY_REGION'\"\n  \
         hangar ssh console --select -C env\n\n\
-        The command is split like a shell would split it and run without a shell; \
-        wrap it in `sh -c '…'` for pipes and redirections. An interactive shell \
-        (no -C) is not available yet.")]
+        Without -C the Machine's /bin/sh runs on a pseudo-terminal: the local \
+        terminal is put in raw mode (Ctrl-C goes to the remote shell) and follows \
+        resizes. With -C the command is split like a shell would split it and run \
+        without a shell and without a terminal (add --pty for one); wrap it in \
+        `sh -c '…'` for pipes and redirections.")]
     Console(ConsoleArgs),
 }
 
@@ -39,21 +47,43 @@ pub struct ConsoleArgs {
     /// Choose the Machine from a list
     #[arg(short = 's', long)]
     pub select: bool,
-    /// Seconds the command may run
+    /// Seconds the command may run (-C without a terminal)
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub timeout: u32,
+    /// Run on a pseudo-terminal [default: only without -C]
+    #[arg(long, overrides_with = "no_pty")]
+    pub pty: bool,
+    /// Run without a pseudo-terminal (needs -C)
+    #[arg(long, overrides_with = "pty")]
+    pub no_pty: bool,
+}
+
+impl ConsoleArgs {
+    /// Whether the command runs on a pseudo-terminal.
+    fn wants_pty(&self) -> anyhow::Result<bool> {
+        match (&self.command, self.pty, self.no_pty) {
+            (None, _, true) => Err(CliError::InvalidArguments(
+                "--no-pty needs a command to run: pass it with -C, as in \
+                 `hangar ssh console --no-pty -C 'ls -la /'`"
+                    .into(),
+            )
+            .into()),
+            (None, _, _) => Ok(true),
+            (Some(_), pty, _) => Ok(pty),
+        }
+    }
 }
 
 pub(crate) async fn run(ctx: &Context, command: SshCommand) -> anyhow::Result<i32> {
     let SshCommand::Console(args) = command;
-    let Some(command) = &args.command else {
-        return Err(CliError::InvalidArguments(
-            "an interactive shell is not available yet: pass the command to run with \
-             -C, as in `hangar ssh console -C 'ls -la /'`"
-                .into(),
-        )
-        .into());
-    };
+    if args.wants_pty()? {
+        let app = ctx.require_app()?;
+        let client = ctx.client()?;
+        let machines = fleet::machines(&client, &app).await?;
+        let machine = choose(ctx, &client, &app, &args, &machines).await?;
+        return console::run(&client, &app, &machine.id, args.command.clone()).await;
+    }
+    let command = args.command.as_ref().expect("a command without a terminal");
     let argv = exec_argv(std::slice::from_ref(command))?;
     let app = ctx.require_app()?;
     let client = ctx.client()?;

@@ -99,6 +99,11 @@ impl Client {
         }
     }
 
+    /// The bearer token sent with every request.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
     /// The URL of `/v1/{segments…}`, each segment percent-encoded.
     pub(crate) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.api_root.clone();

@@ -23,6 +23,9 @@ pub enum ClientError {
     #[error("cannot reach the Hangar API at {url}: is `hangar dev` running? set HANGAR_API_URL")]
     Unreachable { url: String, cause: reqwest::Error },
 
+    /// A console WebSocket could not be opened (connection, TLS or handshake).
+    #[error("cannot open a console through the Hangar API at {url}: {reason}")]
+    Console { url: String, reason: String },
     /// `wait` answered 408: the machine did not reach the state in time.
     #[error("machine {machine} did not become {state} within {seconds}s")]
     WaitTimeout {

@@ -18,6 +18,7 @@
 
 mod apps;
 mod client;
+mod console;
 mod deploys;
 pub mod discovery;
 mod error;
@@ -30,6 +31,7 @@ mod secrets;
 mod volumes;
 
 pub use client::{Client, DEFAULT_REQUEST_TIMEOUT, LEASE_NONCE_HEADER};
+pub use console::{ConsoleIo, ConsoleMessage, ConsoleOptions, ConsoleSocket};
 pub use deploys::DeployEventStream;
 pub use discovery::Credentials;
 pub use error::ClientError;

@@ -22,6 +22,7 @@ mod server_deploy_volumes;
 mod server_deploys;
 mod server_deploys_support;
 mod server_releases_secrets;
+mod ssh_console;
 mod support;
 mod volumes;
 mod workflow;
