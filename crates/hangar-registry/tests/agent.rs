@@ -1,5 +1,6 @@
 //! An agent pulls an image from the platform's built-in registry (mounted
-//! under `/v2/` on the API address) with the platform token and runs it.
+//! under `/v2/` on the API address) with the platform token and runs it;
+//! the registry takes pushes only for apps the control plane has.
 //!
 //! The Machine init is the `hangar` binary beside the test executable
 //! (`cargo build -p hangar` first, or set HANGAR_INIT_EXE).
@@ -32,6 +33,22 @@ async fn agent_pulls_and_runs_an_image_pushed_to_the_built_in_registry() {
         user: "hangar".into(),
         password: tb.platform.token.clone(),
     };
+    // The registry belongs to the control plane: no app, no push.
+    let refused = hangar_image::push::push_oci_layout(&image.layout, &reference, Some(&login))
+        .await
+        .expect_err("a push to an app that does not exist");
+    assert!(
+        refused.to_string().contains("create the app first"),
+        "{refused}"
+    );
+    tb.client
+        .create_app(&CreateAppRequest {
+            app_name: Some("hello".into()),
+            org_slug: Some("personal".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create app");
     hangar_image::push::push_oci_layout(&image.layout, &reference, Some(&login))
         .await
         .expect("push to the built-in registry");
@@ -44,14 +61,6 @@ async fn agent_pulls_and_runs_an_image_pushed_to_the_built_in_registry() {
             >= 3
     );
 
-    tb.client
-        .create_app(&CreateAppRequest {
-            app_name: Some("hello".into()),
-            org_slug: Some("personal".into()),
-            ..Default::default()
-        })
-        .await
-        .expect("create app");
     let machine = tb
         .client
         .create_machine(

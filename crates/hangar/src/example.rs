@@ -124,8 +124,8 @@ async fn build_native(dir: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Deploys the example (unless its app already has Machines, which keep
-/// their state across restarts): build, push to the built-in registry at
-/// `api_url`'s host, create the app, deploy by digest, wait for the deploy.
+/// their state across restarts): build, create the app, push to the built-in
+/// registry at `api_url`'s host, deploy by digest, wait for the deploy.
 /// `host_base` says whether Machines can run `FROM host` images (the
 /// process driver with full isolation). Returns a Machine of the app.
 pub async fn launch(
@@ -162,10 +162,7 @@ pub async fn launch(
         user: "hangar".into(),
         password: token.to_string(),
     };
-    let digest = hangar_image::push::push_oci_layout(&layout, &tag, Some(&login))
-        .await
-        .context("cannot push the example image to the built-in registry")?;
-    std::fs::remove_dir_all(&layout).ok();
+    // The app first: the registry takes pushes only for apps that exist.
     if client.get_app(APP).await.is_err() {
         client
             .create_app(&CreateAppRequest {
@@ -176,6 +173,10 @@ pub async fn launch(
             .await
             .context("cannot create the example app")?;
     }
+    let digest = hangar_image::push::push_oci_layout(&layout, &tag, Some(&login))
+        .await
+        .context("cannot push the example image to the built-in registry")?;
+    std::fs::remove_dir_all(&layout).ok();
     let deploy = client
         .create_deploy(
             APP,

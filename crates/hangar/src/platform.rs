@@ -114,16 +114,32 @@ pub struct Platform {
 /// (a task still winding down) to let go of it.
 const STORE_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Sets up the driver `options.driver` names.
+/// How often the Docker driver removes loaded images no Machine uses.
+const DOCKER_IMAGE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Sets up the driver `options.driver` names; the Docker driver is also
+/// returned as itself, for its housekeeping.
 async fn start_driver(
     options: &PlatformOptions,
     data_dir: &Path,
-) -> anyhow::Result<Arc<dyn Driver>> {
+) -> anyhow::Result<(Arc<dyn Driver>, Option<Arc<DockerDriver>>)> {
     if options.driver == DriverChoice::Docker {
-        let driver = DockerDriver::connect(DockerDriverConfig::default())
-            .await
-            .context("cannot set up the Docker driver")?;
-        return Ok(Arc::new(driver));
+        // One owner per data dir: agents sharing a daemon never sweep each other's containers.
+        let owner = data_dir
+            .canonicalize()
+            .unwrap_or_else(|_| data_dir.to_path_buf())
+            .display()
+            .to_string();
+        let config = DockerDriverConfig {
+            owner,
+            ..DockerDriverConfig::default()
+        };
+        let driver = Arc::new(
+            DockerDriver::connect(config)
+                .await
+                .context("cannot set up the Docker driver")?,
+        );
+        return Ok((driver.clone(), Some(driver)));
     }
     let mut driver_config = ProcessDriverConfig::new(data_dir.join("machines"), &options.init_exe);
     driver_config.init_args = options.init_args.clone();
@@ -132,9 +148,55 @@ async fn start_driver(
     driver_config.subnet4_prefix = options.subnets.ipv4_prefix;
     driver_config.gateway6 = options.subnets.gateway6();
     driver_config.subnet6_prefix = options.subnets.ipv6_prefix;
-    Ok(Arc::new(
-        ProcessDriver::new(driver_config).context("cannot set up the process driver")?,
-    ))
+    let driver = ProcessDriver::new(driver_config).context("cannot set up the process driver")?;
+    Ok((Arc::new(driver), None))
+}
+
+/// The IDs of the agent's Machines in any state but destroyed (none once it is gone).
+async fn live_machine_ids(agent: std::sync::Weak<Agent>) -> std::collections::HashSet<String> {
+    let Some(agent) = agent.upgrade() else {
+        return Default::default();
+    };
+    agent
+        .list_all()
+        .await
+        .into_iter()
+        .filter(|r| r.state != hangar_types::MachineState::Destroyed)
+        .map(|r| r.id)
+        .collect()
+}
+
+/// The Docker driver's housekeeping: leftover containers of Machines the
+/// agent does not have go now, unused images periodically.
+async fn docker_housekeeping(
+    docker: &Arc<DockerDriver>,
+    agent: &Arc<Agent>,
+) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(agent);
+    if let Err(err) = docker
+        .remove_unknown_containers(|| live_machine_ids(weak.clone()))
+        .await
+    {
+        tracing::warn!(%err, "cannot sweep leftover Docker containers");
+    }
+    docker.spawn_image_sweeper(DOCKER_IMAGE_SWEEP_INTERVAL, move || {
+        live_machine_ids(weak.clone())
+    })
+}
+
+/// Answers the built-in registry's "does this app exist?" from the control plane.
+struct ControlPlaneApps(std::sync::Weak<ControlPlane>);
+
+#[async_trait::async_trait]
+impl hangar_registry::AppDirectory for ControlPlaneApps {
+    async fn app_exists(&self, app: &str) -> Result<bool, String> {
+        let control_plane = self.0.upgrade().ok_or("the control plane has stopped")?;
+        match control_plane.app(app).await {
+            Ok(_) => Ok(true),
+            Err(err) if err.status == axum::http::StatusCode::NOT_FOUND => Ok(false),
+            Err(err) => Err(err.body.error),
+        }
+    }
 }
 
 /// Reads the saved token or makes (and saves, mode 0600) a new one.
@@ -219,7 +281,7 @@ impl Platform {
             control_store.clone(),
         )
         .context("cannot open the built-in registry")?;
-        let driver = start_driver(&options, data_dir).await?;
+        let (driver, docker_driver) = start_driver(&options, data_dir).await?;
         let isolation = driver.isolation();
         let secrets = SecretVault::open(data_dir, control_store.clone())
             .await
@@ -241,7 +303,11 @@ impl Platform {
         let control_store_ref = Arc::downgrade(&control_store);
         let control_plane = ControlPlane::new(control_store, agent.clone(), token.clone());
         control_plane.enable_workflow(secrets);
+        registry.check_apps_with(Arc::new(ControlPlaneApps(Arc::downgrade(&control_plane))));
         let mut proxy_tasks = Vec::new();
+        if let Some(docker) = &docker_driver {
+            proxy_tasks.push(docker_housekeeping(docker, &agent).await);
+        }
         let agent_api_addr = match extras.agent_listen {
             Some(addr) => {
                 let listener =

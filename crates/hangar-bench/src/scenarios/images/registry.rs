@@ -26,8 +26,9 @@ pub fn registry_host(platform: &BenchPlatform) -> String {
         .to_string()
 }
 
-/// Pushes the layout's image as `<registry>/<app>/<name>:<tag>`; returns the
-/// by-digest reference and how long the push took.
+/// Pushes the layout's image as `<registry>/<app>/<name>:<tag>`, creating the
+/// app first (the registry takes pushes only for apps that exist); returns
+/// the by-digest reference and how long the push took.
 pub async fn push(
     platform: &BenchPlatform,
     layout: &Path,
@@ -39,6 +40,7 @@ pub async fn push(
         user: "hangar".into(),
         password: platform.token().to_string(),
     };
+    create_app(platform, repository.split('/').next().unwrap_or(repository)).await?;
     let started = Instant::now();
     let digest = hangar_image::push::push_oci_layout(
         layout,
