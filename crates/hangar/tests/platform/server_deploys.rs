@@ -7,29 +7,25 @@ use std::time::Duration;
 use hangar_types::{DeployState, GoDuration, ReleaseStatus};
 
 use crate::server_deploys_support::*;
-use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
-    if hangar_testbed::skip_unless_root(
+    let app = "strategies";
+    let Some((tb, image)) = testbed_with_app(
         "deploys_create_groups_then_roll_changes_with_every_strategy",
-    ) {
-        return;
-    }
-    let tb = testbed().await;
-    let Some(image) = http_image(&tb, "deploy-strategies") else {
+        app,
+    )
+    .await
+    else {
         return;
     };
-    let app = "strategies";
-    create_app(&tb, app).await;
 
-    let (first, events) = deploy(
+    let (first, _) = deploy_ok(
         &tb,
         app,
         &request(&image.reference, &fly_toml(app, "v1", true, "")),
     )
     .await;
-    assert_eq!(first.state, DeployState::Succeeded, "{}", messages(&events));
     assert_eq!(first.release_version, 1);
     let machines = managed(&tb, app).await;
     assert_eq!(
@@ -153,12 +149,7 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
         messages(&events)
     );
     let after = managed(&tb, app).await;
-    let versions = |ms: &[hangar_types::Machine]| {
-        ms.iter()
-            .map(|m| (m.id.clone(), m.instance_id.clone()))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(versions(&before), versions(&after));
+    assert_eq!(machine_versions(&before), machine_versions(&after));
     let releases = tb.client.list_releases(app).await.unwrap();
     assert_eq!(releases[0].version, 6);
     assert_eq!(releases[0].status, ReleaseStatus::Complete);
@@ -166,13 +157,7 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
     // A group that gains services loses its standby.
     let worker_service = "\n[[services]]\n  internal_port = 9000\n  protocol = \"tcp\"\n  processes = [\"worker\"]\n  [[services.ports]]\n    port = 29077\n";
     let served = fly_toml(app, "bluegreen", true, worker_service);
-    let (gained, events) = deploy(&tb, app, &request(&image.reference, &served)).await;
-    assert_eq!(
-        gained.state,
-        DeployState::Succeeded,
-        "{}",
-        messages(&events)
-    );
+    deploy_ok(&tb, app, &request(&image.reference, &served)).await;
     let after = managed(&tb, app).await;
     let workers = in_group(&after, "worker");
     assert_eq!(workers.len(), 1, "{after:#?}");
@@ -180,13 +165,7 @@ async fn deploys_create_groups_then_roll_changes_with_every_strategy() {
 
     // A group removed from fly.toml loses its Machines.
     let no_worker = fly_toml(app, "bluegreen", false, "");
-    let (shrunk, events) = deploy(&tb, app, &request(&image.reference, &no_worker)).await;
-    assert_eq!(
-        shrunk.state,
-        DeployState::Succeeded,
-        "{}",
-        messages(&events)
-    );
+    deploy_ok(&tb, app, &request(&image.reference, &no_worker)).await;
     let after = managed(&tb, app).await;
     assert!(in_group(&after, "worker").is_empty(), "{after:#?}");
     tb.stop().await;
@@ -216,24 +195,21 @@ fn worker_and_standby(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_whose_checks_never_pass_reverts_and_the_app_keeps_serving() {
-    if hangar_testbed::skip_unless_root(
+    let app = "reverts";
+    let Some((tb, image)) = testbed_with_app(
         "a_deploy_whose_checks_never_pass_reverts_and_the_app_keeps_serving",
-    ) {
-        return;
-    }
-    let tb = testbed().await;
-    let Some(image) = http_image(&tb, "deploy-revert") else {
+        app,
+    )
+    .await
+    else {
         return;
     };
-    let app = "reverts";
-    create_app(&tb, app).await;
-    let (first, events) = deploy(
+    deploy_ok(
         &tb,
         app,
         &request(&image.reference, &fly_toml(app, "v1", false, "")),
     )
     .await;
-    assert_eq!(first.state, DeployState::Succeeded, "{}", messages(&events));
     let before = managed(&tb, app).await;
     assert_eq!(before.len(), 2);
 
@@ -295,25 +271,22 @@ async fn a_deploy_whose_checks_never_pass_reverts_and_the_app_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_release_command_aborts_with_its_output_and_changes_nothing() {
-    if hangar_testbed::skip_unless_root(
+    let app = "migrations";
+    let Some((tb, image)) = testbed_with_app(
         "a_failing_release_command_aborts_with_its_output_and_changes_nothing",
-    ) {
-        return;
-    }
-    let tb = testbed().await;
-    let Some(image) = http_image(&tb, "deploy-release-command") else {
+        app,
+    )
+    .await
+    else {
         return;
     };
-    let app = "migrations";
-    create_app(&tb, app).await;
     let ok = "\n[deploy]\n  release_command = \"sh -c 'echo migrated ok'\"\n";
-    let (first, events) = deploy(
+    let (_, events) = deploy_ok(
         &tb,
         app,
         &request(&image.reference, &fly_toml(app, "v1", false, ok)),
     )
     .await;
-    assert_eq!(first.state, DeployState::Succeeded, "{}", messages(&events));
     assert!(
         messages(&events).contains("migrated ok"),
         "{}",
@@ -337,14 +310,9 @@ async fn a_failing_release_command_aborts_with_its_output_and_changes_nothing() 
     );
     assert!(log.contains("migrating the database"), "{log}");
     let after = managed(&tb, app).await;
-    let versions = |ms: &[hangar_types::Machine]| {
-        ms.iter()
-            .map(|m| (m.id.clone(), m.instance_id.clone()))
-            .collect::<Vec<_>>()
-    };
     assert_eq!(
-        versions(&before),
-        versions(&after),
+        machine_versions(&before),
+        machine_versions(&after),
         "no app Machine changed"
     );
     let all = tb

@@ -4,8 +4,12 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use hangar_testbed::Testbed;
-use hangar_types::{CreateDeployRequest, DeployEvent, Deployment, GoDuration, Machine};
+use hangar_testbed::{BusyboxImage, Testbed};
+use hangar_types::{
+    CreateDeployRequest, DeployEvent, DeployState, Deployment, GoDuration, Machine,
+};
+
+use crate::support::{create_app, http_image, testbed};
 
 /// A fly.toml with a `web` group behind an HTTP check (two Machines) and,
 /// with `worker`, a `worker` group without services; `[env] MARK = mark`.
@@ -88,6 +92,34 @@ pub async fn follow(tb: &Testbed, app: &str, id: &str) -> (Deployment, Vec<Deplo
     (deployment, events)
 }
 
+/// A fresh testbed with the busybox HTTP image and the app `app` created;
+/// `None` (after a SKIPPED line) where `test` cannot run.
+pub async fn testbed_with_app(test: &str, app: &str) -> Option<(Testbed, BusyboxImage)> {
+    if hangar_testbed::skip_unless_root(test) {
+        return None;
+    }
+    let tb = testbed().await;
+    let image = http_image(&tb, &format!("deploy-{app}"))?;
+    create_app(&tb, app).await;
+    Some((tb, image))
+}
+
+/// Deploys and asserts that the deploy succeeded (its events on failure).
+pub async fn deploy_ok(
+    tb: &Testbed,
+    app: &str,
+    request: &CreateDeployRequest,
+) -> (Deployment, Vec<DeployEvent>) {
+    let (deployment, events) = deploy(tb, app, request).await;
+    assert_eq!(
+        deployment.state,
+        DeployState::Succeeded,
+        "{}",
+        messages(&events)
+    );
+    (deployment, events)
+}
+
 /// Starts a deploy and follows it to its end.
 pub async fn deploy(
     tb: &Testbed,
@@ -120,6 +152,15 @@ pub async fn managed(tb: &Testbed, app: &str) -> Vec<Machine> {
         .collect();
     machines.sort_by(|a, b| a.id.cmp(&b.id));
     machines
+}
+
+/// Each Machine's id and instance (version): equal lists mean no Machine
+/// was replaced or updated.
+pub fn machine_versions(machines: &[Machine]) -> Vec<(String, String)> {
+    machines
+        .iter()
+        .map(|m| (m.id.clone(), m.instance_id.clone()))
+        .collect()
 }
 
 /// Machines of `group`.
