@@ -47,6 +47,8 @@ pub struct NewMachine {
     pub config: MachineConfig,
     pub skip_launch: bool,
     pub cordoned: bool,
+    /// Refuse to boot with the app's secrets older than this version.
+    pub min_secrets_version: Option<u64>,
 }
 
 struct MachineHandle {
@@ -175,6 +177,12 @@ impl Agent {
     /// here and nothing is created), records it, then starts it unless
     /// `skip_launch`.
     pub async fn create(&self, new: NewMachine) -> Result<MachineRecord, AgentError> {
+        check_secrets_version(
+            &self.shared.secrets,
+            &new.id,
+            &new.app,
+            new.min_secrets_version,
+        )?;
         let image = self.shared.images.resolve(&new.config.image).await?;
         let (ipv4, ipv6) = if self.shared.isolated {
             let (v4, v6) = self.ipam.lock().unwrap().allocate()?;
@@ -206,6 +214,7 @@ impl Agent {
             recent_restarts: Vec::new(),
             checks: Vec::new(),
             last_exit: None,
+            min_secrets_version: new.min_secrets_version,
         };
         if let Err(err) = launch::validate(&record, &image) {
             if let Some(ip) = ipv4 {
@@ -359,9 +368,11 @@ impl Agent {
         id: &str,
         config: MachineConfig,
         skip_launch: bool,
+        min_secrets_version: Option<u64>,
     ) -> Result<MachineRecord, AgentError> {
         let current = self.record(id).await?;
         lifecycle::check(id, current.state, Action::Update)?;
+        check_secrets_version(&self.shared.secrets, id, &current.app, min_secrets_version)?;
         let image = self.shared.images.resolve(&config.image).await?;
         let mut candidate = current.clone();
         candidate.config = config.clone();
@@ -370,6 +381,7 @@ impl Agent {
             config: Box::new(config),
             image: Box::new(image),
             skip_launch,
+            min_secrets_version,
             reply,
         })
         .await
@@ -586,6 +598,25 @@ impl Agent {
                 let _ = done.await;
             }
         }
+    }
+}
+
+/// Refuses a Machine whose `min_secrets_version` is above the version of
+/// its app's secrets.
+pub(crate) fn check_secrets_version(
+    secrets: &crate::secrets::SecretSource,
+    machine_id: &str,
+    app: &str,
+    min: Option<u64>,
+) -> Result<(), AgentError> {
+    let current = secrets.version(app);
+    match min {
+        Some(min) if current < min => Err(AgentError::SecretsTooOld {
+            machine_id: machine_id.to_string(),
+            min,
+            current,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -56,6 +56,12 @@ pub enum AgentError {
         machine_id: String,
         instance_id: String,
     },
+    #[error("machine {machine_id} needs the app's secrets at version {min} or newer (min_secrets_version), but they are at version {current}; set the secrets it expects first (hangar secrets set), or lower min_secrets_version")]
+    SecretsTooOld {
+        machine_id: String,
+        min: u64,
+        current: u64,
+    },
     #[error("machine {machine_id} is {current} and will not become {wanted} by itself; see its events for why, then start it (or create a new one)")]
     WillNotReach {
         machine_id: String,
@@ -97,6 +103,7 @@ impl AgentError {
             AgentError::InstanceReplaced { .. } => ErrorClass::Precondition,
             AgentError::UnknownInstance { .. } => ErrorClass::BadRequest,
             AgentError::WillNotReach { .. } => ErrorClass::Precondition,
+            AgentError::SecretsTooOld { .. } => ErrorClass::Precondition,
             AgentError::ShuttingDown => ErrorClass::Internal,
         }
     }

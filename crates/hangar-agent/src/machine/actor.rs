@@ -51,6 +51,7 @@ pub enum Command {
         config: Box<MachineConfig>,
         image: Box<ResolvedImage>,
         skip_launch: bool,
+        min_secrets_version: Option<u64>,
         reply: Reply<MachineRecord>,
     },
     Destroy {
@@ -241,8 +242,10 @@ impl MachineActor {
                 config,
                 image,
                 skip_launch,
+                min_secrets_version,
                 reply,
             } => {
+                self.record.min_secrets_version = min_secrets_version;
                 let result = self.update(*config, *image, skip_launch).await;
                 let _ = reply.send(result);
             }
@@ -486,6 +489,12 @@ impl MachineActor {
                 guest_path: mount.path.clone(),
             });
         }
+        crate::agent::check_secrets_version(
+            &self.shared.secrets,
+            &self.record.id,
+            &self.record.app,
+            self.record.min_secrets_version,
+        )?;
         let secrets = self.shared.secrets.resolve(&self.record.app);
         let spec = launch::spec(&self.record, &image, network, mounts, &secrets)?;
         let task = self.shared.driver.start(&spec).await?;

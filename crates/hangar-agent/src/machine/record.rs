@@ -32,6 +32,9 @@ pub struct MachineRecord {
     pub recent_restarts: Vec<i64>,
     pub checks: Vec<CheckStatus>,
     pub last_exit: Option<ExitInfo>,
+    /// The oldest version of the app's secrets it may boot with.
+    #[serde(default)]
+    pub min_secrets_version: Option<u64>,
 }
 
 impl MachineRecord {

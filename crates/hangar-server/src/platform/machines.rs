@@ -156,6 +156,7 @@ impl ControlPlane {
                 config: req.config.clone(),
                 skip_launch: req.skip_launch.unwrap_or(false),
                 cordoned: req.skip_service_registration.unwrap_or(false),
+                min_secrets_version: req.min_secrets_version,
             })
             .await;
         if let Err(err) = created {
@@ -231,7 +232,12 @@ impl ControlPlane {
             ));
         }
         self.agent
-            .update(id, req.config, req.skip_launch.unwrap_or(false))
+            .update(
+                id,
+                req.config,
+                req.skip_launch.unwrap_or(false),
+                req.min_secrets_version,
+            )
             .await?;
         let mut machine = self.agent.machine(id).await?;
         if let Some(ttl) = req.lease_ttl {

@@ -50,12 +50,15 @@ fn record_key(app: &str) -> String {
 
 /// Decrypted values: app → (name, value).
 type Cache = Arc<RwLock<HashMap<String, Vec<(String, String)>>>>;
+/// The version of each app's secrets, for `min_secrets_version`.
+type Versions = Arc<RwLock<HashMap<String, u64>>>;
 
 /// The vault: encrypts, stores, and serves decrypted values to the agent.
 pub struct SecretVault {
     cipher: ChaCha20Poly1305,
     store: Arc<dyn Store>,
     cache: Cache,
+    versions: Versions,
 }
 
 impl std::fmt::Debug for SecretVault {
@@ -119,6 +122,7 @@ impl SecretVault {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
             store,
             cache: Arc::new(RwLock::new(HashMap::new())),
+            versions: Arc::new(RwLock::new(HashMap::new())),
         };
         let records = vault
             .store
@@ -130,6 +134,11 @@ impl SecretVault {
             let values = vault.decrypt_all(&app, &record).with_context(|| {
                 format!("the secrets of app {app:?} do not open with {KEY_FILE}; restore the key file the data directory was created with")
             })?;
+            vault
+                .versions
+                .write()
+                .unwrap()
+                .insert(app.clone(), record.version);
             vault.cache.write().unwrap().insert(app, values);
         }
         Ok(Arc::new(vault))
@@ -138,7 +147,9 @@ impl SecretVault {
     /// What the agent reads at every Machine launch.
     pub fn source(&self) -> SecretSource {
         let cache = self.cache.clone();
+        let versions = self.versions.clone();
         SecretSource::new(move |app| cache.read().unwrap().get(app).cloned().unwrap_or_default())
+            .with_version(move |app| versions.read().unwrap().get(app).copied().unwrap_or(0))
     }
 
     fn decrypt_all(
@@ -271,6 +282,7 @@ impl SecretVault {
     pub async fn forget(&self, app: &str) -> HttpResult<()> {
         self.store.delete(&record_key(app)).await?;
         self.cache.write().unwrap().remove(app);
+        self.versions.write().unwrap().remove(app);
         Ok(())
     }
 
@@ -294,6 +306,10 @@ impl SecretVault {
                     HttpError::internal(format!("stored secrets do not decrypt: {err}"))
                 })?;
                 self.cache.write().unwrap().insert(app.to_string(), values);
+                self.versions
+                    .write()
+                    .unwrap()
+                    .insert(app.to_string(), record.version);
                 return Ok(record.version);
             }
         }

@@ -130,6 +130,9 @@ pub struct UpdateMachineRequest {
     pub lease_ttl: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lsvd: Option<bool>,
+    /// Refuse to boot with the app's secrets older than this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_secrets_version: Option<u64>,
 }
 
 /// `POST …/stop` (optional body).

@@ -15,6 +15,7 @@ mod lifecycle;
 mod proxy_process;
 mod restart_policies;
 mod route_watch;
+mod secrets_version;
 mod server_deploy_crash;
 mod server_deploy_load;
 mod server_deploy_machine_checks;

@@ -309,6 +309,7 @@ impl Run {
             ha: self.record.spec.ha,
             restart_only: self.record.spec.restart_only,
             secrets_changed: self.record.spec.secrets_changed,
+            secrets_version: self.record.spec.secrets_version,
             default_region: self.cp.agent.region(),
             regions: &regions,
         })

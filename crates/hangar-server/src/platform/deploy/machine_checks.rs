@@ -68,6 +68,7 @@ impl Run {
                     config: machine,
                     skip_launch: false,
                     cordoned: true,
+                    min_secrets_version: None,
                 })
                 .await;
             if let Err(e) = created {

@@ -273,6 +273,7 @@ impl ControlPlane {
                 restart_only: req.restart_only,
                 release_command_timeout_ms: release_command_timeout.as_millis() as u64,
                 secrets_changed,
+                secrets_version,
             },
             release_id: release.id,
             phase: Phase::Queued,

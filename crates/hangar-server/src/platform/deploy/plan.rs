@@ -67,6 +67,10 @@ pub enum Action {
         old: Box<MachineConfig>,
         new: Box<MachineConfig>,
         skip_launch: bool,
+        /// The release's secrets version: the Machine refuses to boot with
+        /// older secrets (a restart for `secrets set` gets the new ones).
+        #[serde(default)]
+        min_secrets_version: Option<u64>,
     },
     /// A Machine destroyed; a revert re-creates it as `recreate_id`.
     Destroy {
@@ -132,6 +136,8 @@ pub struct PlanInput<'a> {
     pub ha: bool,
     pub restart_only: bool,
     pub secrets_changed: bool,
+    /// The release's secrets version (0: none set yet).
+    pub secrets_version: u64,
     /// Where new Machines go without `primary_region` or `[regions]`.
     pub default_region: &'a str,
     /// Regions that have a host.
@@ -409,6 +415,7 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
             old: Box::new(machine.config.clone()),
             new: Box::new(new.clone()),
             skip_launch: machine.state != MachineState::Started,
+            min_secrets_version: (input.secrets_version > 0).then_some(input.secrets_version),
         };
         let started = |m: &MachineRecord| m.state == MachineState::Started;
         match input.strategy {
@@ -517,6 +524,7 @@ fn standby_steps(
                 old: Box::new(standby.config.clone()),
                 new: Box::new(new),
                 skip_launch: true,
+                min_secrets_version: None,
             };
             b.push(group, action, false);
         }

@@ -25,6 +25,9 @@ pub struct DeploySpec {
     /// The secrets version changed since the release before: every Machine
     /// restarts even if its config did not change.
     pub secrets_changed: bool,
+    /// The release's secrets version, passed as `min_secrets_version`.
+    #[serde(default)]
+    pub secrets_version: u64,
 }
 
 impl DeploySpec {

@@ -135,6 +135,7 @@ impl ControlPlane {
                         config,
                         skip_launch: *skip_launch,
                         cordoned: *cordoned,
+                        min_secrets_version: None,
                     })
                     .await;
                 if let Err(e) = created {
@@ -146,6 +147,7 @@ impl ControlPlane {
                 machine_id,
                 new,
                 skip_launch,
+                min_secrets_version,
                 ..
             } => {
                 let current = self
@@ -160,7 +162,12 @@ impl ControlPlane {
                     self.claim_mounts(app, machine_id, &current.region, &mut config)
                         .await?;
                     self.agent
-                        .update(machine_id, config.clone(), *skip_launch)
+                        .update(
+                            machine_id,
+                            config.clone(),
+                            *skip_launch,
+                            *min_secrets_version,
+                        )
                         .await
                         .map_err(|e| format!("cannot update machine {machine_id}: {e}"))?;
                     self.release_unmounted(app, machine_id, Some(&config))
@@ -202,7 +209,7 @@ impl ControlPlane {
                     self.claim_mounts(app, machine_id, &current.region, &mut config)
                         .await?;
                     self.agent
-                        .update(machine_id, config.clone(), *skip_launch)
+                        .update(machine_id, config.clone(), *skip_launch, None)
                         .await
                         .map_err(|e| format!("cannot revert machine {machine_id}: {e}"))?;
                     self.release_unmounted(app, machine_id, Some(&config))
@@ -248,6 +255,7 @@ impl ControlPlane {
                         config,
                         skip_launch: !*was_started,
                         cordoned: false,
+                        min_secrets_version: None,
                     })
                     .await
                     .map_err(|e| format!("cannot re-create machine {machine_id}: {e}"))?;
