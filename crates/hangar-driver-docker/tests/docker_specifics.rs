@@ -138,7 +138,7 @@ async fn a_machine_answers_at_its_static_private_addresses() {
     let answer = http_get_eventually(v4)
         .await
         .expect("the machine answers at its private IPv4 address");
-    assert!(answer.contains("hello from a hangar container"), "{answer}");
+    assert!(answer.contains("hello from a hangar machine"), "{answer}");
     let ipv6_enabled = docker(&[
         "network",
         "inspect",
@@ -151,7 +151,7 @@ async fn a_machine_answers_at_its_static_private_addresses() {
         let answer = http_get_eventually(v6)
             .await
             .expect("the machine answers at its private IPv6 address");
-        assert!(answer.contains("hello from a hangar container"), "{answer}");
+        assert!(answer.contains("hello from a hangar machine"), "{answer}");
     } else {
         eprintln!("!!! the Docker daemon refused IPv6 on the network: IPv4 only");
     }

@@ -4,13 +4,8 @@
 use std::path::Path;
 
 use hangar_driver::conformance::TestImage;
+use hangar_driver::Driver;
 use hangar_driver_docker::{DockerDriver, DockerDriverConfig};
-
-/// Busybox applets the test image links.
-const APPLETS: &[&str] = &[
-    "sh", "sleep", "cat", "echo", "id", "pwd", "hostname", "httpd", "ls", "ps", "true", "false",
-    "env", "kill", "test", "seq", "head", "awk", "ip", "wc", "stty", "tty",
-];
 
 pub struct Fixture {
     pub dir: tempfile::TempDir,
@@ -28,44 +23,19 @@ impl Drop for Fixture {
     }
 }
 
-fn write(path: &Path, contents: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, contents).unwrap();
-}
-
-/// Two layers: busybox with /etc and /tmp, then a file on top.
+/// The suite's busybox image in a temporary directory.
 pub fn busybox_image() -> Fixture {
     let dir = tempfile::Builder::new()
         .prefix("hangar-docker-test-")
         .tempdir()
         .unwrap();
-    let base = dir.path().join("layers/base");
-    std::fs::create_dir_all(base.join("bin")).unwrap();
-    std::fs::copy("/bin/busybox", base.join("bin/busybox")).unwrap();
-    for applet in APPLETS {
-        std::os::unix::fs::symlink("busybox", base.join("bin").join(applet)).unwrap();
-    }
-    write(
-        &base.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-    );
-    write(&base.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n");
-    std::fs::create_dir_all(base.join("tmp")).unwrap();
-    std::fs::set_permissions(
-        base.join("tmp"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
-    )
-    .unwrap();
-    let web = dir.path().join("layers/web");
-    write(
-        &web.join("www/index.html"),
-        "hello from a hangar container\n",
-    );
-    Fixture {
-        dir,
-        image: TestImage {
-            layers: vec![base, web],
-        },
+    let image = TestImage::busybox(dir.path());
+    Fixture { dir, image }
+}
+
+impl AsRef<TestImage> for Fixture {
+    fn as_ref(&self) -> &TestImage {
+        &self.image
     }
 }
 
@@ -76,7 +46,10 @@ pub async fn setup(test: &str) -> Option<(DockerDriver, Fixture)> {
         return None;
     }
     match DockerDriver::connect(DockerDriverConfig::default()).await {
-        Ok(driver) => Some((driver, busybox_image())),
+        Ok(driver) => {
+            assert!(driver.isolation().is_isolated(), "containers are isolated");
+            Some((driver, busybox_image()))
+        }
         Err(error) => {
             eprintln!("!!! SKIPPED {test}: {error}");
             None

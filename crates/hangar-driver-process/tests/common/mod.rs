@@ -5,15 +5,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use hangar_driver::conformance::TestImage;
-use hangar_driver::NetworkSpec;
+use hangar_driver::{Driver, Isolation, NetworkSpec};
 use hangar_driver_process::{ProcessDriver, ProcessDriverConfig};
-
-/// Busybox applets the test image links.
-const APPLETS: &[&str] = &[
-    "sh", "sleep", "cat", "echo", "id", "pwd", "hostname", "httpd", "ls", "ps", "nc", "printf",
-    "ip", "netstat", "seq", "awk", "head", "tail", "grep", "find", "wc", "true", "false", "mkdir",
-    "touch", "env", "dd", "tr", "yes", "kill", "test", "stty", "tty",
-];
 
 /// Bridge and subnets of these tests: distinct from the default `hangar0`
 /// (172.30.0.1/16, fdaa:0:48::1/64) so that tests of other crates, which use the
@@ -40,40 +33,49 @@ pub fn skip_unless_root_with_busybox(test: &str) -> bool {
     false
 }
 
-fn write(path: &Path, contents: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, contents).unwrap();
-}
-
-/// Two layers: busybox + /etc, then a web root (exercising layer stacking).
+/// The suite's busybox image in a temporary directory.
 pub fn busybox_image() -> Fixture {
     let dir = tempfile::Builder::new()
         .prefix("hangar-driver-test-")
         .tempdir()
         .unwrap();
-    let base = dir.path().join("layers/base");
-    std::fs::create_dir_all(base.join("bin")).unwrap();
-    std::fs::copy("/bin/busybox", base.join("bin/busybox")).unwrap();
-    for applet in APPLETS {
-        std::os::unix::fs::symlink("busybox", base.join("bin").join(applet)).unwrap();
-    }
-    write(
-        &base.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-    );
-    write(&base.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n");
-    std::fs::create_dir_all(base.join("tmp")).unwrap();
-    std::fs::set_permissions(
-        base.join("tmp"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o1777),
-    )
-    .unwrap();
-    let web = dir.path().join("layers/web");
-    write(&web.join("www/index.html"), "hello from a hangar machine\n");
-    let image = TestImage {
-        layers: vec![base, web],
-    };
+    let image = TestImage::busybox(dir.path());
     Fixture { dir, image }
+}
+
+impl AsRef<TestImage> for Fixture {
+    fn as_ref(&self) -> &TestImage {
+        &self.image
+    }
+}
+
+/// The isolated driver and its image, or `None` (after a loud message)
+/// without root or busybox.
+pub async fn isolated_setup(test: &str) -> Option<(ProcessDriver, Fixture)> {
+    if skip_unless_root_with_busybox(test) {
+        return None;
+    }
+    let fixture = busybox_image();
+    let driver = driver(&fixture);
+    assert_eq!(
+        driver.isolation(),
+        Isolation::Full,
+        "this host should allow full isolation"
+    );
+    Some((driver, fixture))
+}
+
+/// The driver with isolation disabled and its image, or `None` (after a
+/// loud message) without busybox.
+pub async fn unisolated_setup(test: &str) -> Option<(ProcessDriver, Fixture)> {
+    if !Path::new("/bin/busybox").exists() {
+        eprintln!("!!! SKIPPING {test}: /bin/busybox is missing");
+        return None;
+    }
+    let fixture = busybox_image();
+    let driver = unisolated_driver(&fixture);
+    assert!(matches!(driver.isolation(), Isolation::None { .. }));
+    Some((driver, fixture))
 }
 
 pub fn init_exe() -> PathBuf {
