@@ -39,7 +39,7 @@ impl Transcript {
     }
 
     /// Reads until the output ends (bounded); false if it did not end.
-    async fn to_end(&mut self) -> bool {
+    async fn read_to_end(&mut self) -> bool {
         let mut rest = Vec::new();
         let ended = tokio::time::timeout(PROMPT, self.output.read_to_end(&mut rest)).await;
         self.text.push_str(&String::from_utf8_lossy(&rest));
@@ -85,7 +85,7 @@ pub async fn check_console(driver: &dyn Driver, image: &TestImage) {
         .write_all(b"stty size; tty; exit 7\n")
         .await
         .expect("typing into the console");
-    let ended = transcript.to_end().await;
+    let ended = transcript.read_to_end().await;
     assert!(
         ended,
         "the console's output ends with its shell: {:?}",
@@ -129,7 +129,7 @@ pub async fn check_console(driver: &dyn Driver, image: &TestImage) {
         .write_all(b"stty size; exit 0\n")
         .await
         .expect("typing");
-    assert!(transcript.to_end().await, "{:?}", transcript.text);
+    assert!(transcript.read_to_end().await, "{:?}", transcript.text);
     assert!(
         transcript.text.contains("43 132"),
         "stty sees the new size after a resize: {:?}",

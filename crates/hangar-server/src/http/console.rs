@@ -110,7 +110,8 @@ async fn relay(socket: WebSocket, session: ConsoleSession) {
         while let Some(Ok(message)) = from_client.next().await {
             match message {
                 Message::Binary(bytes) => {
-                    if input.write_all(&bytes).await.is_err() {
+                    let typed = input.write_all(&bytes).await;
+                    if typed.is_err() {
                         break;
                     }
                 }
