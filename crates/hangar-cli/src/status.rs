@@ -122,3 +122,26 @@ fn machines_table(machines: Vec<Machine>) -> Table {
     }
     table
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn machine(id: &str, standbys: &[&str]) -> Machine {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "name": id, "state": "stopped", "region": "dev",
+            "instance_id": "01J", "private_ip": "172.30.0.2",
+            "config": {"image": "busybox", "standbys": standbys},
+            "created_at": "", "updated_at": "", "events": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn standbys_are_marked_with_a_dagger() {
+        let table = machines_table(vec![machine("m1", &[]), machine("m2", &["m1"])]);
+        let text = table.render(false);
+        assert!(text.contains("m2†"), "{text}");
+        assert!(!text.contains("m1†"), "{text}");
+    }
+}
