@@ -333,7 +333,7 @@ async fn add_extracts_xz_bzip2_and_gzip_archives_like_docker() {
         "FROM scratch\nADD a.tar.xz /xz/\nADD b.tar.bz2 /bz/\nADD c.tgz /gz/\nADD notes.tar.xz /raw/\nCMD [\"/x\"]\n",
     )
     .unwrap();
-    let mut request = BuildRequest::new(&context, &dir.path().join("out"));
+    let mut request = BuildRequest::new(&context, dir.path().join("out"));
     request.builder = BuilderChoice::Native;
     let image = build(&request).await.expect("native build");
     let store = hangar_image::ImageStore::open(&dir.path().join("store")).unwrap();
