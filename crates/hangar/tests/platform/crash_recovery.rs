@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use hangar_client::{Client, LogOptions};
 use hangar_types::{CreateAppRequest, CreateMachineRequest, MachineState};
 
-use crate::support::{config, http_get, DevProcess};
+use crate::support::{alive_image, config, http_get, DevProcess};
 
 /// `hangar dev` on its own network, apart from any other on this host.
 async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
@@ -48,15 +48,7 @@ async fn kill_9_while_machines_start_and_stop_loses_nothing() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let Some(image) = hangar_testbed::busybox_image(
-        &dir.path().join("image"),
-        &[
-            "/bin/sh",
-            "-c",
-            "echo booted; exec httpd -f -v -p 8080 -h /www",
-        ],
-        &[("/www/index.html", "alive\n", 0o644)],
-    ) else {
+    let Some(image) = alive_image(dir.path()) else {
         return;
     };
     let (dev, client) = start_dev(&data).await;

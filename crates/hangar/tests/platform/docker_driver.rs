@@ -193,15 +193,7 @@ async fn hangar_dev_on_docker_recovers_its_containers_after_kill_9() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let Some(image) = hangar_testbed::busybox_image(
-        &dir.path().join("image"),
-        &[
-            "/bin/sh",
-            "-c",
-            "echo booted; exec httpd -f -p 8080 -h /www",
-        ],
-        &[("/www/index.html", "alive\n", 0o644)],
-    ) else {
+    let Some(image) = alive_image(dir.path()) else {
         return;
     };
     let dev = start_docker_dev(&data).await;

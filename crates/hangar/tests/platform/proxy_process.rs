@@ -13,7 +13,7 @@ use hangar_types::{
     CreateAppRequest, CreateMachineRequest, MachinePort, MachineService, MachineState,
 };
 
-use crate::support::{config, DevProcess};
+use crate::support::{alive_image, config, DevProcess};
 
 /// `hangar proxy` as a child process, killed on drop.
 struct StandaloneProxy {
@@ -149,11 +149,7 @@ async fn standalone_proxy_follows_routes_and_outlives_the_control_plane() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some(image) = hangar_testbed::busybox_image(
-        &dir.path().join("image"),
-        &["/bin/sh", "-c", "exec httpd -f -p 8080 -h /www"],
-        &[("/www/index.html", "alive\n", 0o644)],
-    ) else {
+    let Some(image) = alive_image(dir.path()) else {
         return;
     };
     let dev = start_dev(&dir.path().join("data")).await;

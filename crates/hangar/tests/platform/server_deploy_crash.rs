@@ -9,7 +9,7 @@ use hangar_client::Client;
 use hangar_types::{CreateAppRequest, DeployState, ReleaseStatus};
 
 use crate::server_deploys_support::*;
-use crate::support::DevProcess;
+use crate::support::{alive_image, DevProcess};
 
 /// `hangar dev` on its own network, apart from any other on this host.
 async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
@@ -46,11 +46,7 @@ async fn a_deploy_finishes_after_its_control_plane_is_killed_and_restarted() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let Some(image) = hangar_testbed::busybox_image(
-        &dir.path().join("image"),
-        &["/bin/sh", "-c", "exec httpd -f -p 8080 -h /www"],
-        &[("/www/index.html", "hello\n", 0o644)],
-    ) else {
+    let Some(image) = alive_image(dir.path()) else {
         return;
     };
     let data = dir.path().join("data");

@@ -30,6 +30,20 @@ pub fn http_image(tb: &Testbed, name: &str) -> Option<BusyboxImage> {
     )
 }
 
+/// A busybox image under `dir` that prints "booted" and serves "alive\n"
+/// on port 8080 (for tests that run their own `hangar dev`).
+pub fn alive_image(dir: &std::path::Path) -> Option<BusyboxImage> {
+    busybox_image(
+        &dir.join("image"),
+        &[
+            "/bin/sh",
+            "-c",
+            "echo booted; exec httpd -f -p 8080 -h /www",
+        ],
+        &[("/www/index.html", "alive\n", 0o644)],
+    )
+}
+
 pub async fn create_app(tb: &Testbed, name: &str) {
     tb.client
         .create_app(&CreateAppRequest {
