@@ -88,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Apps(command) => apps::run(&ctx, command).await,
         Command::Machine(command) => machine::run(&ctx, command).await,
         Command::Volumes(command) => volumes::run(&ctx, command).await,
-        Command::Config(command) => config_cmd::run(&ctx, command),
+        Command::Config(command) => config_cmd::run(&ctx, command).await,
     }
 }
 

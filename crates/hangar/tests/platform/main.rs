@@ -29,5 +29,6 @@ mod volumes;
 mod workflow;
 mod workflow_apps;
 mod workflow_auth;
+mod workflow_config;
 mod workflow_errors;
 mod workflow_scale;

@@ -1,5 +1,8 @@
-//! `hangar config validate|show|env`: fly.toml commands. Their logic lives
-//! in `hangar-config`; this module defines the arguments and wires them.
+//! `hangar config validate|show|env|save`: fly.toml commands. The logic of
+//! the first three lives in `hangar-config`; this module defines the
+//! arguments and wires them. `save` (`save.rs`) asks the platform.
+
+mod save;
 
 use clap::{Args, Subcommand};
 
@@ -16,6 +19,9 @@ pub enum ConfigCommand {
     Show(ConfigShowArgs),
     /// Print the environment variables fly.toml sets
     Env(ConfigEnvArgs),
+    /// Write the app's deployed config (its latest complete release's
+    /// fly.toml) to the config path
+    Save(ConfigSaveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -35,7 +41,10 @@ pub struct ConfigShowArgs {
 #[derive(Debug, Args)]
 pub struct ConfigEnvArgs {}
 
-pub(crate) fn run(ctx: &Context, command: ConfigCommand) -> anyhow::Result<i32> {
+#[derive(Debug, Args)]
+pub struct ConfigSaveArgs {}
+
+pub(crate) async fn run(ctx: &Context, command: ConfigCommand) -> anyhow::Result<i32> {
     let mut stdout = std::io::stdout().lock();
     match command {
         ConfigCommand::Validate(args) => {
@@ -52,6 +61,10 @@ pub(crate) fn run(ctx: &Context, command: ConfigCommand) -> anyhow::Result<i32> 
             show_command(&ctx.config_path(), format, &mut stdout)
         }
         ConfigCommand::Env(_) => env_command(&ctx.config_path(), &mut stdout),
+        ConfigCommand::Save(_) => {
+            drop(stdout);
+            save::run(ctx).await
+        }
     }
 }
 
@@ -87,12 +100,17 @@ mod tests {
         };
         assert!(cli.json && !args.yaml);
         assert!(matches!(config(&["env"]).1, ConfigCommand::Env(_)));
+        assert!(matches!(config(&["save"]).1, ConfigCommand::Save(_)));
     }
 
     #[test]
     fn a_missing_file_is_reported_with_exit_code_1() {
         let dir = std::env::temp_dir().join(format!("hangar-cli-config-{}", std::process::id()));
         let (cli, command) = config(&["validate", "-c", dir.join("fly.toml").to_str().unwrap()]);
-        assert_eq!(run(&Context::new(&cli), command).unwrap(), 1);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let code = runtime.block_on(run(&Context::new(&cli), command)).unwrap();
+        assert_eq!(code, 1);
     }
 }
