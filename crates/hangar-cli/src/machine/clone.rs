@@ -3,7 +3,9 @@
 //! same name and size.
 
 use hangar_client::Client;
-use hangar_types::{CreateMachineRequest, CreateVolumeRequest, Machine};
+use hangar_types::{
+    CreateMachineRequest, CreateVolumeRequest, Machine, MachineRestart, RestartPolicy,
+};
 
 use super::run::{print_machine, wait_until_started};
 use super::CloneArgs;
@@ -20,6 +22,27 @@ pub(crate) fn clone_request(
         name,
         region: Some(region.unwrap_or_else(|| source.region.clone())),
         ..CreateMachineRequest::default()
+    }
+}
+
+/// Applies `args`' `--standby-for`, `--schedule`, `--rm` and
+/// `--skip-start` to the copy. A standby is created stopped.
+pub(crate) fn apply_lifecycle(request: &mut CreateMachineRequest, args: &CloneArgs) {
+    if !args.standby_for.is_empty() {
+        request.config.standbys = args.standby_for.clone();
+    }
+    if let Some(schedule) = &args.schedule {
+        request.config.schedule = Some(schedule.clone());
+    }
+    if args.rm {
+        request.config.auto_destroy = Some(true);
+        request.config.restart = Some(MachineRestart {
+            policy: Some(RestartPolicy::No),
+            max_retries: None,
+        });
+    }
+    if args.skip_start || !args.standby_for.is_empty() {
+        request.skip_launch = Some(true);
     }
 }
 
@@ -61,7 +84,8 @@ async fn fresh_volumes(
 pub(crate) async fn clone(ctx: &Context, app: &str, args: CloneArgs) -> anyhow::Result<i32> {
     let client = ctx.client()?;
     let source = client.get_machine(app, &args.id).await?;
-    let mut request = clone_request(&source, args.name, args.region);
+    let mut request = clone_request(&source, args.name.clone(), args.region.clone());
+    apply_lifecycle(&mut request, &args);
     fresh_volumes(ctx, &client, app, &mut request).await?;
     if !ctx.output.is_json() {
         ctx.output.note(format_args!(
@@ -71,7 +95,7 @@ pub(crate) async fn clone(ctx: &Context, app: &str, args: CloneArgs) -> anyhow::
         ));
     }
     let machine = client.create_machine(app, &request).await?;
-    let machine = if args.detach {
+    let machine = if args.detach || request.skip_launch == Some(true) {
         machine
     } else {
         wait_until_started(ctx, &client, app, &machine, args.wait_timeout).await?
@@ -100,6 +124,43 @@ mod tests {
         assert_eq!(request.config, source("started").config);
         assert_eq!(request.region.as_deref(), Some("dev"));
         assert_eq!(request.name, None);
+        assert_eq!(request.skip_launch, None);
+    }
+
+    fn clone_args(flags: &[&str]) -> CloneArgs {
+        use clap::Parser;
+        let cli = crate::Cli::try_parse_from(
+            [&["hangar", "machine", "clone", "3d8d413b29d089"], flags].concat(),
+        )
+        .unwrap();
+        match cli.command {
+            crate::Command::Machine(super::super::MachineCommand::Clone(args)) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn standby_schedule_and_rm_shape_the_clone() {
+        let mut request = clone_request(&source("started"), None, None);
+        apply_lifecycle(&mut request, &clone_args(&["--standby-for", "a1,b2"]));
+        assert_eq!(
+            request.config.standbys,
+            vec!["a1".to_string(), "b2".to_string()]
+        );
+        assert_eq!(
+            request.skip_launch,
+            Some(true),
+            "a standby is created stopped"
+        );
+
+        let mut request = clone_request(&source("started"), None, None);
+        apply_lifecycle(&mut request, &clone_args(&["--schedule", "daily", "--rm"]));
+        assert_eq!(request.config.schedule.as_deref(), Some("daily"));
+        assert_eq!(request.config.auto_destroy, Some(true));
+        assert_eq!(
+            request.config.restart.and_then(|r| r.policy),
+            Some(RestartPolicy::No)
+        );
         assert_eq!(request.skip_launch, None);
     }
 

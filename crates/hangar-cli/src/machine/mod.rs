@@ -172,6 +172,19 @@ pub struct CloneArgs {
     /// Region of the new Machine [default: the source's]
     #[arg(short = 'r', long)]
     pub region: Option<String>,
+    /// Machine ids the clone stands by for: it is created stopped and
+    /// starts when one of them fails
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    pub standby_for: Vec<String>,
+    /// Run the clone on a schedule instead of continuously
+    #[arg(long, value_name = "INTERVAL", value_parser = ["hourly", "daily", "weekly", "monthly"])]
+    pub schedule: Option<String>,
+    /// Destroy the clone when it exits (its restart policy becomes `no`)
+    #[arg(long)]
+    pub rm: bool,
+    /// Create the clone without starting it
+    #[arg(long)]
+    pub skip_start: bool,
     /// Return once the Machine is created, without waiting for it to start
     #[arg(long)]
     pub detach: bool,

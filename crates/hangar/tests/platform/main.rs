@@ -31,4 +31,5 @@ mod workflow_apps;
 mod workflow_auth;
 mod workflow_config;
 mod workflow_errors;
+mod workflow_machines;
 mod workflow_scale;
