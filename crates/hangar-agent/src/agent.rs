@@ -521,14 +521,13 @@ impl Agent {
         }
     }
 
-    /// Runs a command inside a started Machine.
-    pub async fn exec(
+    /// The task of a started Machine and the environment its commands run
+    /// with (the boot environment, secrets included): what `exec` and
+    /// `console` start a command with.
+    pub(crate) async fn exec_target(
         &self,
         id: &str,
-        argv: Vec<String>,
-        timeout: Duration,
-        stdin: Option<Vec<u8>>,
-    ) -> Result<ExecOutput, AgentError> {
+    ) -> Result<(hangar_driver::TaskHandle, Vec<(String, String)>), AgentError> {
         let record = self.record(id).await?;
         lifecycle::check(id, record.state, Action::Exec)?;
         let task = record
@@ -537,7 +536,18 @@ impl Agent {
             .ok_or_else(|| AgentError::NotFound(id.to_string()))?;
         let image = self.shared.images.resolve(&record.config.image).await?;
         let secrets = self.shared.secrets.resolve(&record.app);
-        let env = launch::environment(&record, &image, &secrets);
+        Ok((task, launch::environment(&record, &image, &secrets)))
+    }
+
+    /// Runs a command inside a started Machine.
+    pub async fn exec(
+        &self,
+        id: &str,
+        argv: Vec<String>,
+        timeout: Duration,
+        stdin: Option<Vec<u8>>,
+    ) -> Result<ExecOutput, AgentError> {
+        let (task, env) = self.exec_target(id).await?;
         Ok(self
             .shared
             .driver

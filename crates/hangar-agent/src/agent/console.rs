@@ -4,8 +4,6 @@ use hangar_driver::{ConsoleRequest, ConsoleSession, TerminalSize};
 
 use super::Agent;
 use crate::error::AgentError;
-use crate::machine::launch;
-use crate::machine::lifecycle::{self, Action};
 
 /// `TERM` when the client names none.
 const DEFAULT_TERM: &str = "xterm";
@@ -20,15 +18,7 @@ impl Agent {
         term: Option<String>,
         size: TerminalSize,
     ) -> Result<ConsoleSession, AgentError> {
-        let record = self.record(id).await?;
-        lifecycle::check(id, record.state, Action::Exec)?;
-        let task = record
-            .task
-            .clone()
-            .ok_or_else(|| AgentError::NotFound(id.to_string()))?;
-        let image = self.shared.images.resolve(&record.config.image).await?;
-        let secrets = self.shared.secrets.resolve(&record.app);
-        let mut env = launch::environment(&record, &image, &secrets);
+        let (task, mut env) = self.exec_target(id).await?;
         env.retain(|(name, _)| name != "TERM");
         env.push((
             "TERM".into(),
