@@ -10,7 +10,6 @@ use std::time::Duration;
 use hangar_types::DeployState;
 
 use crate::server_deploys_support::*;
-use crate::support::*;
 
 /// Concurrent request loops of the load generator.
 const LOOPS: usize = 4;
@@ -81,26 +80,21 @@ fn chain(error: &dyn std::error::Error) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deploys_under_load_fail_no_request() {
-    if hangar_testbed::skip_unless_root("deploys_under_load_fail_no_request") {
+    let app = "loaded";
+    let Some((tb, image)) = testbed_with_app("deploys_under_load_fail_no_request", app).await
+    else {
         return;
-    }
-    let tb = testbed().await;
+    };
     let Some(proxy) = tb.platform.proxy_addr else {
         println!("SKIPPED deploys_under_load_fail_no_request: the testbed runs no proxy");
         return;
     };
-    let Some(image) = http_image(&tb, "deploy-load") else {
-        return;
-    };
-    let app = "loaded";
-    create_app(&tb, app).await;
-    let (first, events) = deploy(
+    deploy_ok(
         &tb,
         app,
         &request(&image.reference, &fly_toml(app, "v1", false, "")),
     )
     .await;
-    assert_eq!(first.state, DeployState::Succeeded, "{}", messages(&events));
     assert_eq!(managed(&tb, app).await.len(), 2);
     hangar_testbed::wait_until_async(
         "the app to answer through the proxy",

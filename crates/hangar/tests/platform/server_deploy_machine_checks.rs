@@ -4,7 +4,6 @@
 use hangar_types::DeployState;
 
 use crate::server_deploys_support::*;
-use crate::support::*;
 
 /// `[[http_service.machine_checks]]` printing the tested Machine's address
 /// and exiting with `code`.
@@ -16,24 +15,21 @@ fn machine_check(code: i32) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_machine_check_reverts_the_rollout_and_a_passing_one_lets_it_finish() {
-    if hangar_testbed::skip_unless_root(
+    let app = "machine-checks";
+    let Some((tb, image)) = testbed_with_app(
         "a_failing_machine_check_reverts_the_rollout_and_a_passing_one_lets_it_finish",
-    ) {
-        return;
-    }
-    let tb = testbed().await;
-    let Some(image) = http_image(&tb, "deploy-machine-checks") else {
+        app,
+    )
+    .await
+    else {
         return;
     };
-    let app = "machine-checks";
-    create_app(&tb, app).await;
-    let (first, events) = deploy(
+    deploy_ok(
         &tb,
         app,
         &request(&image.reference, &fly_toml(app, "v1", false, "")),
     )
     .await;
-    assert_eq!(first.state, DeployState::Succeeded, "{}", messages(&events));
     let before = managed(&tb, app).await;
 
     // The check goes inside [http_service]: the [[vm]] table comes after it
