@@ -15,8 +15,9 @@ pub struct DockerDriverConfig {
     /// `dev.hangar.owner`): one value per agent sharing the daemon, so that
     /// one agent's sweeps never touch another's objects.
     pub owner: String,
-    /// How long a loaded image stays after no Machine uses it any more
-    /// (a stopped Machine that starts again within it does not reload it).
+    /// How long a loaded image stays after no Machine uses it any more (a
+    /// Machine started from it and destroyed; a new Machine from the same
+    /// image within it does not reload it).
     pub image_grace: Duration,
 }
 

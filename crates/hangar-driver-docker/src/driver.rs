@@ -241,7 +241,7 @@ impl Driver for DockerDriver {
             // No image sweep between loading the image and creating the container.
             let _starting = self.image_use.starting.read().await;
             let image = self.images.ensure(spec).await?;
-            self.image_use.record(&spec.machine_id, &image);
+            self.pin_image(spec, &image).await?;
             self.create(spec, &image).await?
         };
         match self.start_created(spec, &data).await {

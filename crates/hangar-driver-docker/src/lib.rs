@@ -12,9 +12,10 @@
 //!
 //! Housekeeping: containers labelled with this driver's owner but belonging
 //! to no Machine the agent knows are removed at start-up ([`orphans`]);
-//! loaded images no Machine uses any more are removed after a grace period
-//! ([`image_gc`]). `FROM host` images get the host's system directories,
-//! read-only ([`host_base`]).
+//! loaded images no Machine uses any more — no container runs them and no
+//! Machine the agent has, in any state, last started from them — are removed
+//! after a grace period ([`image_gc`]). `FROM host` images get the host's
+//! system directories, read-only ([`host_base`]).
 //!
 //! Talks to the daemon over its local unix socket only (so the host's
 //! directories are the daemon's).
@@ -38,6 +39,7 @@ mod ps;
 pub use config::DockerDriverConfig;
 pub use driver::DockerDriver;
 pub use image::image_tag;
+pub use image_gc::pin_tag;
 
 /// Label every object the driver creates carries (`dev.hangar.managed=true`).
 pub const MANAGED_LABEL: &str = "dev.hangar.managed";

@@ -231,3 +231,64 @@ async fn from_host_images_get_the_host_system_directories_read_only() {
     assert_eq!(output.stdout, "host programs\nread-only\n", "{output:?}");
     assert!(!Path::new("/usr/hangar-probe").exists());
 }
+
+/// Starts `spec`, waits for it to exit and cleans up (as the agent does
+/// when a Machine stops); returns its standard output.
+async fn run_to_exit(driver: &DockerDriver, spec: &hangar_driver::MachineSpec) -> String {
+    let task = driver.start(spec).await.expect("start");
+    let handle = task.handle.clone();
+    let output = collect_output(task).await;
+    driver.cleanup(&handle).await.expect("cleanup");
+    output.stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_machine_starts_from_its_image_after_an_agent_restart_and_a_sweep() {
+    let test = "image_restart";
+    let grace = DockerDriverConfig::default().image_grace;
+    let Some(before_restart) = driver_owned_by(test, grace).await else {
+        return;
+    };
+    let fixture = common::busybox_image();
+    let spec = base_spec(&fixture.image, &["/bin/sh", "-c", "echo up"]);
+    let _guard = common::RemoveOnPanic(spec.machine_id.clone());
+    let tag = hangar_driver_docker::image_tag(&spec.image_ref, &spec.layers);
+    let machine = spec.machine_id.as_str();
+    assert_eq!(run_to_exit(&before_restart, &spec).await, "up\n");
+    assert!(
+        !container_exists(machine),
+        "a stopped Machine keeps no container"
+    );
+
+    // The agent restarts: a new driver that never saw the Machine start.
+    drop(before_restart);
+    let after_restart = driver_owned_by(test, grace)
+        .await
+        .expect("the daemon is still reachable");
+    let removed = after_restart
+        .sweep_images_with_grace(&known(&[machine]), Duration::ZERO)
+        .await
+        .expect("sweep");
+    assert!(
+        removed.is_empty(),
+        "the stopped Machine's image stays: removed {removed:?}"
+    );
+    assert!(image_exists(&tag), "the stopped Machine's image stays");
+    {
+        // Its next start finds the image in Docker: it needs no layers to load.
+        let _hidden = fixture.hide_layers();
+        assert_eq!(run_to_exit(&after_restart, &spec).await, "up\n");
+    }
+
+    // Destroyed: its pin goes, and the image with it.
+    let removed = after_restart
+        .sweep_images_with_grace(&known(&[]), Duration::ZERO)
+        .await
+        .expect("sweep");
+    assert_eq!(removed, vec![tag.clone()]);
+    assert!(!image_exists(&tag), "the image was removed");
+    assert!(
+        !image_exists(&hangar_driver_docker::pin_tag(machine)),
+        "the destroyed Machine's pin was removed"
+    );
+}

@@ -13,13 +13,56 @@ pub struct Fixture {
 }
 
 impl Drop for Fixture {
-    /// Untags the image the driver loaded for this fixture (the conformance
-    /// specs name it `conformance:latest`), so test runs leave no tags behind.
+    /// Removes the image the driver loaded for this fixture (the conformance
+    /// specs name it `conformance:latest`) with every tag it got, the pins of
+    /// its Machines included, so test runs leave no images behind.
     fn drop(&mut self) {
         let tag = hangar_driver_docker::image_tag("conformance:latest", &self.image.layers);
-        let _ = std::process::Command::new("docker")
-            .args(["rmi", &tag])
-            .output();
+        let Ok(inspected) = std::process::Command::new("docker")
+            .args(["image", "inspect", "-f", "{{join .RepoTags \" \"}}", &tag])
+            .output()
+        else {
+            return;
+        };
+        let tags = String::from_utf8_lossy(&inspected.stdout).into_owned();
+        if inspected.status.success() {
+            let _ = std::process::Command::new("docker")
+                .arg("rmi")
+                .args(tags.split_whitespace())
+                .output();
+        }
+    }
+}
+
+impl Fixture {
+    /// Moves the image's layer directories away until the guard drops: a
+    /// start that has to load the image then fails.
+    pub fn hide_layers(&self) -> HiddenLayers {
+        let layers = self.dir.path().join("layers");
+        let hidden = self.dir.path().join("layers.hidden");
+        std::fs::rename(&layers, &hidden).expect("hide the layers");
+        HiddenLayers { layers, hidden }
+    }
+}
+
+/// Layers moved away by [`Fixture::hide_layers`].
+pub struct HiddenLayers {
+    layers: std::path::PathBuf,
+    hidden: std::path::PathBuf,
+}
+
+impl Drop for HiddenLayers {
+    fn drop(&mut self) {
+        let _ = std::fs::rename(&self.hidden, &self.layers);
+    }
+}
+
+/// A driver configuration with an owner of the test's own, so that the
+/// images it loads (labelled with the owner) are the test's only.
+pub fn config_for(test: &str) -> DockerDriverConfig {
+    DockerDriverConfig {
+        owner: format!("{test}-{}", std::process::id()),
+        ..DockerDriverConfig::default()
     }
 }
 
@@ -45,7 +88,7 @@ pub async fn setup(test: &str) -> Option<(DockerDriver, Fixture)> {
         eprintln!("!!! SKIPPED {test}: /bin/busybox is missing (apt-get install busybox-static)");
         return None;
     }
-    match DockerDriver::connect(DockerDriverConfig::default()).await {
+    match DockerDriver::connect(config_for(test)).await {
         Ok(driver) => {
             assert!(driver.isolation().is_isolated(), "containers are isolated");
             Some((driver, busybox_image()))

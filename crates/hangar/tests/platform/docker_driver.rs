@@ -147,8 +147,10 @@ async fn a_machine_runs_as_a_docker_container() {
         },
     )
     .await;
-    // The image stays loaded for the next Machine; this test untags it.
-    docker(&["rmi", &image_tag]);
+    // The image stays loaded for the next Machine (pinned by the destroyed
+    // one until the agent's next sweep); this test removes it.
+    let pin = hangar_driver_docker::pin_tag(&machine.id);
+    docker(&["rmi", &image_tag, &pin]);
     tb.stop().await;
 }
 
@@ -279,6 +281,7 @@ async fn hangar_dev_on_docker_recovers_its_containers_after_kill_9() {
         || containers_of(&machine.id).is_empty().then_some(()),
     )
     .await;
-    docker(&["rmi", &image_tag]);
+    let pin = hangar_driver_docker::pin_tag(&machine.id);
+    docker(&["rmi", &image_tag, &pin]);
     drop(dev);
 }
