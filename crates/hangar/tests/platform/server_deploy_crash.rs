@@ -23,21 +23,6 @@ async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
     (dev, client)
 }
 
-async fn wait_final(client: &Client, app: &str, id: &str) -> hangar_types::Deployment {
-    hangar_testbed::wait_until_async("the deploy to end", Duration::from_secs(180), || async {
-        let d = client
-            .get_deploy(app, id)
-            .await
-            .map_err(|e| e.to_string())?;
-        if d.state.is_final() {
-            Ok(d)
-        } else {
-            Err(format!("{:?}", d.state))
-        }
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_finishes_after_its_control_plane_is_killed_and_restarted() {
     if hangar_testbed::skip_unless_root(

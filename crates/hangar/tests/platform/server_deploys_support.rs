@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use hangar_client::Client;
 use hangar_testbed::{BusyboxImage, Testbed};
 use hangar_types::{
     CreateDeployRequest, DeployEvent, DeployState, Deployment, GoDuration, Machine,
@@ -90,6 +91,23 @@ pub async fn follow(tb: &Testbed, app: &str, id: &str) -> (Deployment, Vec<Deplo
     let deployment = tb.client.get_deploy(app, id).await.expect("get deploy");
     assert!(deployment.state.is_final(), "{deployment:?}");
     (deployment, events)
+}
+
+/// Polls a deploy until it ends (for tests whose control plane restarts,
+/// where a follow stream would break); the final deploy.
+pub async fn wait_final(client: &Client, app: &str, id: &str) -> Deployment {
+    hangar_testbed::wait_until_async("the deploy to end", Duration::from_secs(180), || async {
+        let d = client
+            .get_deploy(app, id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if d.state.is_final() {
+            Ok(d)
+        } else {
+            Err(format!("{:?}", d.state))
+        }
+    })
+    .await
 }
 
 /// A fresh testbed with the busybox HTTP image and the app `app` created;

@@ -90,8 +90,10 @@ impl Run {
             .map_err(|e| e.to_string())
     }
 
-    /// Drives the deploy to its end from wherever its record says it is.
+    /// Drives the deploy to its end from wherever its record says it is,
+    /// first destroying the one-off Machines an earlier run left.
     pub async fn drive(&mut self) -> HttpResult<()> {
+        self.destroy_leftover_one_offs().await?;
         loop {
             match self.record.phase {
                 Phase::Queued => {
@@ -159,8 +161,10 @@ impl Run {
         }
     }
 
-    /// Final state, release status and the closing `done` event.
+    /// No one-off Machine left, final state, release status and the closing
+    /// `done` event.
     async fn finish(&mut self, state: DeployState, error: Option<String>) -> HttpResult<()> {
+        self.destroy_leftover_one_offs().await?;
         let app = self.app();
         let version = self.record.deployment.release_version;
         let status = if state == DeployState::Succeeded {

@@ -10,7 +10,10 @@
 //! `no_rollback`). Every step is persisted first, so after a restart
 //! [`ControlPlane::resume_deploys`] continues each unfinished deploy: a
 //! rollout goes on from the batch it was in (steps are idempotent), a
-//! revert finishes reverting.
+//! revert finishes reverting, a release command runs again. The release
+//! command and machine checks run in [`one_off`] Machines marked with the
+//! deploy's id: those a dead run left are destroyed when the deploy resumes
+//! and when it ends.
 
 mod controller;
 mod machine_checks;
@@ -279,7 +282,6 @@ impl ControlPlane {
             phase: Phase::Queued,
             plan: None,
             next_batch: 0,
-            release_machine_id: None,
             next_seq: 1,
         };
         let mut run = Run {

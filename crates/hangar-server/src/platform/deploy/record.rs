@@ -64,8 +64,6 @@ pub struct DeployRecord {
     pub plan: Option<Plan>,
     /// The first batch of the plan not yet finished.
     pub next_batch: u32,
-    /// The release command Machine's id, fixed before it is created.
-    pub release_machine_id: Option<String>,
     /// The next event's sequence number.
     pub next_seq: u64,
 }
