@@ -26,5 +26,5 @@ pub use lease::*;
 pub use machine::*;
 pub use release::*;
 pub use secret::*;
-pub use signal::{signal_name, signal_number};
+pub use signal::{canonical_signal, signal_name, signal_number, UnknownSignal};
 pub use volume::*;

@@ -1,20 +1,11 @@
-//! `--signal`: a signal name (`SIGTERM`, `term`) or number (`15`).
+//! `--signal`: a signal name (`SIGTERM`, `term`) or number (`15`, `34`).
 
-/// A signal that is not known.
-#[derive(Debug, thiserror::Error)]
-#[error("unknown signal {input:?}: use a name such as SIGTERM, SIGINT or SIGKILL (or its number)")]
-pub struct SignalError {
-    input: String,
-}
+use hangar_types::UnknownSignal;
 
-/// Normalizes a signal to its `SIG…` name (the table is
-/// [`hangar_types::signal::SIGNALS`], shared with the agent).
-pub fn parse_signal(input: &str) -> Result<String, SignalError> {
-    hangar_types::signal_name(input)
-        .map(str::to_string)
-        .ok_or_else(|| SignalError {
-            input: input.to_string(),
-        })
+/// Normalizes a signal to its `SIG…` name, or its number when it has none
+/// (the table is [`hangar_types::signal::SIGNALS`], shared with the agent).
+pub fn parse_signal(input: &str) -> Result<String, UnknownSignal> {
+    hangar_types::canonical_signal(input)
 }
 
 #[cfg(test)]
@@ -30,9 +21,21 @@ mod tests {
     }
 
     #[test]
-    fn unknown_signals_are_refused() {
+    fn every_signal_the_agent_delivers_is_accepted() {
+        for name in ["SIGSTOP", "cont", "WINCH", "tstp", "SIGPWR", "sys"] {
+            assert!(parse_signal(name).is_ok(), "{name}");
+        }
+        assert_eq!(parse_signal("34").unwrap(), "34", "a real-time signal");
+    }
+
+    #[test]
+    fn unknown_signals_are_refused_naming_the_accepted_ones() {
         for bad in ["SIGNOPE", "0", "99", ""] {
-            assert!(parse_signal(bad).is_err(), "{bad}");
+            let error = parse_signal(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("SIGTERM") && error.contains("SIGWINCH"),
+                "{bad}: {error}"
+            );
         }
     }
 }

@@ -56,7 +56,8 @@ fn signal_number(value: &SignalValue) -> HttpResult<i32> {
     };
     parsed.ok_or_else(|| {
         HttpError::bad_request(format!(
-            "unknown signal {value}: use a name such as SIGTERM or SIGINT, or a number"
+            "unknown signal {value}: use {}",
+            hangar_types::signal::AcceptedSignals
         ))
     })
 }
