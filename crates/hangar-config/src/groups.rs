@@ -182,3 +182,29 @@ pub struct Flattened<'a> {
     /// Effective dedicated-host id: the group's `[[vm]]` value, else the top-level one.
     pub host_dedication_id: Option<&'a str>,
 }
+
+impl Flattened<'_> {
+    /// Size in GB of a volume created for the group's mount: its
+    /// `initial_size`, when set and at least 1 GB.
+    pub fn initial_volume_size_gb(&self) -> Option<i64> {
+        let (_, mount) = self.mounts.first()?;
+        crate::units::parse_decimal_size_gb(mount.initial_size.as_deref()?)
+            .ok()
+            .filter(|gb| *gb >= 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{load_str, Format};
+
+    #[test]
+    fn initial_volume_size_comes_from_the_groups_mount() {
+        let text = "app = \"a\"\n[processes]\n  web = \"w\"\n  db = \"d\"\n\
+                    [mounts]\n  source = \"data\"\n  destination = \"/data\"\n  \
+                    initial_size = \"10gb\"\n  processes = [\"db\"]\n";
+        let config = load_str(text, Format::Toml, None).unwrap().config;
+        assert_eq!(config.flatten("db").initial_volume_size_gb(), Some(10));
+        assert_eq!(config.flatten("web").initial_volume_size_gb(), None);
+    }
+}

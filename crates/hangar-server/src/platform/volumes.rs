@@ -10,6 +10,15 @@ use crate::platform::{now_rfc3339, ControlPlane};
 pub const DEFAULT_SIZE_GB: i64 = 3;
 /// The largest volume.
 pub const MAX_SIZE_GB: i64 = 500;
+/// Size of a volume created for a mount that names none (flyctl's default
+/// for `[mounts]` without `initial_size`).
+const MOUNT_DEFAULT_SIZE_GB: i64 = 1;
+
+/// A volume a mount claimed by name, and whether it was created for it.
+pub struct ClaimedVolume {
+    pub volume: Volume,
+    pub created: bool,
+}
 
 fn key(app: &str, id: &str) -> String {
     format!("volumes/{app}/{id}")
@@ -246,6 +255,49 @@ impl ControlPlane {
             .delete(&volume.id)
             .await
             .map_err(|e| HttpError::internal(e.to_string()))
+    }
+
+    /// A volume named `name` for `machine` (fly.toml's `[mounts] source`):
+    /// one already attached to it, else a free one in `region`, else a new
+    /// one of `size_gb` (1 GB when unset) there. It is not attached here.
+    pub(crate) async fn claim_volume_by_name(
+        &self,
+        app: &str,
+        machine: &str,
+        region: &str,
+        name: &str,
+        size_gb: Option<i64>,
+    ) -> HttpResult<ClaimedVolume> {
+        let volumes = self.list_volumes(app, false).await?;
+        let named = || volumes.iter().filter(|v| v.name == name);
+        let found = named()
+            .find(|v| v.attached_machine_id.as_deref() == Some(machine))
+            .or_else(|| named().find(|v| v.attached_machine_id.is_none() && v.region == region));
+        if let Some(volume) = found {
+            return Ok(ClaimedVolume {
+                volume: volume.clone(),
+                created: false,
+            });
+        }
+        let request = CreateVolumeRequest {
+            name: name.to_string(),
+            region: Some(region.to_string()),
+            size_gb: Some(size_gb.unwrap_or(MOUNT_DEFAULT_SIZE_GB)),
+            ..CreateVolumeRequest::default()
+        };
+        match self.create_volume(app, request).await {
+            Ok(volume) => Ok(ClaimedVolume {
+                volume,
+                created: true,
+            }),
+            Err(mut err) => {
+                err.body.error = format!(
+                    "no free volume {name:?} in region {region} and none could be created: {}",
+                    err.body.error
+                );
+                Err(err)
+            }
+        }
     }
 
     /// Attaches a volume to a new Machine: same app, region, and unattached.

@@ -242,6 +242,51 @@ fn create(config: MachineConfig, region: &str, temporary: bool, cordoned: bool) 
     }
 }
 
+/// `config` made fit for new Machines of `group`: each claims its own
+/// volume (never the one of the Machine the config comes from), created at
+/// the mount's `initial_size` if none is free.
+fn for_new_machines(mut config: MachineConfig, fly_toml: &Config, group: &str) -> MachineConfig {
+    let size_gb = fly_toml.flatten(group).initial_volume_size_gb();
+    for mount in &mut config.mounts {
+        mount.volume.clear();
+        mount.size_gb = size_gb;
+    }
+    config
+}
+
+/// Whether the Machines a deploy creates for a group get a standby each: a
+/// group without services, unless the deploy says `--ha=false` (§5.8).
+fn wants_standbys(input: &PlanInput<'_>, config: &MachineConfig) -> bool {
+    input.ha && config.services.is_empty()
+}
+
+/// A new Machine of `group` in `region` and, with `standby`, a stopped
+/// standby in the same region watching it.
+fn push_new_machine(
+    b: &mut Builder,
+    group: &str,
+    config: &MachineConfig,
+    region: &str,
+    wait: bool,
+    standby: bool,
+) {
+    let machine = create(config.clone(), region, false, false);
+    let watched = machine.machine_id().to_string();
+    b.push(group, machine, wait);
+    if standby {
+        let mut standby = create(
+            standby_config(config.clone(), vec![watched]),
+            region,
+            false,
+            false,
+        );
+        if let Action::Create { skip_launch, .. } = &mut standby {
+            *skip_launch = true;
+        }
+        b.push(group, standby, false);
+    }
+}
+
 fn destroy(machine: &MachineRecord, temporary: bool) -> Action {
     Action::Destroy {
         machine_id: machine.id.clone(),
@@ -322,13 +367,14 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
             }
         }
         b.next_batch();
-        // New groups get Machines; `[regions]` counts hold.
+        // New groups get Machines and `[regions]` counts hold; every Machine
+        // created here gets its standby in its own region (§5.8).
         let wait = input.strategy != Strategy::Immediate;
         for group in &groups {
             let existing = by_group.get(group).cloned().unwrap_or_default();
             let counts = config.desired_region_counts(group);
             if existing.is_empty() {
-                let base = desired(group, None)?;
+                let base = for_new_machines(desired(group, None)?, config, group);
                 let counts = if counts.is_empty() {
                     let region = config
                         .primary_region
@@ -340,27 +386,11 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
                 } else {
                     counts
                 };
-                // A group without services gets one stopped standby per
-                // Machine (`--ha`).
-                let standbys = input.ha && base.services.is_empty();
+                let standbys = wants_standbys(input, &base);
                 for (region, count) in counts {
                     check_region(&region)?;
                     for _ in 0..count.max(0) {
-                        let machine = create(base.clone(), &region, false, false);
-                        let watched = machine.machine_id().to_string();
-                        b.push(group, machine, wait);
-                        if standbys {
-                            let mut standby = create(
-                                standby_config(base.clone(), vec![watched]),
-                                &region,
-                                false,
-                                false,
-                            );
-                            if let Action::Create { skip_launch, .. } = &mut standby {
-                                *skip_launch = true;
-                            }
-                            b.push(group, standby, false);
-                        }
+                        push_new_machine(&mut b, group, &base, &region, wait, standbys);
                     }
                 }
                 continue;
@@ -371,9 +401,11 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, String> {
                     existing.iter().filter(|m| m.region == region).collect();
                 let have = here.len() as i64;
                 if have < want {
-                    let base = desired(group, Some(&existing[0].config))?;
+                    let base =
+                        for_new_machines(desired(group, Some(&existing[0].config))?, config, group);
+                    let standbys = wants_standbys(input, &base);
                     for _ in have..want {
-                        b.push(group, create(base.clone(), &region, false, false), wait);
+                        push_new_machine(&mut b, group, &base, &region, wait, standbys);
                     }
                 }
                 for machine in here.iter().skip(want.max(0) as usize) {
@@ -531,4 +563,176 @@ fn standby_steps(
     }
     b.next_batch();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WORKER_IN_TWO_REGIONS: &str = r#"
+app = "standbys"
+primary_region = "ams"
+
+[processes]
+  worker = "sleep 100000"
+
+[mounts]
+  source = "data"
+  destination = "/data"
+  initial_size = "3gb"
+  processes = ["worker"]
+
+[regions.worker]
+  ams = 1
+  ord = 2
+"#;
+
+    fn config(text: &str) -> Config {
+        hangar_config::load_str(text, hangar_config::Format::Toml, None)
+            .expect("fly.toml loads")
+            .config
+    }
+
+    fn plan(config: &Config, machines: &[MachineRecord], ha: bool) -> Plan {
+        let regions = ["ams".to_string(), "ord".to_string()];
+        build(&PlanInput {
+            config,
+            image: "registry.example/app:v2",
+            release_id: "rel_2",
+            release_version: 2,
+            machines,
+            strategy: Strategy::Rolling,
+            max_unavailable: 0.33,
+            ha,
+            restart_only: false,
+            secrets_changed: false,
+            secrets_version: 0,
+            default_region: "ams",
+            regions: &regions,
+        })
+        .expect("plan")
+    }
+
+    /// The Machines a plan creates, as (region, config, skip_launch).
+    fn creates(plan: &Plan) -> Vec<(&str, &MachineConfig, bool)> {
+        plan.steps
+            .iter()
+            .filter_map(|step| match &step.action {
+                Action::Create {
+                    region,
+                    config,
+                    skip_launch,
+                    ..
+                } => Some((region.as_str(), &**config, *skip_launch)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The (region, watched Machine's region) of every standby created.
+    fn standby_regions(plan: &Plan) -> Vec<(String, String)> {
+        let region_of = |id: &str| {
+            plan.steps.iter().find_map(|s| match &s.action {
+                Action::Create {
+                    machine_id, region, ..
+                } if machine_id == id => Some(region.clone()),
+                _ => None,
+            })
+        };
+        let mut out: Vec<(String, String)> = creates(plan)
+            .into_iter()
+            .filter(|(_, config, _)| is_standby(config))
+            .map(|(region, config, _)| {
+                let watched = region_of(&config.standbys[0]).expect("watches a new Machine");
+                (region.to_string(), watched)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn record(id: &str, region: &str, config: MachineConfig, state: MachineState) -> MachineRecord {
+        MachineRecord {
+            id: id.into(),
+            app: "standbys".into(),
+            name: id.into(),
+            region: region.into(),
+            instance_id: "01".into(),
+            config,
+            state,
+            created_at: String::new(),
+            updated_at: String::new(),
+            ipv4: None,
+            ipv6: None,
+            image_ref: Default::default(),
+            cordoned: false,
+            task: None,
+            versions: Vec::new(),
+            recent_restarts: Vec::new(),
+            checks: Vec::new(),
+            last_exit: None,
+            min_secrets_version: None,
+        }
+    }
+
+    #[test]
+    fn a_new_group_without_services_gets_a_stopped_standby_per_machine_in_each_region() {
+        let config = config(WORKER_IN_TWO_REGIONS);
+        let plan = plan(&config, &[], true);
+        let created = creates(&plan);
+        assert_eq!(created.len(), 6, "3 Machines and 3 standbys: {plan:#?}");
+        for (_, config, skip_launch) in &created {
+            assert_eq!(*skip_launch, is_standby(config), "standbys stay stopped");
+            assert_eq!(config.mounts[0].size_gb, Some(3), "created at initial_size");
+        }
+        let pairs = |r: &str| (r.to_string(), r.to_string());
+        assert_eq!(
+            standby_regions(&plan),
+            [pairs("ams"), pairs("ord"), pairs("ord")]
+        );
+        // Without --ha, none.
+        let plan = super::tests::plan(&config, &[], false);
+        assert!(standby_regions(&plan).is_empty(), "{plan:#?}");
+    }
+
+    #[test]
+    fn machines_added_to_an_existing_group_by_regions_get_standbys_and_their_own_volumes() {
+        // The first deploy had one Machine (with its volume) and its standby
+        // in ams; [regions] now asks for two more in ord.
+        let fly_toml = config(WORKER_IN_TWO_REGIONS);
+        let mut active = fly_toml.to_machine_config("worker", None).unwrap();
+        active.mounts[0].volume = "vol_ams_1".into();
+        let mut spare = standby_config(active.clone(), vec!["m_active".into()]);
+        spare.mounts[0].volume = "vol_ams_2".into();
+        let machines = [
+            record("m_active", "ams", active, MachineState::Started),
+            record("m_spare", "ams", spare, MachineState::Stopped),
+        ];
+        let plan = plan(&fly_toml, &machines, true);
+        let pairs = |r: &str| (r.to_string(), r.to_string());
+        assert_eq!(standby_regions(&plan), [pairs("ord"), pairs("ord")]);
+        for (region, config, skip_launch) in creates(&plan) {
+            assert_eq!(region, "ord");
+            assert_eq!(skip_launch, is_standby(config));
+            let mount = &config.mounts[0];
+            assert_eq!(mount.volume, "", "a new Machine claims its own volume");
+            assert_eq!(mount.size_gb, Some(3), "created at initial_size");
+        }
+        // The existing standby follows the release and stays stopped.
+        let kept = plan
+            .steps
+            .iter()
+            .find(|s| s.action.machine_id() == "m_spare")
+            .expect("the standby is updated");
+        match &kept.action {
+            Action::Update {
+                new, skip_launch, ..
+            } => {
+                assert!(*skip_launch);
+                assert_eq!(new.standbys, ["m_active"]);
+                assert_eq!(new.image, "registry.example/app:v2");
+            }
+            other => panic!("standby: {other:?}"),
+        }
+    }
 }

@@ -3,19 +3,17 @@
 //! fly.toml's `[mounts]` name a volume (`source`), not a volume id. A
 //! Machine the deploy creates claims a volume of that name: first one
 //! already attached to it (a deploy resumed after a restart), then an
-//! unattached one in its region, else a new one (`DEFAULT_SIZE_GB`, as
-//! flyctl does for a first deploy). An update keeps the Machine's volume
-//! (the plan carries the id over). A destroyed Machine's volumes are
+//! unattached one in its region, else a new one of the mount's `size_gb`
+//! (the plan puts `initial_size` there) or 1 GB, as flyctl does
+//! ([`ControlPlane::claim_volume_by_name`], shared with Machine creation).
+//! An update keeps the Machine's volume (the plan carries the id over). A destroyed Machine's volumes are
 //! detached, never deleted, so a later deploy or a revert reuses them and
 //! no data is lost.
 
 use hangar_config::machine::{plan_mount_update, MountUpdate};
-use hangar_types::{CreateVolumeRequest, MachineConfig, Volume};
+use hangar_types::MachineConfig;
 
 use crate::platform::ControlPlane;
-
-/// Size of a volume created for a mount that names no existing volume.
-const DEFAULT_SIZE_GB: i64 = 1;
 
 /// Gives `desired` the volume id of `existing`'s mount when the mount is
 /// kept (same volume name), so an update neither changes nor loses it.
@@ -50,9 +48,12 @@ impl ControlPlane {
                         mount.path
                     ));
                 };
-                let volume = self.volume_for(app, machine, region, &name).await?;
-                mount.volume = volume.id.clone();
-                volume
+                let claimed = self
+                    .claim_volume_by_name(app, machine, region, &name, mount.size_gb.take())
+                    .await
+                    .map_err(|e| e.body.error)?;
+                mount.volume = claimed.volume.id.clone();
+                claimed.volume
             } else {
                 self.volume(app, &mount.volume)
                     .await
@@ -66,40 +67,6 @@ impl ControlPlane {
             }
         }
         Ok(())
-    }
-
-    /// A volume named `name` for `machine`: one already attached to it,
-    /// else a free one in `region`, else a new one.
-    async fn volume_for(
-        &self,
-        app: &str,
-        machine: &str,
-        region: &str,
-        name: &str,
-    ) -> Result<Volume, String> {
-        let volumes = self
-            .list_volumes(app, false)
-            .await
-            .map_err(|e| format!("cannot list volumes: {}", e.body.error))?;
-        let named = || volumes.iter().filter(|v| v.name == name);
-        if let Some(mine) = named().find(|v| v.attached_machine_id.as_deref() == Some(machine)) {
-            return Ok(mine.clone());
-        }
-        if let Some(free) = named().find(|v| v.attached_machine_id.is_none() && v.region == region)
-        {
-            return Ok(free.clone());
-        }
-        self.create_volume(
-            app,
-            CreateVolumeRequest {
-                name: name.to_string(),
-                region: Some(region.to_string()),
-                size_gb: Some(DEFAULT_SIZE_GB),
-                ..CreateVolumeRequest::default()
-            },
-        )
-        .await
-        .map_err(|e| format!("cannot create volume {name:?}: {}", e.body.error))
     }
 
     /// Detaches the volumes attached to `machine` that `config` (its config
