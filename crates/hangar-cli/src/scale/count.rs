@@ -2,11 +2,16 @@
 //! client-side through the Machines API. New Machines clone the group's
 //! first Machine (standbys stripped); a group of the latest release's config
 //! that has no Machine yet gets Machines built from that config and image;
-//! extra Machines are destroyed. Standbys are neither counted nor removed.
+//! extra Machines are destroyed (their volumes stay). Standbys are neither
+//! counted nor removed. A new Machine of a group with a mount gets its own
+//! volume: the control plane claims a free one of the mount's name in the
+//! Machine's region or creates one, and deletes it again if the Machine
+//! cannot be created.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use hangar_client::{Client, DestroyOptions, WaitOptions};
 use hangar_config::machine::stamp_release;
 use hangar_types::{
@@ -43,11 +48,13 @@ pub(crate) async fn run(ctx: &Context, args: CountArgs, ask: bool) -> anyhow::Re
             ))
             .into());
         }
-        let template = match groups.get(group) {
+        let mut template = match groups.get(group) {
             Some(members) => members[0].config.clone(),
             None if targets[group] > 0 => new_group_config(group, release.as_ref())?,
             None => continue,
         };
+        let release_config = release.as_ref().map(|(_, config)| config);
+        volume_per_machine(&client, &app, group, &mut template, release_config).await?;
         templates.insert(group.clone(), template);
     }
     let regions = regions(ctx, &args, &machines)?;
@@ -127,19 +134,53 @@ fn new_group_config(
         ))
         .into());
     };
-    if !config.flatten(group).mounts.is_empty() {
-        return Err(CliError::InvalidArguments(format!(
-            "process group {group:?} mounts a volume: create its first Machines with \
-             `hangar deploy`, which creates the volumes too"
-        ))
-        .into());
-    }
     let mut machine = config
         .to_machine_config(group, None)
         .map_err(|e| CliError::InvalidArguments(format!("process group {group:?}: {e}")))?;
     machine.image = release.image.clone();
     stamp_release(&mut machine, &release.id, release.version);
     Ok(machine)
+}
+
+/// Makes the mount of `template` name its volume by name only, so each new
+/// Machine claims a free volume of that name in its region or gets a new
+/// one (reference §5.7), as large as the largest volume of that name, else
+/// the mount's `initial_size`, else 1 GB.
+async fn volume_per_machine(
+    client: &Client,
+    app: &str,
+    group: &str,
+    template: &mut MachineConfig,
+    release_config: Option<&hangar_config::Config>,
+) -> anyhow::Result<()> {
+    if template.mounts.is_empty() {
+        return Ok(());
+    }
+    let volumes = client.list_volumes(app).await?;
+    let initial_size = release_config.and_then(|c| c.flatten(group).initial_volume_size_gb());
+    for mount in &mut template.mounts {
+        let name = mount.name.clone().filter(|n| !n.is_empty()).or_else(|| {
+            let volume = volumes.iter().find(|v| v.id == mount.volume)?;
+            Some(volume.name.clone())
+        });
+        let Some(name) = name else {
+            return Err(CliError::InvalidArguments(format!(
+                "the Machines of process group {group:?} mount volume {:?} at {}, which is gone \
+                 and names no volume to create: deploy with fly.toml's [mounts] source set",
+                mount.volume, mount.path
+            ))
+            .into());
+        };
+        mount.size_gb = volumes
+            .iter()
+            .filter(|v| v.name == name)
+            .map(|v| v.size_gb)
+            .max()
+            .or(initial_size);
+        mount.name = Some(name);
+        mount.volume.clear();
+    }
+    Ok(())
 }
 
 /// Group names the app knows: those of the latest release's config (else
@@ -215,7 +256,10 @@ async fn apply(
                     region: Some(region.clone()),
                     ..CreateMachineRequest::default()
                 };
-                let machine = client.create_machine(app, &request).await?;
+                let machine = client
+                    .create_machine(app, &request)
+                    .await
+                    .with_context(|| creation_failed(group, region, &request.config))?;
                 client
                     .wait_for_state(
                         app,
@@ -251,6 +295,17 @@ async fn apply(
         }
     }
     Ok(())
+}
+
+/// What could not be created (the control plane leaves nothing of it).
+fn creation_failed(group: &str, region: &str, config: &MachineConfig) -> String {
+    let volume = config
+        .mounts
+        .first()
+        .and_then(|m| m.name.as_deref())
+        .map(|name| format!(" with a volume {name:?}"))
+        .unwrap_or_default();
+    format!("cannot create a Machine{volume} for group '{group}' in region '{region}'")
 }
 
 /// The group's Machines in `region`, those not running first, newest first.

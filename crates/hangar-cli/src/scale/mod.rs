@@ -20,7 +20,8 @@ pub enum ScaleCommand {
         hangar scale count app=2 worker=1 -y\n  \
         hangar scale count +1\n\n\
         New Machines copy the group's first Machine; extra Machines are destroyed \
-        (volumes stay). Regions: --region, else every region the app runs in, else \
+        (volumes stay). A group that mounts a volume gets one per new Machine: a free \
+        volume of that name in the region, else a new one. Regions: --region, else every region the app runs in, else \
         primary_region. Machines are added round-robin over the regions in order.")]
     Count(CountArgs),
     /// Set the VM size of the app's Machines and of fly.toml's [[vm]]

@@ -36,9 +36,10 @@ fn validate_config(config: &MachineConfig) -> HttpResult<()> {
                 mount.path
             )));
         }
-        if mount.volume.is_empty() {
+        if mount.volume.is_empty() && mount.name.as_deref().is_none_or(str::is_empty) {
             return Err(HttpError::bad_request(
-                "config.mounts[0].volume must name a volume id (vol_…)",
+                "config.mounts[0] needs a volume id (volume: \"vol_…\") or a volume name \
+                 (name: claims a free volume of that name in the machine's region, or creates one)",
             ));
         }
     }
@@ -143,9 +144,8 @@ impl ControlPlane {
             None => ids::new_machine_name(),
         };
         let id = ids::new_machine_id();
-        for mount in &req.config.mounts {
-            self.attach_volume(app, &mount.volume, &id, &region).await?;
-        }
+        let mut config = req.config.clone();
+        let new_volumes = self.attach_mounts(app, &id, &region, &mut config).await?;
         let created = self
             .agent
             .create(NewMachine {
@@ -153,7 +153,7 @@ impl ControlPlane {
                 app: app.to_string(),
                 name,
                 region,
-                config: req.config.clone(),
+                config,
                 skip_launch: req.skip_launch.unwrap_or(false),
                 cordoned: req.skip_service_registration.unwrap_or(false),
                 min_secrets_version: req.min_secrets_version,
@@ -161,6 +161,9 @@ impl ControlPlane {
             .await;
         if let Err(err) = created {
             self.detach_volumes_of(app, &id).await?;
+            for volume in &new_volumes {
+                self.delete_volume(app, volume).await?;
+            }
             return Err(err.into());
         }
         let mut machine = self.agent.machine(&id).await?;
@@ -178,6 +181,43 @@ impl ControlPlane {
             machine.nonce = Some(lease.nonce);
         }
         Ok(machine)
+    }
+
+    /// Attaches the volumes `config` mounts to the new Machine `id`: a mount
+    /// with a volume id takes that volume; one with only a `name` claims a
+    /// free volume of that name in `region` or gets a new one of its
+    /// `size_gb` (a Hangar extension, for `hangar scale count`). Returns the
+    /// ids of the volumes created, for the caller to delete if the Machine
+    /// cannot be created; on failure here, nothing is left attached or
+    /// created.
+    async fn attach_mounts(
+        &self,
+        app: &str,
+        id: &str,
+        region: &str,
+        config: &mut MachineConfig,
+    ) -> HttpResult<Vec<String>> {
+        let mut created = Vec::new();
+        for mount in &mut config.mounts {
+            if mount.volume.is_empty() {
+                let name = mount.name.clone().unwrap_or_default();
+                let claimed = self
+                    .claim_volume_by_name(app, id, region, &name, mount.size_gb.take())
+                    .await?;
+                mount.volume = claimed.volume.id;
+                if claimed.created {
+                    created.push(mount.volume.clone());
+                }
+            }
+            if let Err(err) = self.attach_volume(app, &mount.volume, id, region).await {
+                self.detach_volumes_of(app, id).await?;
+                for volume in &created {
+                    self.delete_volume(app, volume).await?;
+                }
+                return Err(err);
+            }
+        }
+        Ok(created)
     }
 
     pub async fn update_machine(

@@ -219,3 +219,154 @@ async fn scale_count_converges_two_process_groups() {
     assert!(fly_toml.contains("soft_limit = 5"), "{fly_toml}");
     tb.stop().await;
 }
+
+/// `scale count` of groups that mount a volume: every new Machine gets its
+/// own volume (a free one of the mount's name in its region first, else a
+/// new one of `initial_size`); a volume that cannot be created fails the
+/// command with a clear message and leaves nothing behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_count_gives_each_new_machine_of_a_volume_group_its_own_volume() {
+    if hangar_testbed::skip_unless_root(
+        "scale_count_gives_each_new_machine_of_a_volume_group_its_own_volume",
+    ) {
+        return;
+    }
+    let tb = testbed().await;
+    let Some(image) = app_image(&tb, "wfs-volumes-image") else {
+        return;
+    };
+    let app = "wfvolumes";
+    let hangar = Hangar::new(&tb, app);
+    let image = image.reference.as_str();
+    hangar
+        .run(&["launch", "--image", image, "--name", app, "--no-deploy"])
+        .await
+        .ok();
+    // worker and db mount volumes; [regions] keeps them at no Machine.
+    let mut fly_toml = std::fs::read_to_string(hangar.fly_toml()).unwrap();
+    fly_toml.push_str(
+        "\n[processes]\n  app = \"/bin/sh -c 'exec httpd -f -p 8080 -h /www'\"\n  \
+         worker = \"sleep 100000\"\n  db = \"sleep 100000\"\n\n\
+         [[mounts]]\n  source = \"data\"\n  destination = \"/data\"\n  \
+         initial_size = \"2gb\"\n  processes = [\"worker\"]\n\n\
+         [[mounts]]\n  source = \"huge\"\n  destination = \"/huge\"\n  \
+         initial_size = \"600gb\"\n  processes = [\"db\"]\n\n\
+         [regions.worker]\n  dev = 0\n\n[regions.db]\n  dev = 0\n",
+    );
+    std::fs::write(hangar.fly_toml(), fly_toml).unwrap();
+    hangar
+        .run(&["deploy", "--image", image, "--ha=false"])
+        .await
+        .ok();
+    assert_eq!(counts(&hangar, app).await, map(&[("app", 1)]));
+    assert!(tb.client.list_volumes(app).await.unwrap().is_empty());
+
+    // 0 → 2: two Machines, each with its own new volume.
+    hangar
+        .run(&["scale", "count", "2", "--process-group", "worker", "-y"])
+        .await
+        .ok();
+    assert_eq!(
+        counts(&hangar, app).await,
+        map(&[("app", 1), ("worker", 2)])
+    );
+    let first_two = assert_each_worker_has_its_own_volume(&hangar, app, 2).await;
+
+    // Down to 1 (its volume stays, free), then up to 3: the free volume is
+    // reused before a new one is created.
+    hangar.run(&["scale", "count", "worker=1", "-y"]).await.ok();
+    assert_eq!(tb.client.list_volumes(app).await.unwrap().len(), 2);
+    hangar.run(&["scale", "count", "worker=3", "-y"]).await.ok();
+    assert_eq!(
+        counts(&hangar, app).await,
+        map(&[("app", 1), ("worker", 3)])
+    );
+    let all = assert_each_worker_has_its_own_volume(&hangar, app, 3).await;
+    assert!(
+        first_two.iter().all(|v| all.contains(v)),
+        "the freed volume was reused: {first_two:?} → {all:?}"
+    );
+
+    // db's volume is larger than a volume may be: refused, nothing left.
+    hangar
+        .run(&["scale", "count", "db=1", "-y"])
+        .await
+        .fails_with("cannot create a Machine with a volume \"huge\" for group 'db' in region 'dev'")
+        .fails_with("size_gb must be between 1 and 500 (got 600)");
+    assert_eq!(
+        counts(&hangar, app).await,
+        map(&[("app", 1), ("worker", 3)])
+    );
+    let volumes = tb.client.list_volumes(app).await.unwrap();
+    assert!(volumes.iter().all(|v| v.name == "data"), "{volumes:#?}");
+
+    // A Machine the agent refuses leaves no volume created for it behind.
+    let mut config = hangar.machines(app).await[0].config.clone();
+    config.mounts = vec![hangar_types::MachineMount {
+        path: "/scratch".into(),
+        name: Some("scratch".into()),
+        ..Default::default()
+    }];
+    let refused = tb
+        .client
+        .create_machine(
+            app,
+            &hangar_types::CreateMachineRequest {
+                config,
+                min_secrets_version: Some(999),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let volumes = tb.client.list_volumes(app).await.unwrap();
+    assert!(volumes.iter().all(|v| v.name == "data"), "{volumes:#?}");
+    assert_eq!(volumes.len(), 3);
+    tb.stop().await;
+}
+
+/// Asserts that the app's `count` workers are started and each mounts its
+/// own `data` volume of 2 GB (attached to it); the volumes' ids.
+async fn assert_each_worker_has_its_own_volume(
+    hangar: &Hangar<'_>,
+    app: &str,
+    count: usize,
+) -> BTreeSet<String> {
+    let volumes = hangar.tb.client.list_volumes(app).await.unwrap();
+    let mut mounted = BTreeSet::new();
+    for machine in hangar.machines(app).await {
+        if machine
+            .config
+            .metadata
+            .get("fly_process_group")
+            .map(String::as_str)
+            != Some("worker")
+        {
+            continue;
+        }
+        assert_eq!(
+            machine.state,
+            hangar_types::MachineState::Started,
+            "{}",
+            machine.id
+        );
+        let mount = machine
+            .config
+            .mounts
+            .first()
+            .expect("a worker mounts a volume");
+        assert_eq!(mount.path, "/data");
+        let volume = volumes
+            .iter()
+            .find(|v| v.id == mount.volume)
+            .unwrap_or_else(|| panic!("{} mounts an unknown volume: {mount:?}", machine.id));
+        assert_eq!(
+            volume.attached_machine_id.as_deref(),
+            Some(machine.id.as_str())
+        );
+        assert_eq!((volume.name.as_str(), volume.size_gb), ("data", 2));
+        mounted.insert(volume.id.clone());
+    }
+    assert_eq!(mounted.len(), count, "one volume per worker: {volumes:#?}");
+    mounted
+}
