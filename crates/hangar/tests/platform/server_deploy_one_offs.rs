@@ -2,7 +2,8 @@
 //! killed with SIGKILL while a deploy's release command Machine runs, and
 //! again while its machine check's test Machine runs. Each time the deploy
 //! resumes on restart, destroys the Machine the dead run left, runs the
-//! command or check again, and it ends with no one-off Machine in the app.
+//! command or check again, and it ends with no one-off Machine in the app;
+//! a check that fails again after the restart reverts the deploy.
 
 use std::time::Duration;
 
@@ -52,7 +53,7 @@ async fn wait_one_off_started(client: &Client, app: &str, role: &str) -> String 
 }
 
 /// Every event of the deploy so far.
-async fn events(client: &Client, app: &str, id: &str) -> Vec<DeployEvent> {
+async fn all_events(client: &Client, app: &str, id: &str) -> Vec<DeployEvent> {
     let mut stream = client.deploy_events(app, id, 0, false).await.unwrap();
     let mut events = Vec::new();
     while let Some(event) = stream.next().await {
@@ -107,7 +108,7 @@ async fn one_off_machines_left_by_a_killed_control_plane_are_destroyed_on_resume
     let (dev, client) = start_dev(&data).await;
 
     let done = wait_final(&client, app, &second.id).await;
-    let events = events(&client, app, &second.id).await;
+    let events = all_events(&client, app, &second.id).await;
     let log = messages(&events);
     assert_eq!(done.state, DeployState::Succeeded, "{log}");
     for (what, id) in [
@@ -128,6 +129,48 @@ async fn one_off_machines_left_by_a_killed_control_plane_are_destroyed_on_resume
     );
     assert!(log.contains("[machine_check] passed"), "{log}");
 
+    assert_only_the_app_machine(&client, app, "v2", &log).await;
+    assert_eq!(
+        client.list_releases(app).await.unwrap()[0].status,
+        ReleaseStatus::Complete
+    );
+    // Cordoned for its update before the kill, it serves again.
+    assert_serves(&dev, app).await;
+
+    // A check that fails, killed while it runs: the resumed deploy runs it
+    // again, it fails again, and the deploy reverts to v2.
+    let failing =
+        "  [[http_service.machine_checks]]\n    command = [\"sh\", \"-c\", \"sleep 4; exit 3\"]\n";
+    let toml = fly_toml(app, "v3", false, "").replace("[[vm]]", &format!("{failing}\n[[vm]]"));
+    let mut third = request(&image.reference, &toml);
+    third.ha = Some(false);
+    let third = client.create_deploy(app, &third).await.unwrap();
+    let test_machine = wait_one_off_started(&client, app, "machine_check").await;
+    dev.kill();
+    let (dev, client) = start_dev(&data).await;
+    let done = wait_final(&client, app, &third.id).await;
+    let events = all_events(&client, app, &third.id).await;
+    let log = messages(&events);
+    assert_eq!(done.state, DeployState::Reverted, "{log}");
+    assert!(
+        done.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("exit code 3"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "[cleanup] destroyed leftover machine check test machine {test_machine}"
+        )),
+        "{log}"
+    );
+    assert_only_the_app_machine(&client, app, "v2", &log).await;
+    assert_serves(&dev, app).await;
+}
+
+/// The app has one Machine, of release `mark`, started, and no one-off one.
+async fn assert_only_the_app_machine(client: &Client, app: &str, mark: &str, log: &str) {
     let machines = client
         .list_machines(app, &Default::default())
         .await
@@ -141,15 +184,14 @@ async fn one_off_machines_left_by_a_killed_control_plane_are_destroyed_on_resume
     assert!(!machine.config.metadata.contains_key(ROLE), "{machine:#?}");
     assert_eq!(
         machine.config.env.get("MARK").map(String::as_str),
-        Some("v2"),
+        Some(mark),
         "{log}"
     );
     assert_eq!(machine.state, MachineState::Started, "{machine:#?}");
-    assert_eq!(
-        client.list_releases(app).await.unwrap()[0].status,
-        ReleaseStatus::Complete
-    );
-    // Cordoned for its update before the kill, it serves again.
+}
+
+/// The app answers through the proxy (its Machine is not left cordoned).
+async fn assert_serves(dev: &DevProcess, app: &str) {
     let proxy = dev.proxy_addr();
     let http = reqwest::Client::new();
     let body = hangar_testbed::wait_until_async(
