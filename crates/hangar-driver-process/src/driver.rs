@@ -196,6 +196,23 @@ impl ProcessDriver {
         Ok(())
     }
 
+    /// Stops and cleans up a task that an earlier start of this Machine left
+    /// in `task_dir` and that nobody recorded: the agent died between this
+    /// driver's start and persisting the handle. Such a task still runs and
+    /// holds the Machine's veth, address and cgroups, which the new start
+    /// needs.
+    async fn recover_unrecorded(
+        &self,
+        spec: &MachineSpec,
+        task_dir: &Path,
+    ) -> Result<(), DriverError> {
+        let Some(handle) = crate::handle::read_task_file(task_dir) else {
+            return Ok(());
+        };
+        tracing::warn!(machine_id = %spec.machine_id, pid = handle.pid, "start: cleaning up a task an earlier start left behind without its handle being recorded");
+        self.recover(&handle).await
+    }
+
     async fn release(&self, data: &HandleData) -> Result<(), DriverError> {
         if let Some(veth) = data.veth.clone() {
             crate::isolated::run_blocking(move || network::detach(&veth)).await?;
@@ -225,6 +242,7 @@ impl Driver for ProcessDriver {
     async fn start(&self, spec: &MachineSpec) -> Result<StartedTask, DriverError> {
         validate(spec)?;
         let task_dir = self.task_dir(spec);
+        self.recover_unrecorded(spec, &task_dir).await?;
         // Each start from stopped gets a fresh writable layer.
         if task_dir.exists() {
             std::fs::remove_dir_all(&task_dir).map_err(|e| {

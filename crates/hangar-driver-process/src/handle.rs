@@ -1,6 +1,6 @@
 //! What the process driver keeps in a [`TaskHandle`]'s `data`, and liveness checks.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use hangar_driver::{DriverError, TaskHandle};
 use serde::{Deserialize, Serialize};
@@ -60,6 +60,24 @@ impl HandleData {
             data: serde_json::to_value(&self).expect("handle data serializes"),
         }
     }
+}
+
+/// The file in a task's directory that holds its handle, written as soon as
+/// the task's top process exists: if the agent dies before it records the
+/// handle, the next start of the Machine finds the task through this file.
+const TASK_FILE: &str = "task.json";
+
+/// Writes `handle` into its task directory (see [`TASK_FILE`]).
+pub(crate) fn write_task_file(handle: &TaskHandle, task_dir: &Path) -> Result<(), DriverError> {
+    let path = task_dir.join(TASK_FILE);
+    let json = serde_json::to_vec(handle).expect("task handle serializes");
+    std::fs::write(&path, json).map_err(|e| DriverError::io("writing the task file", &path, e))
+}
+
+/// The handle an earlier start wrote into `task_dir`, if any.
+pub(crate) fn read_task_file(task_dir: &Path) -> Option<TaskHandle> {
+    let json = std::fs::read(task_dir.join(TASK_FILE)).ok()?;
+    serde_json::from_slice(&json).ok()
 }
 
 /// Fields of `/proc/<pid>/stat` after the command name (field 3 onwards).

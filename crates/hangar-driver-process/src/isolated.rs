@@ -18,7 +18,7 @@ use tokio::process::Command;
 
 use crate::cgroup::MachineCgroups;
 use crate::driver::ProcessDriver;
-use crate::handle::{ensure_running, start_ticks, HandleData, RunMode};
+use crate::handle::{ensure_running, start_ticks, write_task_file, HandleData, RunMode};
 use crate::network;
 use crate::probe::BASE_NAMESPACES;
 use crate::protocol::{self, ExecConfig, GuestConfig, GuestMount, Workload};
@@ -183,7 +183,20 @@ impl ProcessDriver {
             }
         };
         let pid = child.id().unwrap_or(0);
-        let ticks = start_ticks(pid).unwrap_or(0);
+        let data = HandleData {
+            mode: RunMode::Isolated,
+            instance_id: spec.instance_id.clone(),
+            task_dir: task_dir.clone(),
+            cgroups: partial.cgroups.clone(),
+            veth: (self.support.network && spec.network.is_some())
+                .then(|| network::veth_name(&spec.machine_id, &spec.instance_id)),
+            start_ticks: start_ticks(pid).unwrap_or(0),
+        };
+        let handle = data.into_handle(&spec.machine_id, pid);
+        if let Err(e) = write_task_file(&handle, &task_dir) {
+            partial.undo(Some(&mut child)).await;
+            return Err(e);
+        }
         let spawned = began.elapsed();
 
         // The init forks the Machine's PID 1 only once it is in its cgroups;
@@ -229,19 +242,11 @@ impl ProcessDriver {
             workload_exec = ?began.elapsed(),
             "process driver: isolated start (times since the start began: task dir and cgroups ready, init spawned, network attached (the init builds the root meanwhile), init set up the root and exec'd the workload)"
         );
-        let data = HandleData {
-            mode: RunMode::Isolated,
-            instance_id: spec.instance_id.clone(),
-            task_dir,
-            cgroups: partial.cgroups.clone(),
-            veth: partial.veth.clone(),
-            start_ticks: ticks,
-        };
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let cgroups = partial.cgroups;
         Ok(StartedTask {
-            handle: data.into_handle(&spec.machine_id, pid),
+            handle,
             stdout: Box::pin(stdout),
             stderr: Box::pin(stderr),
             exit: Box::pin(async move {

@@ -17,7 +17,7 @@ use tokio::process::Command;
 
 use crate::cgroup::MachineCgroups;
 use crate::driver::ProcessDriver;
-use crate::handle::{start_ticks, HandleData, RunMode};
+use crate::handle::{start_ticks, write_task_file, HandleData, RunMode};
 use crate::isolated::run_exec;
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -174,10 +174,17 @@ impl ProcessDriver {
             veth: None,
             start_ticks: start_ticks(pid).unwrap_or(0),
         };
+        let task_dir = data.task_dir.clone();
+        let handle = data.into_handle(&spec.machine_id, pid);
+        if let Err(e) = write_task_file(&handle, &task_dir) {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            return Err(e);
+        }
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         Ok(StartedTask {
-            handle: data.into_handle(&spec.machine_id, pid),
+            handle,
             stdout: Box::pin(stdout),
             stderr: Box::pin(stderr),
             exit: Box::pin(async move {

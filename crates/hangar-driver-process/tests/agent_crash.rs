@@ -83,3 +83,47 @@ async fn machines_survive_agent_crash_and_recover_cleans_up() {
         assert!(!path.exists(), "{} survived recover", path.display());
     }
 }
+
+/// An agent that dies after starting a networked machine but before it
+/// records the handle boots the machine again once restarted: the new start
+/// takes over the machine's veth and address instead of failing on the
+/// survivor's, and the survivor is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_whose_handle_was_lost_does_not_block_the_next_one() {
+    if common::skip_unless_root_with_busybox(
+        "a_start_whose_handle_was_lost_does_not_block_the_next_one",
+    ) {
+        return;
+    }
+    let fixture = common::busybox_image();
+    let mut spec = base_spec(&fixture.image, &["/bin/sh", "-c", "exec sleep 1000"]);
+    spec.network = Some(common::network(51));
+    let lost = common::driver(&fixture)
+        .start(&spec)
+        .await
+        .expect("first start");
+    let lost_pid = lost.handle.pid;
+    drop(lost);
+
+    // The restarted agent: a new driver on the same state directory.
+    let driver = common::driver(&fixture);
+    let task = driver
+        .start(&spec)
+        .await
+        .expect("the second start takes over the machine's veth and address");
+    // A zombie counts as gone: this test process is the lost task's parent.
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
+    };
+    let deadline = Instant::now() + common::PROMPT;
+    while alive(lost_pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the task whose handle was lost survived the new start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    driver.kill(&task.handle).await.expect("kill");
+    let _ = tokio::time::timeout(common::PROMPT, task.exit).await;
+    driver.cleanup(&task.handle).await.expect("cleanup");
+}

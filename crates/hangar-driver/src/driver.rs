@@ -19,6 +19,10 @@ pub trait Driver: Send + Sync + 'static {
     fn isolation(&self) -> Isolation;
 
     /// Starts the Machine with a fresh writable layer on top of its image layers.
+    /// A task that an earlier start of the same Machine left running without
+    /// its handle ever being recorded (the agent died in between) is stopped
+    /// and cleaned up first, so that it neither blocks this start nor runs
+    /// beside it.
     async fn start(&self, spec: &MachineSpec) -> Result<StartedTask, DriverError>;
 
     /// Sends `signal` to the Machine's main process.

@@ -106,3 +106,46 @@ pub async fn check_recover_kills_survivors(driver: &dyn Driver, image: &TestImag
         .await
         .expect("recover is idempotent");
 }
+
+/// An agent that dies between a start and recording its handle starts the
+/// Machine again after its restart: that start succeeds, and nothing of the
+/// task whose handle was lost keeps running beside the new one.
+pub async fn check_start_replaces_an_unrecorded_task(driver: &dyn Driver, image: &TestImage) {
+    let (spec, lost_token) = tagged_spec(image);
+    let lost = driver.start(&spec).await.expect("start");
+    let _guard = KillOnPanic(lost.handle.pid);
+    let mut lines = spawn_line_collector(lost.stdout);
+    wait_for_line(&mut lines, "`ready`", |l| l == "ready").await;
+    // The agent died here: the handle, the output and the exit are gone.
+    drop(lost.stderr);
+    drop(lost.exit);
+
+    let mut again = spec.clone();
+    let token = format!("{lost_token}-again");
+    for (key, value) in &mut again.process.env {
+        if key == TOKEN_VAR {
+            value.clone_from(&token);
+        }
+    }
+    let task = driver
+        .start(&again)
+        .await
+        .expect("starting the machine again after its earlier start's handle was lost");
+    let handle = task.handle.clone();
+    let _guard_again = KillOnPanic(handle.pid);
+    let mut lines = spawn_line_collector(task.stdout);
+    wait_for_line(&mut lines, "`ready` from the new start", |l| l == "ready").await;
+    let gone = poll_until(PROMPT, || async {
+        processes_with_token(&lost_token).is_empty()
+    })
+    .await;
+    assert!(
+        gone,
+        "processes of the start whose handle was lost still run beside the new one: {:?}",
+        processes_with_token(&lost_token)
+    );
+    driver.kill(&handle).await.expect("kill");
+    wait_exit(&spec.machine_id, task.exit).await;
+    driver.cleanup(&handle).await.expect("cleanup");
+    assert_nothing_left(&again, &token, &handle).await;
+}

@@ -25,7 +25,10 @@ pub use config::{
 pub use console::check_console;
 pub use exec::{check_exec, check_exec_timeout, check_ps};
 pub use harness::{base_spec, collect_output, unique_machine_id, wait_exit, TaskOutput};
-pub use leftovers::{check_cleanup_leaves_nothing, check_recover_kills_survivors};
+pub use leftovers::{
+    check_cleanup_leaves_nothing, check_recover_kills_survivors,
+    check_start_replaces_an_unrecorded_task,
+};
 pub use lifecycle::{
     check_freeze_thaw, check_kill, check_output_and_exit_code, check_signal_terminates,
     check_signal_trap,

@@ -28,6 +28,7 @@ macro_rules! __driver_conformance_cases {
             check_missing_program,
             check_cleanup_leaves_nothing,
             check_recover_kills_survivors,
+            check_start_replaces_an_unrecorded_task,
         );
     };
 }
