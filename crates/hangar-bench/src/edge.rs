@@ -2,8 +2,9 @@
 //! way `hangar dev` wires it (`hangar::platform`): route snapshots from
 //! `hangar::edge::route_snapshots`, starts and stops through
 //! `hangar::edge::AgentControl`, `Proxy::serve_http` on a loopback port that
-//! stands for public port 80, and the autostop loop. It runs on the
-//! benchmark's own runtime, whose worker threads are the proxy's workers.
+//! stands for public port 80, and the autostop loop. Client connections are
+//! served by `--workers` connection workers (threads with a runtime each),
+//! as in `hangar dev`; the rest runs on the benchmark's own runtime.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,8 +32,14 @@ pub struct BenchEdge {
 
 impl BenchEdge {
     /// Starts the proxy on 127.0.0.1 (an ephemeral port) over `agent`'s
-    /// Machines; Machines of `region` are local to it.
-    pub async fn start(agent: Arc<Agent>, region: &str) -> Result<BenchEdge, BenchError> {
+    /// Machines, its client connections served by `workers` connection
+    /// workers as `hangar dev --proxy-workers` would; Machines of `region`
+    /// are local to it.
+    pub async fn start(
+        agent: Arc<Agent>,
+        region: &str,
+        workers: usize,
+    ) -> Result<BenchEdge, BenchError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|source| BenchError::Io {
@@ -47,6 +54,7 @@ impl BenchEdge {
         let config = ProxyConfig {
             app_domain: APP_DOMAIN.into(),
             region: region.into(),
+            connection_workers: workers,
             ..Default::default()
         };
         let proxy = Proxy::new(

@@ -77,6 +77,11 @@ struct Cli {
     /// proxy; also nginx's worker processes and HAProxy's threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// Connection workers of the Hangar proxy (threads with an event loop
+    /// each) [default: --workers]; 0 serves its connections on the
+    /// benchmark's multi-threaded runtime instead.
+    #[arg(long)]
+    proxy_workers: Option<usize>,
     /// Peers to measure beside Hangar.
     #[arg(long, value_enum, default_values_t = [Peer::Docker, Peer::Runc, Peer::Nginx, Peer::Haproxy])]
     peer: Vec<Peer>,
@@ -329,10 +334,12 @@ async fn measure_edge(
         .map_err(|_| BenchError::MissingInit(cli.init.display().to_string()))?;
     let cpus = u32::try_from(cli.workers).unwrap_or(2);
     eprintln!("edge: example app Machine behind the edge proxy");
-    let setup = EdgeSetup::start(platform, &hangar, work, cpus).await?;
+    let proxy_workers = cli.proxy_workers.unwrap_or(cli.workers);
+    let setup = EdgeSetup::start(platform, &hangar, work, cpus, proxy_workers).await?;
     if cli.wants(Scenario::Proxy) {
         let options = ProxyOptions {
             workers: cli.workers,
+            proxy_workers,
             wrk_threads: cli.wrk_threads,
             connections: cli.connections,
             duration: Duration::from_secs(cli.duration_secs.max(1)),

@@ -56,6 +56,11 @@ pub struct DevArgs {
     #[arg(long, value_name = "DIR")]
     pub proxy_tls_cert_dir: Option<PathBuf>,
 
+    /// Threads serving the proxy's client connections, each with an event
+    /// loop of its own [default: one per CPU]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub proxy_workers: Option<u16>,
+
     /// Address of the proxy's Prometheus metrics (`GET /metrics`)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4282")]
     pub proxy_metrics_listen: SocketAddr,

@@ -38,6 +38,11 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "DIR")]
     pub tls_cert_dir: Option<PathBuf>,
 
+    /// Threads serving client connections, each with an event loop of its
+    /// own [default: one per CPU]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+
     /// Address of the Prometheus metrics (`GET /metrics`)
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,

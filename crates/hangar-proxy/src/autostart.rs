@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::control::MachineControl;
@@ -12,9 +13,23 @@ type StartOutcome = Option<Result<(), String>>;
 
 /// Starts in flight, keyed by Machine id; every request waiting on the same
 /// Machine shares one call to [`MachineControl::start`].
-#[derive(Default)]
 pub(crate) struct Autostarter {
     in_flight: Mutex<HashMap<String, watch::Receiver<StartOutcome>>>,
+    /// The runtime of the proxy's host, where starts run: the host's
+    /// [`MachineControl`] may spawn work of its own, which belongs there
+    /// rather than on a connection worker.
+    host: Option<Handle>,
+}
+
+impl Autostarter {
+    /// Runs starts on the runtime the caller is in, if any (else on the
+    /// runtime of whichever request asks first).
+    pub(crate) fn on_current_runtime() -> Autostarter {
+        Autostarter {
+            in_flight: Mutex::default(),
+            host: Handle::try_current().ok(),
+        }
+    }
 }
 
 impl Autostarter {
@@ -37,12 +52,16 @@ impl Autostarter {
                     let starter = self.clone();
                     let control = control.clone();
                     let (app, id) = (app.to_string(), machine_id.to_string());
-                    tokio::spawn(async move {
+                    let start = async move {
                         let result = control.start(&app, &id).await;
                         // Remove before publishing so a later start is a new one.
                         starter.in_flight.lock().unwrap().remove(&id);
                         let _ = tx.send(Some(result));
-                    });
+                    };
+                    match &self.host {
+                        Some(host) => drop(host.spawn(start)),
+                        None => drop(tokio::spawn(start)),
+                    }
                     (rx, true)
                 }
             }

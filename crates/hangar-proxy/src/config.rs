@@ -40,6 +40,10 @@ pub struct ProxyConfig {
     /// ACME for custom domains; `None` (the default) turns it off. Run it
     /// with [`Proxy::spawn_acme`](crate::Proxy::spawn_acme).
     pub acme: Option<AcmeConfig>,
+    /// Threads serving client connections, each with a single-threaded
+    /// runtime (see `workers`); 0 (the default) serves them on the runtime
+    /// that runs the listener.
+    pub connection_workers: usize,
 }
 
 impl Default for ProxyConfig {
@@ -58,6 +62,7 @@ impl Default for ProxyConfig {
             header_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             acme: None,
+            connection_workers: 0,
         }
     }
 }

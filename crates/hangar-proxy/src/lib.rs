@@ -76,6 +76,7 @@ mod server;
 mod tcp;
 mod tls;
 mod upgrade;
+mod workers;
 
 pub use acme::{AcmeConfig, AcmeStatus};
 pub use config::ProxyConfig;

@@ -12,6 +12,12 @@
 //! [`Checkout`]). Idle connections are not polled; one the Machine closed
 //! meanwhile is found closed when checked out, and replaced. They are
 //! bounded per address and dropped after [`IDLE_TIMEOUT`].
+//!
+//! Idle connections are kept per thread: a request takes one that the
+//! thread it runs on put back. On a connection worker (see
+//! [`crate::workers`]) that is the thread whose event loop the socket is
+//! registered with, so its readiness never has to be passed to another
+//! thread.
 
 use std::collections::HashMap;
 use std::future::{poll_fn, Future};
@@ -26,6 +32,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
 use crate::forward::ProxyBody;
@@ -118,9 +125,14 @@ struct Idle {
     since: Instant,
 }
 
+/// Idle connections of one thread, by Machine address.
+type IdleByAddr = HashMap<SocketAddr, Vec<Idle>>;
+
 #[derive(Default)]
 struct Shared {
-    idle: Mutex<HashMap<SocketAddr, Vec<Idle>>>,
+    /// Each thread's idle connections; the lock is only ever contended by
+    /// the sweeper.
+    idle: ThreadLocal<Mutex<IdleByAddr>>,
     /// Set once the idle sweeper runs.
     sweeping: AtomicBool,
 }
@@ -205,7 +217,7 @@ impl Shared {
     /// The most recently used idle connection to `addr` that has not
     /// expired.
     fn take(&self, addr: SocketAddr) -> Option<Upstream> {
-        let mut idle = self.idle.lock().unwrap();
+        let mut idle = self.idle.get_or_default().lock().unwrap();
         let list = idle.get_mut(&addr)?;
         while let Some(entry) = list.pop() {
             if entry.since.elapsed() < IDLE_TIMEOUT {
@@ -216,7 +228,7 @@ impl Shared {
     }
 
     fn put(self: &Arc<Self>, addr: SocketAddr, upstream: Upstream) {
-        let mut idle = self.idle.lock().unwrap();
+        let mut idle = self.idle.get_or_default().lock().unwrap();
         let list = idle.entry(addr).or_default();
         if list.len() < MAX_IDLE_PER_ADDR {
             list.push(Idle {
@@ -242,10 +254,9 @@ impl Shared {
             loop {
                 tick.tick().await;
                 let Some(shared) = weak.upgrade() else { return };
-                let expired: Vec<Idle> = {
-                    let mut idle = shared.idle.lock().unwrap();
-                    let mut expired = Vec::new();
-                    idle.retain(|_, list| {
+                let mut expired: Vec<Idle> = Vec::new();
+                for idle in shared.idle.iter() {
+                    idle.lock().unwrap().retain(|_, list| {
                         let (old, fresh) = list
                             .drain(..)
                             .partition(|e| e.since.elapsed() >= IDLE_TIMEOUT);
@@ -253,8 +264,7 @@ impl Shared {
                         *list = fresh;
                         !list.is_empty()
                     });
-                    expired
-                };
+                }
                 // Closed outside the lock.
                 drop(expired);
             }

@@ -1,6 +1,7 @@
 //! The proxy: state shared by every connection, and the life of a request.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode, Version};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::acme::AcmeState;
@@ -30,6 +32,7 @@ use crate::replay_cache::ReplayCache;
 use crate::response_options;
 use crate::routes::{MachineRoute, RouteTable};
 use crate::upgrade;
+use crate::workers::ConnectionWorkers;
 
 /// How many autostarts one request may go through before giving up.
 pub(crate) const MAX_STARTS_PER_REQUEST: usize = 3;
@@ -59,6 +62,9 @@ pub struct Proxy {
     pub(crate) acme: Option<Arc<AcmeState>>,
     /// `config.region` as the `fly-region` header value, made once.
     region_header: HeaderValue,
+    /// Where client connections are served, when
+    /// `config.connection_workers` asks for threads of their own.
+    workers: Option<ConnectionWorkers>,
 }
 
 /// A request waiting for capacity; leaving the queue on drop.
@@ -89,7 +95,7 @@ impl Proxy {
             routes,
             control,
             loads: Arc::default(),
-            autostarter: Arc::default(),
+            autostarter: Arc::new(Autostarter::on_current_runtime()),
             started_locally: Mutex::default(),
             woken: Mutex::default(),
             upstreams: Upstreams::new(),
@@ -99,8 +105,36 @@ impl Proxy {
             acme: config.acme.as_ref().map(|_| Arc::default()),
             region_header: HeaderValue::from_str(&config.region)
                 .unwrap_or_else(|_| HeaderValue::from_static("")),
+            workers: start_workers(config.connection_workers),
             config,
         })
+    }
+
+    /// Serves an accepted client connection with `serve`: on the next
+    /// connection worker when there are any (the socket moves to that
+    /// worker's event loop), else on the caller's runtime.
+    pub(crate) fn spawn_connection<F, Fut>(&self, stream: TcpStream, serve: F)
+    where
+        F: FnOnce(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Some(workers) = &self.workers else {
+            tokio::spawn(serve(stream));
+            return;
+        };
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%error, "cannot hand a client connection to a worker");
+                return;
+            }
+        };
+        workers.spawn(move || async move {
+            match TcpStream::from_std(stream) {
+                Ok(stream) => serve(stream).await,
+                Err(error) => tracing::debug!(%error, "a worker cannot take a client connection"),
+            }
+        });
     }
 
     /// The settings the proxy runs with.
@@ -435,6 +469,21 @@ impl RoutedHost {
 pub(crate) async fn next_snapshot(routes: &mut watch::Receiver<Arc<RouteTable>>) {
     if routes.changed().await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// The connection workers `count` asks for; none when 0, or when threads
+/// cannot be started (said, and then served on the listener's runtime).
+fn start_workers(count: usize) -> Option<ConnectionWorkers> {
+    if count == 0 {
+        return None;
+    }
+    match ConnectionWorkers::start(count) {
+        Ok(workers) => Some(workers),
+        Err(error) => {
+            tracing::warn!(%error, "cannot start the proxy's connection workers; serving connections on the main runtime");
+            None
+        }
     }
 }
 

@@ -43,7 +43,10 @@ impl Proxy {
                 public_port,
                 tls: false,
             };
-            tokio::spawn(self.clone().serve_client(stream, client, None));
+            let proxy = self.clone();
+            self.spawn_connection(stream, move |stream| {
+                proxy.serve_client(stream, client, None)
+            });
         }
     }
 

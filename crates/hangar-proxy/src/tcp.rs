@@ -169,7 +169,7 @@ impl Proxy {
             };
             let proxy = self.clone();
             let app = app.clone();
-            tokio::spawn(async move {
+            self.spawn_connection(client, move |client| async move {
                 let _ = client.set_nodelay(true);
                 // The address the client dialled: the listener's own address.
                 let Ok(local) = client.local_addr() else {

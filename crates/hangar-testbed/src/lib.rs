@@ -149,6 +149,7 @@ impl Testbed {
                 tcp_ip: Some(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1))),
                 tls_listen: Some("127.0.0.1:0".parse()?),
                 tls_cert_dir: None,
+                workers: 2,
             }),
             driver,
         })

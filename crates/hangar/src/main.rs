@@ -132,6 +132,7 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
                 tcp_ip: Some(args.proxy_tcp_ip),
                 tls_listen: Some(args.proxy_tls_listen),
                 tls_cert_dir: args.proxy_tls_cert_dir.clone(),
+                workers: ProxyOptions::workers_or_cpus(args.proxy_workers),
             }),
             driver: match args.driver {
                 hangar_cli::DriverKind::Process => hangar::platform::DriverChoice::Process,

@@ -69,6 +69,18 @@ pub struct ProxyOptions {
     pub tls_listen: Option<SocketAddr>,
     /// Operator certificates (`<host>.crt` + `<host>.key`); others are self-signed.
     pub tls_cert_dir: Option<PathBuf>,
+    /// Threads serving client connections (`ProxyConfig::connection_workers`).
+    pub workers: usize,
+}
+
+impl ProxyOptions {
+    /// The worker count a `--workers`-style flag asks for: one per CPU
+    /// when it is not given.
+    pub fn workers_or_cpus(flag: Option<u16>) -> usize {
+        flag.map(usize::from).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
 }
 
 /// Extra roles of a platform, beyond what the test harness needs.

@@ -104,6 +104,7 @@ pub async fn start(
     let config = hangar_proxy::ProxyConfig {
         app_domain: options.app_domain.clone(),
         region: region.to_string(),
+        connection_workers: options.workers,
         acme: acme.map(|acme| hangar_proxy::AcmeConfig {
             contact_email: acme.email.clone(),
             ..hangar_proxy::AcmeConfig::new(&acme.directory, state_dir.join("acme-certs"))

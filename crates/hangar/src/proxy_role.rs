@@ -92,6 +92,7 @@ pub async fn start(args: &ProxyArgs) -> anyhow::Result<StandaloneProxy> {
         tcp_ip: args.tcp_ip,
         tls_listen: args.tls_listen,
         tls_cert_dir: args.tls_cert_dir.clone(),
+        workers: ProxyOptions::workers_or_cpus(args.workers),
     };
     let acme = args
         .acme_directory

@@ -37,12 +37,14 @@ pub struct EdgeSetup {
 
 impl EdgeSetup {
     /// Builds the example image from the `hangar` binary, creates the
-    /// backend Machine (`cpus` dedicated CPUs) and starts the edge proxy.
+    /// backend Machine (`cpus` dedicated CPUs) and starts the edge proxy
+    /// with `proxy_workers` connection workers.
     pub async fn start(
         platform: &BenchPlatform,
         hangar: &Path,
         work: &Path,
         cpus: u32,
+        proxy_workers: usize,
     ) -> Result<EdgeSetup, BenchError> {
         let image = backend::example_image(hangar, &work.join("example"))?;
         let machine = platform
@@ -59,7 +61,7 @@ impl EdgeSetup {
             })?;
         let backend = SocketAddr::from((ip, backend::PORT));
         wait_http(backend, BACKEND_TIMEOUT).await?;
-        let edge = BenchEdge::start(platform.agent(), REGION).await?;
+        let edge = BenchEdge::start(platform.agent(), REGION, proxy_workers).await?;
         if let Err(e) = edge
             .wait_route_state(&machine.id, MachineState::Started, BACKEND_TIMEOUT)
             .await
@@ -84,8 +86,11 @@ impl EdgeSetup {
 /// How the proxy scenario loads each target.
 #[derive(Debug, Clone)]
 pub struct ProxyOptions {
-    /// Hangar proxy worker threads; nginx workers and HAProxy threads.
+    /// nginx workers and HAProxy threads.
     pub workers: usize,
+    /// The Hangar proxy's connection workers (0: the benchmark's runtime,
+    /// of `workers` threads).
+    pub proxy_workers: usize,
     pub wrk_threads: usize,
     pub connections: usize,
     /// Of each saturation run and each half-load run.
@@ -138,10 +143,13 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
         },
         Target {
             name: "hangar",
-            note: format!(
-                "in-process as in `hangar dev`, {} runtime worker threads",
-                options.workers
-            ),
+            note: match options.proxy_workers {
+                0 => format!(
+                    "in-process, connections on the benchmark's runtime of {} worker threads",
+                    options.workers
+                ),
+                n => format!("in-process as in `hangar dev`, {n} connection workers"),
+            },
             addr: setup.edge.addr,
             server: None,
         },

@@ -53,7 +53,7 @@ impl Proxy {
                 public_port,
                 tls: true,
             };
-            tokio::spawn(async move {
+            self.spawn_connection(stream, move |stream| async move {
                 let Ok(local) = stream.local_addr() else {
                     return;
                 };

@@ -421,7 +421,14 @@ impl Harness {
         Harness::start_with_gate(config, None).await
     }
 
-    pub async fn start_with_gate(config: ProxyConfig, gate: Option<Arc<Semaphore>>) -> Harness {
+    /// Client connections are served on two connection workers, as
+    /// `hangar proxy` serves them, unless `config` asks for some other
+    /// number (tests that build a `Proxy` themselves serve them on the
+    /// test's runtime).
+    pub async fn start_with_gate(mut config: ProxyConfig, gate: Option<Arc<Semaphore>>) -> Harness {
+        if config.connection_workers == 0 {
+            config.connection_workers = 2;
+        }
         let (fleet, routes) = Fleet::new(gate);
         let proxy = Proxy::new(config, routes, Arc::new(FleetControl(fleet.clone())));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
