@@ -12,6 +12,7 @@
 //! ```
 
 mod backend;
+mod cpu_time;
 mod edge;
 mod error;
 mod host;

@@ -74,6 +74,11 @@ impl ServerProcess {
         Ok(server)
     }
 
+    /// The server's main process (nginx's master), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Stops the server: SIGTERM (nginx's and HAProxy's fast shutdown, which
     /// also ends nginx's workers), then SIGKILL if it has not exited in time.
     pub async fn stop(mut self) {

@@ -2,7 +2,8 @@
 //! example app), reached directly (the baseline) and through each proxy in
 //! the same run; saturation with wrk, then one fixed rate, half of the
 //! slowest proxy's saturation rate, for every target with the open-loop
-//! generator.
+//! generator. Each proxy's CPU time is read from /proc around every load
+//! run (see [`crate::cpu_time`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::time::Duration;
 use hangar_types::MachineState;
 
 use crate::backend;
+use crate::cpu_time::{ticks_to_duration, CpuPerRequest, CpuSubject};
 use crate::edge::BenchEdge;
 use crate::error::BenchError;
 use crate::load::open_loop::{self, RateShape};
@@ -106,6 +108,14 @@ pub struct TargetRun {
     pub note: String,
     pub saturation: Option<LoadResult>,
     pub half_load: Option<LoadResult>,
+    /// The proxy's CPU time over the saturation run (its warm-up included)
+    /// and the requests wrk counted in both; `None` for `direct`.
+    pub saturation_cpu: Option<CpuPerRequest>,
+    /// The proxy's CPU time over the half-load run.
+    pub half_load_cpu: Option<CpuPerRequest>,
+    /// A peer server's CPU time from its start until just before it was
+    /// stopped.
+    pub lifetime_cpu: Option<Duration>,
 }
 
 /// Everything the proxy scenario measured.
@@ -126,6 +136,33 @@ struct Target {
     note: String,
     addr: SocketAddr,
     server: Option<ServerProcess>,
+    /// Whose CPU time is the proxy's; `None` for `direct`.
+    cpu: Option<CpuSubject>,
+}
+
+/// The Hangar proxy's threads: its connection workers, or the benchmark's
+/// runtime threads (tokio's default name, cut to 15 bytes by the kernel)
+/// when it has none.
+fn hangar_threads(proxy_workers: usize) -> CpuSubject {
+    match proxy_workers {
+        0 => CpuSubject::OwnThreads("tokio-runtime-w"),
+        _ => CpuSubject::OwnThreads("hangar-proxy-"),
+    }
+}
+
+/// A reading of `target`'s CPU ticks; `None` for `direct`, or a failure
+/// recorded in `failures`.
+fn read_cpu(target: &Target, when: &str, failures: &mut Vec<String>) -> Option<u64> {
+    let subject = target.cpu.as_ref()?;
+    subject
+        .ticks()
+        .map_err(|e| {
+            failures.push(format!(
+                "{} CPU time {when}: cannot read /proc: {e}",
+                target.name
+            ))
+        })
+        .ok()
 }
 
 /// Measures the backend directly and through each proxy.
@@ -140,18 +177,24 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
             note: format!("the Machine's own address {}", setup.backend),
             addr: setup.backend,
             server: None,
+            cpu: None,
         },
         Target {
             name: "hangar",
             note: match options.proxy_workers {
                 0 => format!(
-                    "in-process, connections on the benchmark's runtime of {} worker threads",
+                    "in-process, connections on the benchmark's runtime of {} worker threads \
+                     (its CPU: all `tokio-runtime-worker` threads, which also run the platform)",
                     options.workers
                 ),
-                n => format!("in-process as in `hangar dev`, {n} connection workers"),
+                n => format!(
+                    "in-process as in `hangar dev`, {n} connection workers \
+                     (its CPU: the `hangar-proxy-N` threads)"
+                ),
             },
             addr: setup.edge.addr,
             server: None,
+            cpu: Some(hangar_threads(options.proxy_workers)),
         },
     ];
     let peers: [(bool, &'static str, String); 2] = [
@@ -175,6 +218,7 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
                 name,
                 note,
                 addr: server.addr,
+                cpu: server.pid().map(CpuSubject::ProcessTree),
                 server: Some(server),
             }),
             Err(e) => run.failures.push(format!("{name}: cannot start: {e}")),
@@ -193,9 +237,17 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
             duration: WARM_UP,
             ..shape
         };
-        let saturation = match wrk::saturate(target.addr, &host, warm).await {
-            Ok(_) => wrk::saturate(target.addr, &host, shape).await,
-            Err(e) => Err(e),
+        let before = read_cpu(target, "before saturation", &mut run.failures);
+        let (saturation, warm_requests) = match wrk::saturate(target.addr, &host, warm).await {
+            Ok(w) => (wrk::saturate(target.addr, &host, shape).await, w.requests),
+            Err(e) => (Err(e), 0),
+        };
+        let after = read_cpu(target, "after saturation", &mut run.failures);
+        let saturation_cpu = match (before, after, &saturation) {
+            (Some(b), Some(a), Ok(r)) => {
+                Some(CpuPerRequest::between(b, a, warm_requests + r.requests))
+            }
+            _ => None,
         };
         results.push(TargetRun {
             name: target.name,
@@ -207,6 +259,9 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
                 })
                 .ok(),
             half_load: None,
+            saturation_cpu,
+            half_load_cpu: None,
+            lifetime_cpu: None,
         });
     }
     let reference = half_load_reference(&results);
@@ -223,14 +278,25 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
                 "proxy: {} at {:.0} requests/s (half of {name}'s saturation rate)",
                 target.name, run.half_rate
             );
+            let before = read_cpu(target, "before half load", &mut run.failures);
             match open_loop::run(target.addr, &host, shape).await {
-                Ok(r) => result.half_load = Some(r),
+                Ok(r) => {
+                    let after = read_cpu(target, "after half load", &mut run.failures);
+                    if let (Some(b), Some(a)) = (before, after) {
+                        result.half_load_cpu = Some(CpuPerRequest::between(b, a, r.requests));
+                    }
+                    result.half_load = Some(r);
+                }
                 Err(e) => run.failures.push(format!("{} half load: {e}", target.name)),
             }
         }
     }
-    for target in targets {
+    for (target, result) in targets.into_iter().zip(results.iter_mut()) {
         if let Some(server) = target.server {
+            // Read before stopping: an exited process's /proc entry is gone.
+            if let Some(subject) = &target.cpu {
+                result.lifetime_cpu = subject.ticks().ok().map(ticks_to_duration);
+            }
             server.stop().await;
         }
     }
