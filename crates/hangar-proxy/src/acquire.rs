@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -146,6 +147,12 @@ impl<'p> Acquirer<'p> {
                 }
             }
         }
+    }
+
+    /// How long connecting to `machine_id` may take on this attempt (see
+    /// [`Proxy::connect_timeout`]).
+    pub(crate) fn connect_timeout(&self, machine_id: &str) -> Duration {
+        self.proxy.connect_timeout(machine_id, self.wake_retries)
     }
 
     /// Connecting to `machine_id` failed: waits a little when the Machine

@@ -28,6 +28,9 @@ pub struct ProxyConfig {
     pub max_queued_requests: usize,
     /// How many Machines a request is tried on when connections fail.
     pub max_connect_attempts: usize,
+    /// How long connecting to a Machine may take before another is tried
+    /// (a Machine woken moments ago gets shorter, growing attempts first).
+    pub connect_timeout: Duration,
     /// How long a request waits for an autostarted Machine.
     pub autostart_timeout: Duration,
     /// How long a client may take to send a request's headers (HTTP/1.1),
@@ -58,6 +61,7 @@ impl Default for ProxyConfig {
             healthy_machine_wait: Duration::from_secs(5),
             max_queued_requests: 1024,
             max_connect_attempts: 90,
+            connect_timeout: Duration::from_secs(5),
             autostart_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),

@@ -124,6 +124,7 @@ impl Proxy {
                 return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
             };
             let machine_id = target.machine_id.clone();
+            let connect_timeout = acquirer.connect_timeout(&machine_id);
             if let Some(preferred) = &placement.prefer_instance {
                 if preferred != &machine_id {
                     if let Ok(value) = HeaderValue::from_str(preferred) {
@@ -134,7 +135,13 @@ impl Proxy {
                 }
             }
             match self
-                .send(&parts, attempt_body, target, &mut client_upgrade)
+                .send(
+                    &parts,
+                    attempt_body,
+                    target,
+                    &mut client_upgrade,
+                    connect_timeout,
+                )
                 .await
             {
                 Ok(response) if replay::is_replay(&response) => {

@@ -32,9 +32,11 @@ pub(crate) struct Upstreams {
 }
 
 impl Upstreams {
-    pub(crate) fn new() -> Self {
+    /// Clients whose h2c connects give up after `connect_timeout`.
+    pub(crate) fn new(connect_timeout: std::time::Duration) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(connect_timeout));
         Upstreams {
             http1: Http1Pool::default(),
             h2c: Client::builder(TokioExecutor::new())

@@ -186,6 +186,7 @@ impl Http1Pool {
         addr: SocketAddr,
         reuse: bool,
         mut request: Request<ProxyBody>,
+        connect_timeout: Duration,
     ) -> Result<(Response<Incoming>, Checkout), SendError> {
         while let Some(mut upstream) = reuse.then(|| self.shared.take(addr)).flatten() {
             match upstream.send(request).await {
@@ -194,7 +195,7 @@ impl Http1Pool {
                 Err(Failed::Error(error)) => return Err(SendError::Upstream(error.to_string())),
             }
         }
-        let mut upstream = dial(addr).await?;
+        let mut upstream = dial(addr, connect_timeout).await?;
         match upstream.send(request).await {
             Ok(response) => Ok((response, self.checkout(addr, reuse, upstream))),
             Err(Failed::Unsent(_)) => Err(SendError::Upstream(
@@ -272,11 +273,12 @@ impl Shared {
     }
 }
 
-/// Opens a connection to `addr`; its holder drives it.
-async fn dial(addr: SocketAddr) -> Result<Upstream, SendError> {
+/// Opens a connection to `addr` within `timeout`; its holder drives it.
+async fn dial(addr: SocketAddr, timeout: Duration) -> Result<Upstream, SendError> {
     let connect_failed = |e: &dyn std::fmt::Display| SendError::Connect(format!("{addr}: {e}"));
-    let stream = TcpStream::connect(addr)
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
         .await
+        .map_err(|_| connect_failed(&format!("no answer within {timeout:?}")))?
         .map_err(|e| connect_failed(&e))?;
     stream.set_nodelay(true).map_err(|e| connect_failed(&e))?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream))

@@ -37,6 +37,9 @@ use crate::workers::ConnectionWorkers;
 /// How many autostarts one request may go through before giving up.
 pub(crate) const MAX_STARTS_PER_REQUEST: usize = 3;
 
+/// The first connect timeout to a Machine woken moments ago.
+const WAKING_CONNECT_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// The edge proxy. Create it with [`Proxy::new`], then run
 /// [`Proxy::serve_http`] per listener, [`Proxy::serve_tcp`] per app and raw
 /// TCP port (see [`RouteTable::tcp_services`]) and [`Proxy::spawn_autostop`]
@@ -98,7 +101,7 @@ impl Proxy {
             autostarter: Arc::new(Autostarter::on_current_runtime()),
             started_locally: Mutex::default(),
             woken: Mutex::default(),
-            upstreams: Upstreams::new(),
+            upstreams: Upstreams::new(config.connect_timeout),
             metrics: Metrics::default(),
             queued: AtomicUsize::new(0),
             replay_cache: ReplayCache::default(),
@@ -346,6 +349,22 @@ impl Proxy {
         Some(backoff.min(Duration::from_millis(100)))
     }
 
+    /// How long connecting to `machine_id` may take. While the Machine was
+    /// woken moments ago, short at first and doubling with each retry
+    /// (`wake_retries`): a SYN lost while its network comes up is then
+    /// resent by the proxy after milliseconds rather than by the kernel
+    /// after a second. `config.connect_timeout` otherwise.
+    pub(crate) fn connect_timeout(&self, machine_id: &str, wake_retries: u32) -> Duration {
+        let limit = self.config.connect_timeout;
+        let woken_at = self.woken.lock().unwrap().get(machine_id).copied();
+        match woken_at {
+            Some(at) if at.elapsed() < self.config.autostart_timeout => WAKING_CONNECT_TIMEOUT
+                .saturating_mul(1 << wake_retries.min(6))
+                .min(limit),
+            _ => limit,
+        }
+    }
+
     /// Starts `route` (sharing a start already in flight) and waits for it.
     pub(crate) async fn autostart(
         &self,
@@ -391,6 +410,7 @@ impl Proxy {
         body: ProxyBody,
         target: Target,
         client_upgrade: &mut Option<OnUpgrade>,
+        connect_timeout: Duration,
     ) -> Result<Response<ProxyBody>, SendError> {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri: hyper::Uri = if target.h2_backend {
@@ -422,7 +442,12 @@ impl Proxy {
             let (response, connection) = self
                 .upstreams
                 .http1
-                .send(target.upstream, target.per_request, request)
+                .send(
+                    target.upstream,
+                    target.per_request,
+                    request,
+                    connect_timeout,
+                )
                 .await?;
             (response, Some(connection))
         };

@@ -23,9 +23,6 @@ use crate::proxy_proto::{self, ProxyProtoVersion};
 use crate::routes::{port_matches, MachineRoute, RouteTable};
 use crate::server::is_transient;
 
-/// How long connecting to one Machine may take before another is tried.
-const MACHINE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// The raw TCP service a Machine offers on `public_port`: a port with no
 /// handlers, or only `proxy_proto`.
 fn tcp_service(route: &MachineRoute, public_port: u16) -> Option<(&MachineService, &MachinePort)> {
@@ -232,8 +229,9 @@ impl Proxy {
         let mut acquirer = Acquirer::new(self, public_port, kind);
         loop {
             let (target, table) = acquirer.acquire(app, &placement).await?;
+            let connect_timeout = acquirer.connect_timeout(&target.machine_id);
             let connected =
-                tokio::time::timeout(MACHINE_CONNECT_TIMEOUT, TcpStream::connect(target.upstream))
+                tokio::time::timeout(connect_timeout, TcpStream::connect(target.upstream))
                     .await
                     .unwrap_or_else(|_| {
                         Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))

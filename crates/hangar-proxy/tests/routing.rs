@@ -214,3 +214,66 @@ async fn serves_from_the_last_snapshot_when_the_control_plane_is_gone() {
     a.release(1);
     assert_eq!(holder.await.unwrap(), 200);
 }
+
+/// A port whose accept queue is full: the kernel drops further SYNs, so a
+/// connect to it never completes (a Machine whose host stopped answering).
+/// The returned sockets keep the queue full while they live.
+fn silent_port() -> (
+    std::net::SocketAddr,
+    Vec<std::net::TcpStream>,
+    socket2::Socket,
+) {
+    use socket2::{Domain, Socket, Type};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    // The queue holds backlog + 1; one more completed handshake may wait
+    // in the SYN queue. Three fill both.
+    for _ in 0..3 {
+        let filler = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        filler.set_nonblocking(true).unwrap();
+        let _ = filler.connect(&addr.into());
+        fillers.push(std::net::TcpStream::from(filler));
+    }
+    (addr, fillers, listener)
+}
+
+#[tokio::test]
+async fn a_machine_that_never_answers_the_connect_is_given_up_for_another() {
+    let mut config = test_config();
+    config.connect_timeout = std::time::Duration::from_millis(300);
+    let h = Harness::start(config).await;
+    let (silent_addr, _fillers, _listener) = silent_port();
+    // Preferred (same region) but silent: without a connect timeout the
+    // request would wait for the kernel to give up, minutes later.
+    let silent = Backend::bind("silent").await;
+    let mut silent_route = route("alpha", &silent, "ams", MachineState::Started);
+    silent_route.services = vec![http_service(silent_addr.port())];
+    h.fleet.add(silent_route, &silent);
+    let far = Backend::start("far").await;
+    h.fleet
+        .add(route("alpha", &far, "lhr", MachineState::Started), &far);
+
+    let response = h
+        .get("alpha", "/")
+        .timeout(std::time::Duration::from_secs(20))
+        .send()
+        .await
+        .expect("answered before the client's timeout");
+    assert_eq!(response.status(), 200);
+    assert_eq!(machine_of(&response.text().await.unwrap()), "far");
+    let metrics = h.proxy.metrics_text();
+    assert!(
+        metrics.contains("hangar_proxy_connect_failures_total{app=\"alpha\",machine=\"silent\"}"),
+        "{metrics}"
+    );
+}
