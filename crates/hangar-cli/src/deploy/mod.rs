@@ -125,6 +125,16 @@ pub(crate) async fn run(ctx: &Context, args: DeployArgs) -> anyhow::Result<i32> 
 /// fly.toml's text, checked: missing → how to create one; invalid → every
 /// problem, nothing sent.
 pub(crate) fn read_config(ctx: &Context) -> anyhow::Result<(String, hangar_config::Config)> {
+    read_config_for(ctx, None)
+}
+
+/// [`read_config`] for a deploy whose `--strategy` (when given) replaces
+/// fly.toml's: problems of fly.toml's own strategy do not count then; the
+/// control plane checks the one given.
+fn read_config_for(
+    ctx: &Context,
+    strategy: Option<Strategy>,
+) -> anyhow::Result<(String, hangar_config::Config)> {
     let path = ctx.config_path();
     if !path.is_file() {
         return Err(CliError::MissingConfig {
@@ -139,6 +149,7 @@ pub(crate) fn read_config(ctx: &Context) -> anyhow::Result<(String, hangar_confi
         .check()
         .iter()
         .filter(|d| d.severity == hangar_config::Severity::Error)
+        .filter(|d| strategy.is_none() || d.key != "deploy.strategy")
         .map(ToString::to_string)
         .collect();
     if !errors.is_empty() {
@@ -173,7 +184,7 @@ pub(crate) fn request(
 }
 
 async fn deploy(ctx: &Context, args: DeployArgs) -> anyhow::Result<i32> {
-    let (text, config) = read_config(ctx)?;
+    let (text, config) = read_config_for(ctx, args.strategy)?;
     let app = match ctx.app() {
         Some(app) => app.to_string(),
         None => config.app.clone().ok_or(CliError::MissingApp)?,

@@ -21,6 +21,7 @@ mod server_deploy_load;
 mod server_deploy_machine_checks;
 mod server_deploy_one_offs;
 mod server_deploy_regions;
+mod server_deploy_strategy_rules;
 mod server_deploy_volumes;
 mod server_deploys;
 mod server_deploys_support;

@@ -163,6 +163,13 @@ pub fn set_mode(path: &Path, mode: &str) {
     std::fs::write(path, kept.join("\n") + "\n").expect("write fly.toml");
 }
 
+/// Appends an HTTP check on `/` to fly.toml's `[http_service]`.
+fn add_http_check(path: &Path) {
+    let text = std::fs::read_to_string(path).expect("read fly.toml");
+    let check = "\n[[http_service.checks]]\n  interval = '1s'\n  timeout = '1s'\n  grace_period = '0s'\n  method = 'GET'\n  path = '/'\n";
+    std::fs::write(path, text + check).expect("write fly.toml");
+}
+
 /// GETs the app over the proxy's TLS listener (launch sets force_https).
 async fn get_over_tls(tb: &Testbed, host: &str) -> Result<String, String> {
     let tls = tb.platform.proxy_tls_addr.ok_or("no TLS listener")?;
@@ -319,6 +326,15 @@ async fn launch_deploy_and_operate_an_app_from_the_command_line() {
         ("bluegreen", "four"),
     ] {
         set_mode(&hangar.fly_toml(), mode);
+        if strategy == "bluegreen" {
+            // Bluegreen moves traffic once the new Machines pass a health
+            // check, and launch's fly.toml has none: refused until one is added.
+            hangar
+                .run(&["deploy", "--image", image, "--strategy", strategy])
+                .await
+                .fails_with("the bluegreen strategy needs at least 1 health check");
+            add_http_check(&hangar.fly_toml());
+        }
         let run = hangar
             .run(&["deploy", "--image", image, "--strategy", strategy])
             .await;

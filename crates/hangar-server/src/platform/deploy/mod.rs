@@ -1,8 +1,9 @@
 //! Server-side deploys: the API's entry points (create, read, list, follow
 //! events, resume after a restart) around the [`controller`].
 //!
-//! The path of a deploy: `create_deploy` validates fly.toml (a bad one is a
-//! 400 and nothing is stored), records release N (`pending`) and the deploy
+//! The path of a deploy: `create_deploy` validates fly.toml and what the
+//! strategy asks of it ([`strategy_rules`]; a bad one is a 400 and nothing
+//! is stored), records release N (`pending`) and the deploy
 //! (`queued`), and spawns the controller, which waits for the app's earlier
 //! deploys, runs the release command, computes the [`plan`] from the app's
 //! current Machines and applies it batch by batch, gating each batch on the
@@ -22,6 +23,7 @@ pub mod plan;
 pub mod record;
 mod release_command;
 mod steps;
+mod strategy_rules;
 mod volumes;
 
 use std::collections::HashMap;
@@ -39,6 +41,7 @@ use hangar_types::{CreateDeployRequest, DeployEvent, DeployState, Deployment};
 use self::controller::Run;
 use self::plan::Strategy;
 use self::record::{events_prefix, record_key, DeployRecord, DeploySpec, Phase};
+use self::strategy_rules::{check_strategy, StrategySource};
 use crate::http::error::{HttpError, HttpResult};
 use crate::platform::releases::NewRelease;
 use crate::platform::secrets::SecretVault;
@@ -187,32 +190,39 @@ impl ControlPlane {
             Err(LoadError::Syntax(d)) => return Err(bad_config(d.to_string())),
             Err(e) => return Err(bad_config(e.to_string())),
         };
+        // A strategy in the request replaces fly.toml's: what fly.toml says
+        // of its own (unused) strategy is no reason to refuse the deploy.
         let errors: Vec<String> = loaded
             .check()
             .into_iter()
             .filter(|d| d.is_error())
+            .filter(|d| req.strategy.is_none() || d.key != "deploy.strategy")
             .map(|d| d.to_string())
             .collect();
         if !errors.is_empty() {
             return Err(bad_config(errors.join("\n")));
         }
         let config = loaded.config;
+        let mut group_configs = Vec::new();
         for group in config.process_names() {
-            if let Err(e) = config.to_machine_config(&group, None) {
-                return Err(bad_config(e.to_string()));
+            match config.to_machine_config(&group, None) {
+                Ok(machine) => group_configs.push((group, machine)),
+                Err(e) => return Err(bad_config(e.to_string())),
             }
         }
         let deploy = config.deploy.clone().unwrap_or_default();
-        let strategy_name = req
-            .strategy
-            .clone()
-            .or(deploy.strategy.clone())
-            .unwrap_or_else(|| "rolling".into());
+        let (strategy_name, strategy_source) = match (&req.strategy, &deploy.strategy) {
+            (Some(name), _) => (name.clone(), StrategySource::Request),
+            (None, Some(name)) => (name.clone(), StrategySource::FlyToml),
+            (None, None) => ("rolling".to_string(), StrategySource::FlyToml),
+        };
         let strategy = Strategy::parse(&strategy_name).ok_or_else(|| {
             HttpError::bad_request(format!(
                 "unknown deploy strategy {strategy_name:?}: use rolling, immediate, canary or bluegreen"
             ))
         })?;
+        check_strategy(strategy, strategy_source, &group_configs)
+            .map_err(HttpError::bad_request)?;
         let max_unavailable = req
             .max_unavailable
             .or(deploy.max_unavailable)
