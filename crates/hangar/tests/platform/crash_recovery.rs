@@ -8,14 +8,13 @@ use futures_util::StreamExt;
 use hangar_client::{Client, LogOptions};
 use hangar_types::{CreateAppRequest, CreateMachineRequest, MachineState};
 
-use crate::support::{alive_image, config, http_get, DevProcess};
+use crate::support::{alive_image, config, http_get, networks, DevProcess};
 
 /// `hangar dev` on its own network, apart from any other on this host.
 async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
     let dev = DevProcess::builder(data)
-        .args(["--region", "crash", "--bridge", "hgcrash0"])
-        .args(["--machine-subnet", "172.27.0.0/24"])
-        .args(["--machine-subnet6", "fdaa:0:4c::/64"])
+        .args(["--region", "crash"])
+        .args(networks::CRASH_RECOVERY.args())
         .start()
         .await;
     let client = dev.client();

@@ -230,13 +230,7 @@ async fn dev_example_deploys_hello_as_release_one() {
     let dev = DevProcess::builder(&data)
         .args(["--example"])
         // Its own network, apart from any other `hangar dev` on this host.
-        .args([
-            "--bridge",
-            "hgexample0",
-            "--machine-subnet",
-            "172.28.251.0/24",
-        ])
-        .args(["--machine-subnet6", "fdaa:0:4f::/64"])
+        .args(networks::EXAMPLE_DEPLOY.args())
         .start()
         .await;
     let client = dev.client();

@@ -158,8 +158,8 @@ async fn a_machine_runs_as_a_docker_container() {
 /// platform on this host.
 async fn start_docker_dev(data: &std::path::Path) -> DevProcess {
     DevProcess::builder(data)
-        .args(["--driver", "docker", "--machine-subnet", "172.25.250.0/24"])
-        .args(["--machine-subnet6", "fdaa:0:4e::/64"])
+        .args(["--driver", "docker"])
+        .args(networks::DOCKER_DEV.args())
         .start()
         .await
 }

@@ -13,7 +13,7 @@ use hangar_types::{
     CreateAppRequest, CreateMachineRequest, MachinePort, MachineService, MachineState,
 };
 
-use crate::support::{alive_image, config, DevProcess};
+use crate::support::{alive_image, config, networks, DevProcess};
 
 /// `hangar proxy` as a child process, killed on drop.
 struct StandaloneProxy {
@@ -33,8 +33,7 @@ async fn start_dev(data: &Path) -> DevProcess {
         // An ACME directory nobody serves: orders fail, and say so.
         .args(["--acme-directory", "http://127.0.0.1:9/directory"])
         // Its own network, apart from any other `hangar dev` on this host.
-        .args(["--bridge", "hgprx0", "--machine-subnet", "172.26.0.0/24"])
-        .args(["--machine-subnet6", "fdaa:0:4d::/64"])
+        .args(networks::PROXY_PROCESS.args())
         .start()
         .await
 }

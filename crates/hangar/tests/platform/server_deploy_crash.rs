@@ -9,14 +9,13 @@ use hangar_client::Client;
 use hangar_types::{CreateAppRequest, DeployState, ReleaseStatus};
 
 use crate::server_deploys_support::*;
-use crate::support::{alive_image, DevProcess};
+use crate::support::{alive_image, networks, DevProcess};
 
 /// `hangar dev` on its own network, apart from any other on this host.
 async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
     let dev = DevProcess::builder(data)
-        .args(["--region", "dev", "--bridge", "hgdeploy0"])
-        .args(["--machine-subnet", "172.26.9.0/24"])
-        .args(["--machine-subnet6", "fdaa:0:4d::/64"])
+        .args(["--region", "dev"])
+        .args(networks::DEPLOY_CRASH.args())
         .start()
         .await;
     let client = dev.client();

@@ -12,7 +12,7 @@ use hangar_client::Client;
 use hangar_types::{CreateAppRequest, DeployEvent, DeployState, MachineState, ReleaseStatus};
 
 use crate::server_deploys_support::*;
-use crate::support::{alive_image, DevProcess};
+use crate::support::{alive_image, networks, DevProcess};
 
 /// Metadata naming what a one-off Machine does for its deploy.
 const ROLE: &str = "hangar_deploy_role";
@@ -20,9 +20,8 @@ const ROLE: &str = "hangar_deploy_role";
 /// `hangar dev` on its own network, apart from any other on this host.
 async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
     let dev = DevProcess::builder(data)
-        .args(["--region", "dev", "--bridge", "hgoneoff0"])
-        .args(["--machine-subnet", "172.24.17.0/24"])
-        .args(["--machine-subnet6", "fdaa:0:5a::/64"])
+        .args(["--region", "dev"])
+        .args(networks::DEPLOY_ONE_OFFS.args())
         .start()
         .await;
     let client = dev.client();

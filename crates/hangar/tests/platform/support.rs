@@ -8,6 +8,7 @@ use hangar_types::{
 };
 
 mod dev_process;
+pub mod networks;
 pub use dev_process::DevProcess;
 
 /// Boots a platform whose Machine init is this crate's `hangar` binary.
