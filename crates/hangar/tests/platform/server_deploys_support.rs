@@ -161,15 +161,28 @@ pub async fn managed(tb: &Testbed, app: &str) -> Vec<Machine> {
         .expect("list machines")
         .into_iter()
         .filter(|m| {
-            m.config
-                .metadata
-                .get("fly_platform_version")
-                .map(String::as_str)
-                == Some("v2")
+            let metadata = &m.config.metadata;
+            metadata.get("fly_platform_version").map(String::as_str) == Some("v2") && !is_one_off(m)
         })
         .collect();
     machines.sort_by(|a, b| a.id.cmp(&b.id));
     machines
+}
+
+/// Whether a Machine is a one-off: a deploy's release command or machine
+/// check (`hangar_deploy_role`), or of a one-off group (release command,
+/// console, test Machine). These carry `fly_platform_version` too.
+fn is_one_off(machine: &Machine) -> bool {
+    let metadata = &machine.config.metadata;
+    let one_off_group = metadata.get("fly_process_group").is_some_and(|group| {
+        [
+            "fly_app_release_command",
+            "fly_app_console",
+            "fly_app_test_machine_command",
+        ]
+        .contains(&group.as_str())
+    });
+    metadata.contains_key("hangar_deploy_role") || one_off_group
 }
 
 /// Each Machine's id and instance (version): equal lists mean no Machine
