@@ -141,11 +141,10 @@ struct Target {
 }
 
 /// The Hangar proxy's threads: its connection workers, or the benchmark's
-/// runtime threads (tokio's default name, cut to 15 bytes by the kernel)
-/// when it has none.
+/// runtime threads when it has none.
 fn hangar_threads(proxy_workers: usize) -> CpuSubject {
     match proxy_workers {
-        0 => CpuSubject::OwnThreads("tokio-runtime-w"),
+        0 => CpuSubject::OwnThreads(crate::RUNTIME_THREAD_NAME),
         _ => CpuSubject::OwnThreads("hangar-proxy-"),
     }
 }
@@ -184,8 +183,9 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
             note: match options.proxy_workers {
                 0 => format!(
                     "in-process, connections on the benchmark's runtime of {} worker threads \
-                     (its CPU: all `tokio-runtime-worker` threads, which also run the platform)",
-                    options.workers
+                     (its CPU: all `{}` threads, which also run the platform)",
+                    options.workers,
+                    crate::RUNTIME_THREAD_NAME
                 ),
                 n => format!(
                     "in-process as in `hangar dev`, {n} connection workers \
