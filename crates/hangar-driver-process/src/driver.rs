@@ -114,6 +114,19 @@ impl ProcessDriver {
         })
     }
 
+    /// Brings an existing bridge to the configured subnets before any
+    /// Machine starts: an earlier run's gateway addresses are replaced, or,
+    /// when one of `machines` (every address the agent's Machines hold)
+    /// is still in such a subnet, nothing changes and the error names the
+    /// bridge, the subnet, the Machines and what to do. A no-op for a bridge
+    /// not created yet, or without isolation (no bridge is used then).
+    pub fn prepare_bridge(&self, machines: &[crate::MachineAddress]) -> Result<(), DriverError> {
+        if !self.support.namespaces || !network::ip_available() {
+            return Ok(());
+        }
+        self.bridge.adopt_configured_subnets(machines)
+    }
+
     /// The configuration the driver was created with.
     pub fn config(&self) -> &ProcessDriverConfig {
         &self.config

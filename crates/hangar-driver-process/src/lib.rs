@@ -37,6 +37,7 @@
 //! overlay root and every other mount exist only in the Machine's mount
 //! namespace, so they vanish with it. `cleanup` and `recover` remove the rest.
 
+mod bridge_subnet;
 mod cgroup;
 mod config;
 mod console;
@@ -52,6 +53,7 @@ mod ps;
 mod unisolated;
 mod wait;
 
+pub use bridge_subnet::MachineAddress;
 pub use config::{ProcessDriverConfig, DEFAULT_BRIDGE};
 pub use driver::ProcessDriver;
 pub use init::machine_init_main;

@@ -28,7 +28,7 @@ pub(crate) struct Bridge {
 }
 
 /// Runs `ip -batch -` with `commands`, optionally inside a network namespace.
-fn ip_batch(commands: &[String], netns: Option<OwnedFd>) -> Result<(), DriverError> {
+pub(crate) fn ip_batch(commands: &[String], netns: Option<OwnedFd>) -> Result<(), DriverError> {
     let mut command = Command::new("ip");
     command
         .args(["-batch", "-"])
