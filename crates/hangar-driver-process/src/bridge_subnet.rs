@@ -184,6 +184,23 @@ impl Bridge {
         if !conflicts.is_empty() {
             return Err(DriverError::HostSetup(conflicts.join("; ")));
         }
+        if let Some(old) = stale.first() {
+            // Before this agent starts anything, an interface on the bridge
+            // is a Machine of someone else (another agent, or one this agent
+            // lost track of), which may still use the old subnet.
+            let ports = self.ports();
+            if !ports.is_empty() {
+                return Err(DriverError::HostSetup(format!(
+                    "bridge {bridge} holds {old} from an earlier run and still has interfaces attached ({ports}), \
+                     so Machines not known to this agent may be using subnet {old_net}; stop them (or the hangar \
+                     that runs them), keep {option} {old_net}, or pick another bridge with --bridge",
+                    bridge = self.name,
+                    ports = ports.join(", "),
+                    old_net = old.network(),
+                    option = old.option(),
+                )));
+            }
+        }
         if stale.is_empty() && missing.is_empty() {
             return Ok(());
         }
@@ -202,6 +219,20 @@ impl Bridge {
             tracing::warn!(bridge = %name, old = %old, "replacing an earlier run's gateway address on the bridge: no machine uses its subnet");
         }
         ip_batch(&commands, None)
+    }
+
+    /// The interfaces attached to the bridge, sorted.
+    fn ports(&self) -> Vec<String> {
+        let dir = std::path::Path::new("/sys/class/net")
+            .join(&self.name)
+            .join("brif");
+        let mut ports: Vec<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect();
+        ports.sort();
+        ports
     }
 
     /// Why the bridge cannot leave `old`'s subnet, and what to do about it.

@@ -40,8 +40,13 @@ fn bridge_addresses() -> Vec<String> {
 
 /// The bridge as an earlier run with 10.78.1.0/24 left it.
 fn leave_old_bridge() {
-    if std::path::Path::new("/sys/class/net").join(BRIDGE).exists() {
-        ip(&["link", "del", BRIDGE]);
+    for leftover in ["hgsubnet0p", BRIDGE] {
+        if std::path::Path::new("/sys/class/net")
+            .join(leftover)
+            .exists()
+        {
+            ip(&["link", "del", leftover]);
+        }
     }
     ip(&["link", "add", "name", BRIDGE, "type", "bridge"]);
     ip(&["addr", "add", OLD_GATEWAY4, "dev", BRIDGE]);
@@ -91,6 +96,30 @@ async fn a_bridge_left_with_another_subnet_is_moved_to_the_configured_one() {
         assert!(err.contains(part), "the refusal mentions {part:?}: {err}");
     }
     assert_eq!(bridge_addresses(), ["10.78.1.1/24", "fdaa:0:5c::1/64"]);
+
+    // An interface on the bridge (a Machine this agent does not know):
+    // refused too, naming it.
+    ip(&[
+        "link",
+        "add",
+        "hgsubnet0p",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "hgsubnet0q",
+    ]);
+    ip(&["link", "set", "hgsubnet0p", "master", BRIDGE]);
+    let err = driver
+        .prepare_bridge(&[])
+        .expect_err("the bridge still has a port")
+        .to_string();
+    assert!(
+        err.contains("hgsubnet0p") && err.contains("--machine-subnet 10.78.1.0/24"),
+        "the refusal names the attached interface: {err}"
+    );
+    assert_eq!(bridge_addresses(), ["10.78.1.1/24", "fdaa:0:5c::1/64"]);
+    ip(&["link", "del", "hgsubnet0p"]);
 
     // No Machine in the old subnet: the old gateway gives way to the new one.
     let new_user = MachineAddress {

@@ -1,7 +1,7 @@
 //! Assembles a single-host platform — store, image store, driver, agent and
 //! API — as `hangar dev` runs it and as the test harness boots it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use anyhow::Context;
 use hangar_agent::{Agent, AgentConfig, Rotation, Subnets};
 use hangar_driver::{Driver, Isolation};
 use hangar_driver_docker::{DockerDriver, DockerDriverConfig};
-use hangar_driver_process::{ProcessDriver, ProcessDriverConfig};
+use hangar_driver_process::{MachineAddress, ProcessDriver, ProcessDriverConfig};
 use hangar_image::ImageStore;
 use hangar_server::platform::routes::RouteHost;
 use hangar_server::platform::secrets::SecretVault;
@@ -130,10 +130,14 @@ const STORE_CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(10)
 const DOCKER_IMAGE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Sets up the driver `options.driver` names; the Docker driver is also
-/// returned as itself, for its housekeeping.
+/// returned as itself, for its housekeeping. The process driver's bridge is
+/// brought to the configured subnets before the agent recovers its Machines
+/// (see [`ProcessDriver::prepare_bridge`]), checked against the addresses
+/// the Machines in `ledger` hold.
 async fn start_driver(
     options: &PlatformOptions,
     data_dir: &Path,
+    ledger: &Arc<dyn Store>,
 ) -> anyhow::Result<(Arc<dyn Driver>, Option<Arc<DockerDriver>>)> {
     if options.driver == DriverChoice::Docker {
         // One owner per data dir: agents sharing a daemon never sweep each other's containers.
@@ -161,7 +165,33 @@ async fn start_driver(
     driver_config.gateway6 = options.subnets.gateway6();
     driver_config.subnet6_prefix = options.subnets.ipv6_prefix;
     let driver = ProcessDriver::new(driver_config).context("cannot set up the process driver")?;
+    let machine_addresses = machine_addresses(ledger).await?;
+    driver
+        .prepare_bridge(&machine_addresses)
+        .context("cannot set up the Machines' bridge")?;
     Ok((Arc::new(driver), None))
+}
+
+/// Every private address the agent's Machines (destroyed ones aside) hold.
+async fn machine_addresses(ledger: &Arc<dyn Store>) -> anyhow::Result<Vec<MachineAddress>> {
+    let records = hangar_agent::ledger::Ledger::new(ledger.clone())
+        .machines()
+        .await
+        .context("cannot read the agent's Machines")?;
+    Ok(records
+        .into_iter()
+        .filter(|r| r.state != hangar_types::MachineState::Destroyed)
+        .flat_map(|r| {
+            let addresses = [r.ipv4.map(IpAddr::from), r.ipv6.map(IpAddr::from)];
+            addresses
+                .into_iter()
+                .flatten()
+                .map(move |ip| MachineAddress {
+                    machine_id: r.id.clone(),
+                    ip,
+                })
+        })
+        .collect())
 }
 
 /// The IDs of the agent's Machines in any state but destroyed (none once it is gone).
@@ -293,7 +323,7 @@ impl Platform {
             control_store.clone(),
         )
         .context("cannot open the built-in registry")?;
-        let (driver, docker_driver) = start_driver(&options, data_dir).await?;
+        let (driver, docker_driver) = start_driver(&options, data_dir, &ledger).await?;
         let isolation = driver.isolation();
         let secrets = SecretVault::open(data_dir, control_store.clone())
             .await
