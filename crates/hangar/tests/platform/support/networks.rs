@@ -21,8 +21,8 @@ pub struct DevNetwork {
 impl DevNetwork {
     /// `hangar dev`'s flags for this network. A bridge of this name left by
     /// an earlier run with other subnets is deleted first: the process
-    /// driver keeps the addresses of a bridge that exists, and its Machines
-    /// would be unreachable on it.
+    /// driver would move it to the new subnets itself, but refuses to while
+    /// interfaces (that run's leftover Machines) are still attached to it.
     pub fn args(&self) -> Vec<&'static str> {
         self.delete_stale_bridge();
         let mut args = Vec::new();
