@@ -124,7 +124,6 @@ impl Proxy {
                 return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
             };
             let machine_id = target.machine_id.clone();
-            let connect_timeout = acquirer.connect_timeout(&machine_id);
             if let Some(preferred) = &placement.prefer_instance {
                 if preferred != &machine_id {
                     if let Ok(value) = HeaderValue::from_str(preferred) {
@@ -140,7 +139,8 @@ impl Proxy {
                     attempt_body,
                     target,
                     &mut client_upgrade,
-                    connect_timeout,
+                    // Asked only when a new connection is dialled.
+                    || acquirer.connect_timeout(&machine_id),
                 )
                 .await
             {

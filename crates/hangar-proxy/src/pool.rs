@@ -180,13 +180,14 @@ impl Http1Pool {
     /// an idle connection is taken when there is one and the connection
     /// goes back to the pool once [`Checkout::finish`] is called; without
     /// it, a new connection serves this request only. A reused connection
-    /// that closed before taking the request is replaced by a new one.
+    /// that closed before taking the request is replaced by a new one; a
+    /// new connection is dialled within `connect_timeout()`.
     pub(crate) async fn send(
         &self,
         addr: SocketAddr,
         reuse: bool,
         mut request: Request<ProxyBody>,
-        connect_timeout: Duration,
+        connect_timeout: impl FnOnce() -> Duration,
     ) -> Result<(Response<Incoming>, Checkout), SendError> {
         while let Some(mut upstream) = reuse.then(|| self.shared.take(addr)).flatten() {
             match upstream.send(request).await {
@@ -195,7 +196,7 @@ impl Http1Pool {
                 Err(Failed::Error(error)) => return Err(SendError::Upstream(error.to_string())),
             }
         }
-        let mut upstream = dial(addr, connect_timeout).await?;
+        let mut upstream = dial(addr, connect_timeout()).await?;
         match upstream.send(request).await {
             Ok(response) => Ok((response, self.checkout(addr, reuse, upstream))),
             Err(Failed::Unsent(_)) => Err(SendError::Upstream(

@@ -337,8 +337,7 @@ impl Proxy {
     /// connection means "not listening yet", how long to wait before
     /// trying it again.
     pub(crate) fn still_waking(&self, machine_id: &str, retries: u32) -> Option<Duration> {
-        let woken_at = *self.woken.lock().unwrap().get(machine_id)?;
-        if woken_at.elapsed() >= self.config.autostart_timeout {
+        if !self.recently_woken(machine_id) {
             return None;
         }
         // A fine poll first: a woken app usually listens within milliseconds.
@@ -356,13 +355,23 @@ impl Proxy {
     /// after a second. `config.connect_timeout` otherwise.
     pub(crate) fn connect_timeout(&self, machine_id: &str, wake_retries: u32) -> Duration {
         let limit = self.config.connect_timeout;
-        let woken_at = self.woken.lock().unwrap().get(machine_id).copied();
-        match woken_at {
-            Some(at) if at.elapsed() < self.config.autostart_timeout => WAKING_CONNECT_TIMEOUT
+        if self.recently_woken(machine_id) {
+            WAKING_CONNECT_TIMEOUT
                 .saturating_mul(1 << wake_retries.min(6))
-                .min(limit),
-            _ => limit,
+                .min(limit)
+        } else {
+            limit
         }
+    }
+
+    /// True when this proxy woke `machine_id` less than
+    /// `config.autostart_timeout` ago.
+    fn recently_woken(&self, machine_id: &str) -> bool {
+        self.woken
+            .lock()
+            .unwrap()
+            .get(machine_id)
+            .is_some_and(|at| at.elapsed() < self.config.autostart_timeout)
     }
 
     /// Starts `route` (sharing a start already in flight) and waits for it.
@@ -410,7 +419,7 @@ impl Proxy {
         body: ProxyBody,
         target: Target,
         client_upgrade: &mut Option<OnUpgrade>,
-        connect_timeout: Duration,
+        connect_timeout: impl FnOnce() -> Duration,
     ) -> Result<Response<ProxyBody>, SendError> {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri: hyper::Uri = if target.h2_backend {
