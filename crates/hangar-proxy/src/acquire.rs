@@ -110,7 +110,7 @@ impl<'p> Acquirer<'p> {
                     if self.starts > MAX_STARTS_PER_REQUEST {
                         return Err(ProxyErrorCode::NoHealthyMachine(app.to_string()));
                     }
-                    proxy.autostart(app, &route).await?;
+                    proxy.autostart(app, &route, table.generation).await?;
                 }
                 Choice::AllAtHardLimit => {
                     if self.queue_slot.is_none() {

@@ -7,6 +7,7 @@ use tokio::runtime::Handle;
 use tokio::sync::watch;
 
 use crate::control::MachineControl;
+use crate::routes::RouteTable;
 
 /// The outcome of one start, once known.
 type StartOutcome = Option<Result<(), String>>;
@@ -15,6 +16,12 @@ type StartOutcome = Option<Result<(), String>>;
 /// Machine shares one call to [`MachineControl::start`].
 pub(crate) struct Autostarter {
     in_flight: Mutex<HashMap<String, watch::Receiver<StartOutcome>>>,
+    /// Machines started successfully, with the route table generation
+    /// current when the start returned. A start asked for from a snapshot
+    /// no newer than that was decided before the start showed: it is not
+    /// issued again.
+    started_at_generation: Mutex<HashMap<String, u64>>,
+    routes: watch::Receiver<Arc<RouteTable>>,
     /// The runtime of the proxy's host, where starts run: the host's
     /// [`MachineControl`] may spawn work of its own, which belongs there
     /// rather than on a connection worker.
@@ -24,9 +31,11 @@ pub(crate) struct Autostarter {
 impl Autostarter {
     /// Runs starts on the runtime the caller is in, if any (else on the
     /// runtime of whichever request asks first).
-    pub(crate) fn on_current_runtime() -> Autostarter {
+    pub(crate) fn on_current_runtime(routes: watch::Receiver<Arc<RouteTable>>) -> Autostarter {
         Autostarter {
             in_flight: Mutex::default(),
+            started_at_generation: Mutex::default(),
+            routes,
             host: Handle::try_current().ok(),
         }
     }
@@ -36,14 +45,27 @@ impl Autostarter {
     /// Starts `machine_id` unless a start is already in flight, then waits for
     /// the outcome. The start runs in its own task, so it completes even if
     /// every waiting request gives up. Returns whether this call issued it.
+    /// `seen_generation` is the generation of the snapshot that showed the
+    /// Machine stopped: when a start finished since that snapshot was
+    /// current, the Machine is taken as started and nothing is issued.
     pub(crate) async fn start(
         self: &Arc<Self>,
         control: &Arc<dyn MachineControl>,
         app: &str,
         machine_id: &str,
+        seen_generation: u64,
     ) -> (Result<(), String>, bool) {
         let (mut outcome, issued) = {
             let mut in_flight = self.in_flight.lock().unwrap();
+            let already_started = self
+                .started_at_generation
+                .lock()
+                .unwrap()
+                .get(machine_id)
+                .is_some_and(|started| seen_generation <= *started);
+            if already_started {
+                return (Ok(()), false);
+            }
             match in_flight.get(machine_id) {
                 Some(rx) => (rx.clone(), false),
                 None => {
@@ -54,8 +76,19 @@ impl Autostarter {
                     let (app, id) = (app.to_string(), machine_id.to_string());
                     let start = async move {
                         let result = control.start(&app, &id).await;
-                        // Remove before publishing so a later start is a new one.
-                        starter.in_flight.lock().unwrap().remove(&id);
+                        // Remove before publishing so a later start is a new
+                        // one; note success under the same lock, so that a
+                        // request that chose to start the Machine from an
+                        // older snapshot finds it started.
+                        let mut in_flight = starter.in_flight.lock().unwrap();
+                        let mut started = starter.started_at_generation.lock().unwrap();
+                        if result.is_ok() {
+                            started.insert(id.clone(), starter.routes.borrow().generation);
+                        } else {
+                            started.remove(&id);
+                        }
+                        in_flight.remove(&id);
+                        drop((started, in_flight));
                         let _ = tx.send(Some(result));
                     };
                     match &self.host {

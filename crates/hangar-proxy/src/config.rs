@@ -47,6 +47,10 @@ pub struct ProxyConfig {
     /// runtime (see `workers`); 0 (the default) serves them on the runtime
     /// that runs the listener.
     pub connection_workers: usize,
+    /// Serve the common HTTP/1.1 request on the proxy's own lean path
+    /// (parsed and rewritten in place, see `h1`) rather than through hyper;
+    /// on by default. Every other request is hyper's either way.
+    pub lean_http1: bool,
 }
 
 impl Default for ProxyConfig {
@@ -67,6 +71,7 @@ impl Default for ProxyConfig {
             idle_timeout: Duration::from_secs(60),
             acme: None,
             connection_workers: 0,
+            lean_http1: true,
         }
     }
 }

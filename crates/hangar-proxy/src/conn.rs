@@ -19,6 +19,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use hangar_types::HttpOptions;
+
 use crate::headers::ClientConn;
 use crate::proxy::{Proxy, RoutedHost};
 use crate::routes::RouteTable;
@@ -133,7 +135,7 @@ impl Proxy {
     }
 
     /// [`Proxy::port_timeouts`] in a snapshot already read.
-    fn port_timeouts_in(
+    pub(crate) fn port_timeouts_in(
         &self,
         table: &RouteTable,
         app: Option<&str>,
@@ -147,6 +149,12 @@ impl Proxy {
                 .find_map(|m| m.http_service(public_port))
                 .and_then(|(_, port)| port.http_options.as_ref())
         });
+        self.timeouts_of(options)
+    }
+
+    /// The timeouts a port's `http_options` set, the proxy's defaults
+    /// where they set none.
+    pub(crate) fn timeouts_of(&self, options: Option<&HttpOptions>) -> PortTimeouts {
         let seconds = |v: Option<i64>| v.and_then(|s| u64::try_from(s).ok()).filter(|s| *s > 0);
         PortTimeouts {
             idle: seconds(options.and_then(|o| o.idle_timeout))
@@ -167,7 +175,7 @@ impl Proxy {
     /// The header-read timeout is the SNI app's port's
     /// `headers_read_timeout` on TLS, the proxy's default otherwise (a
     /// plain connection names no app before its first request).
-    pub(crate) async fn serve_client<I>(
+    pub(crate) async fn serve_hyper<I>(
         self: Arc<Self>,
         io: I,
         client: ClientConn,

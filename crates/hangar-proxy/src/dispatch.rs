@@ -21,6 +21,7 @@ use crate::proxy::{Proxy, SendError};
 use crate::replay::{self, Replay};
 use crate::replay_cache;
 use crate::response_options;
+use crate::routes::RouteTable;
 
 /// Where a request is going.
 pub(crate) struct Destination<'a> {
@@ -56,6 +57,15 @@ impl CacheUse {
     }
 }
 
+/// A Machine's answer to a request's first attempt, obtained elsewhere (the
+/// lean HTTP/1.1 path hands over a `fly-replay` answer this way).
+pub(crate) struct FirstAnswer {
+    pub(crate) response: Response<ProxyBody>,
+    pub(crate) machine_id: String,
+    /// The snapshot the Machine was chosen from.
+    pub(crate) table: Arc<RouteTable>,
+}
+
 /// A replay in progress: where it came from, for `fly-replay-failed` and
 /// the fallback to the replaying Machine.
 struct PendingReplay {
@@ -74,6 +84,7 @@ impl Proxy {
         mut parts: Parts,
         mut body: RequestBody,
         mut client_upgrade: Option<OnUpgrade>,
+        mut first: Option<FirstAnswer>,
     ) -> Result<(Response<ProxyBody>, String), ProxyErrorCode> {
         let Destination {
             app,
@@ -98,52 +109,59 @@ impl Proxy {
         }
         loop {
             let app = target_app.as_str();
-            let acquired = match pending.as_ref().and_then(PendingReplay::deadline) {
-                Some(deadline) => {
-                    tokio::time::timeout_at(deadline.into(), acquirer.acquire(app, &placement))
+            let (machine_id, table, sent) = match first.take() {
+                Some(first) => (first.machine_id, first.table, Ok(first.response)),
+                None => {
+                    let acquired = match pending.as_ref().and_then(PendingReplay::deadline) {
+                        Some(deadline) => tokio::time::timeout_at(
+                            deadline.into(),
+                            acquirer.acquire(app, &placement),
+                        )
                         .await
-                        .unwrap_or_else(|_| Err(ProxyErrorCode::ReplayTimedOut(app.to_string())))
-                }
-                None => acquirer.acquire(app, &placement).await,
-            };
-            let (target, table) = match acquired {
-                Ok(acquired) => acquired,
-                Err(error) => {
-                    let origin = pending.take().ok_or_else(|| error.clone())?;
-                    let fallback = origin.fall_back(&error, &mut parts).ok_or(error)?;
-                    placement = fallback;
-                    target_app = origin.origin_app;
-                    acquirer = Acquirer::new(self, public_port, acquire::HTTP);
-                    fell_back = true;
-                    continue;
-                }
-            };
-            let Some(attempt_body) = body.for_attempt() else {
-                // A streamed body went to a Machine that refused the
-                // connection; it cannot be sent again.
-                return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
-            };
-            let machine_id = target.machine_id.clone();
-            if let Some(preferred) = &placement.prefer_instance {
-                if preferred != &machine_id {
-                    if let Ok(value) = HeaderValue::from_str(preferred) {
-                        parts
-                            .headers
-                            .insert("fly-preferred-instance-unavailable", value);
+                        .unwrap_or_else(|_| Err(ProxyErrorCode::ReplayTimedOut(app.to_string()))),
+                        None => acquirer.acquire(app, &placement).await,
+                    };
+                    let (target, table) = match acquired {
+                        Ok(acquired) => acquired,
+                        Err(error) => {
+                            let origin = pending.take().ok_or_else(|| error.clone())?;
+                            let fallback = origin.fall_back(&error, &mut parts).ok_or(error)?;
+                            placement = fallback;
+                            target_app = origin.origin_app;
+                            acquirer = Acquirer::new(self, public_port, acquire::HTTP);
+                            fell_back = true;
+                            continue;
+                        }
+                    };
+                    let Some(attempt_body) = body.for_attempt() else {
+                        // A streamed body went to a Machine that refused the
+                        // connection; it cannot be sent again.
+                        return Err(ProxyErrorCode::RetriesExhausted(app.to_string()));
+                    };
+                    let machine_id = target.machine_id.clone();
+                    if let Some(preferred) = &placement.prefer_instance {
+                        if preferred != &machine_id {
+                            if let Ok(value) = HeaderValue::from_str(preferred) {
+                                parts
+                                    .headers
+                                    .insert("fly-preferred-instance-unavailable", value);
+                            }
+                        }
                     }
+                    let sent = self
+                        .send(
+                            &parts,
+                            attempt_body,
+                            target,
+                            &mut client_upgrade,
+                            // Asked only when a new connection is dialled.
+                            || acquirer.connect_timeout(&machine_id),
+                        )
+                        .await;
+                    (machine_id, table, sent)
                 }
-            }
-            match self
-                .send(
-                    &parts,
-                    attempt_body,
-                    target,
-                    &mut client_upgrade,
-                    // Asked only when a new connection is dialled.
-                    || acquirer.connect_timeout(&machine_id),
-                )
-                .await
-            {
+            };
+            match sent {
                 Ok(response) if replay::is_replay(&response) => {
                     if fell_back {
                         return Err(ProxyErrorCode::ReplayAfterFallback(machine_id));

@@ -91,7 +91,7 @@ pub(crate) fn add_forwarding(
 }
 
 /// An IPv4 client seen through a dual-stack socket, as IPv4.
-fn canonical_ip(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,

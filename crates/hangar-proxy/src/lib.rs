@@ -60,6 +60,7 @@ mod control;
 mod dispatch;
 mod error;
 mod forward;
+mod h1;
 mod headers;
 mod host;
 mod load;

@@ -57,6 +57,8 @@ pub struct Proxy {
     /// to it are retried until `autostart_timeout` has passed.
     woken: Mutex<HashMap<String, Instant>>,
     upstreams: Upstreams,
+    /// Idle connections of the lean HTTP/1.1 path.
+    pub(crate) raw_upstreams: crate::h1::RawPool,
     pub(crate) metrics: Metrics,
     queued: AtomicUsize,
     /// Cached `fly-replay` targets by host and path.
@@ -94,14 +96,16 @@ impl Proxy {
         routes: watch::Receiver<Arc<RouteTable>>,
         control: Arc<dyn MachineControl>,
     ) -> Arc<Proxy> {
+        let autostarter = Arc::new(Autostarter::on_current_runtime(routes.clone()));
         Arc::new(Proxy {
             routes,
             control,
             loads: Arc::default(),
-            autostarter: Arc::new(Autostarter::on_current_runtime()),
+            autostarter,
             started_locally: Mutex::default(),
             woken: Mutex::default(),
             upstreams: Upstreams::new(config.connect_timeout),
+            raw_upstreams: crate::h1::RawPool::default(),
             metrics: Metrics::default(),
             queued: AtomicUsize::new(0),
             replay_cache: ReplayCache::default(),
@@ -225,20 +229,7 @@ impl Proxy {
                 }
             },
         };
-        if response
-            .extensions()
-            .get::<response_options::Pristine>()
-            .is_none()
-        {
-            let headers = response.headers_mut();
-            headers.append(hyper::header::VIA, headers::via_entry(version));
-            if let Some(id) = headers::request_id() {
-                headers.insert(headers::FLY_REQUEST_ID, id);
-            }
-            if !headers.contains_key(hyper::header::SERVER) {
-                headers.insert(hyper::header::SERVER, HeaderValue::from_static("hangar"));
-            }
-        }
+        finish_response(&mut response, version);
         self.metrics.request(
             app_label,
             &machine,
@@ -282,6 +273,29 @@ impl Proxy {
         let body = RequestBody::read(body, self.config.max_request_body_buffer)
             .await
             .map_err(|e| ProxyErrorCode::BadRequest(e.to_string()))?;
+        self.prepare_request(&mut parts, host, client, upgrade);
+
+        let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
+        let destination = Destination {
+            app,
+            host: &host,
+            public_port: client.public_port,
+            response_options,
+        };
+        self.dispatch(destination, parts, body, client_upgrade, None)
+            .await
+    }
+
+    /// Turns a client's request head into the one sent to Machines:
+    /// hop-by-hop headers dropped (`upgrade` put back when the client asked
+    /// for that protocol), `Host` filled in, forwarding headers added.
+    pub(crate) fn prepare_request(
+        &self,
+        parts: &mut hyper::http::request::Parts,
+        host: &str,
+        client: ClientConn,
+        upgrade: Option<HeaderValue>,
+    ) {
         headers::strip_hop_by_hop(&mut parts.headers);
         // Only the proxy says a request was replayed or fell back.
         parts.headers.remove(headers::FLY_REPLAY_SRC);
@@ -304,16 +318,6 @@ impl Proxy {
             &self.region_header,
             parts.version,
         );
-
-        let host = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
-        let destination = Destination {
-            app,
-            host: &host,
-            public_port: client.public_port,
-            response_options,
-        };
-        self.dispatch(destination, parts, body, client_upgrade)
-            .await
     }
 
     pub(crate) fn enter_queue(&self, app: &str) -> Result<QueueSlot<'_>, ProxyErrorCode> {
@@ -375,10 +379,13 @@ impl Proxy {
     }
 
     /// Starts `route` (sharing a start already in flight) and waits for it.
+    /// `seen_generation` is the snapshot that showed it stopped (see
+    /// [`Autostarter::start`]).
     pub(crate) async fn autostart(
         &self,
         app: &str,
         route: &MachineRoute,
+        seen_generation: u64,
     ) -> Result<(), ProxyErrorCode> {
         let began = Instant::now();
         let failed = |reason: String| ProxyErrorCode::AutostartFailed {
@@ -386,7 +393,9 @@ impl Proxy {
             machine: route.id.clone(),
             reason,
         };
-        let start = self.autostarter.start(&self.control, app, &route.id);
+        let start = self
+            .autostarter
+            .start(&self.control, app, &route.id, seen_generation);
         let (result, issued) = tokio::time::timeout(self.config.autostart_timeout, start)
             .await
             .map_err(|_| {
@@ -521,7 +530,28 @@ fn start_workers(count: usize) -> Option<ConnectionWorkers> {
     }
 }
 
-fn error_response(error: &ProxyErrorCode) -> Response<ProxyBody> {
+/// Adds what the proxy puts on every response it answers with (`Via`,
+/// `Fly-Request-Id`, `Server` when the Machine named none), unless the
+/// app's `http_options.response.pristine` asks for none.
+pub(crate) fn finish_response(response: &mut Response<ProxyBody>, version: Version) {
+    if response
+        .extensions()
+        .get::<response_options::Pristine>()
+        .is_some()
+    {
+        return;
+    }
+    let headers = response.headers_mut();
+    headers.append(hyper::header::VIA, headers::via_entry(version));
+    if let Some(id) = headers::request_id() {
+        headers.insert(headers::FLY_REQUEST_ID, id);
+    }
+    if !headers.contains_key(hyper::header::SERVER) {
+        headers.insert(hyper::header::SERVER, HeaderValue::from_static("hangar"));
+    }
+}
+
+pub(crate) fn error_response(error: &ProxyErrorCode) -> Response<ProxyBody> {
     error.response().map(full_body)
 }
 

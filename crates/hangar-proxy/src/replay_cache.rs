@@ -10,6 +10,7 @@
 //! (The session-based `http_options.replay_cache` is not implemented.)
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -110,6 +111,8 @@ pub(crate) struct Hit {
 #[derive(Debug, Default)]
 pub(crate) struct ReplayCache {
     hosts: Mutex<HashMap<String, Vec<Entry>>>,
+    /// Set by the first entry: until then a lookup needs no lock.
+    used: AtomicBool,
 }
 
 /// The host and path a pattern names (`/path/*` is on `request_host`).
@@ -125,6 +128,11 @@ impl ReplayCache {
         self.hosts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// False while nothing was ever cached (a lookup would find nothing).
+    pub(crate) fn may_hold(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
     }
 
     /// The entry covering `path` on `host`, the longest prefix winning.
@@ -163,6 +171,7 @@ impl ReplayCache {
         let mut target = target.clone();
         target.elsewhere = false;
         let mut hosts = self.lock();
+        self.used.store(true, Ordering::Relaxed);
         let entries = hosts.entry(host.to_ascii_lowercase()).or_default();
         entries.retain(|e| !(e.path == path && e.prefix == prefix));
         entries.push(Entry {

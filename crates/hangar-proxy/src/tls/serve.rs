@@ -81,7 +81,11 @@ impl Proxy {
                         return;
                     }
                 }
-                proxy.serve_client(stream, client, sni_app).await;
+                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    proxy.serve_hyper(stream, client, sni_app).await;
+                } else {
+                    proxy.serve_client(stream, client, sni_app).await;
+                }
             });
         }
     }
