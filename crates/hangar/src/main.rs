@@ -74,6 +74,7 @@ fn init_logging() {
 
 async fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
     init_logging();
+    let mut shutdown = Shutdown::listen()?;
     let proxy = hangar::proxy_role::start(&args).await?;
     println!("Hangar proxy is running.");
     println!(
@@ -91,13 +92,18 @@ async fn run_proxy(args: ProxyArgs) -> anyhow::Result<()> {
         proxy.snapshots.borrow().generation,
         proxy.snapshots.borrow().machines.len()
     );
-    wait_for_shutdown().await;
+    shutdown.wait().await;
     proxy.stop();
     Ok(())
 }
 
 async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     init_logging();
+    // Listened for before anything starts: a Ctrl-C or SIGTERM that comes
+    // while the platform boots or the example deploys is kept until the
+    // platform can stop its Machines, instead of killing this process with
+    // its Machines left running.
+    let mut shutdown = Shutdown::listen()?;
     let data_dir = args
         .data_dir_or_default()
         .context("no data directory: pass --data-dir or set HOME")?;
@@ -180,14 +186,31 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
         }
     }
     if args.example {
-        let machine = example::launch(
-            &platform.url,
-            &platform.token,
-            &data_dir.join("example"),
-            &args.region,
-            matches!(platform.isolation, Isolation::Full),
-        )
-        .await?;
+        let example_dir = data_dir.join("example");
+        let launched = tokio::select! {
+            launched = example::launch(
+                &platform.url,
+                &platform.token,
+                &example_dir,
+                &args.region,
+                matches!(platform.isolation, Isolation::Full),
+            ) => launched,
+            () = shutdown.wait() => {
+                // The example's deploy may have started its Machine already:
+                // the platform stops it with the rest.
+                println!("stopping…");
+                platform.stop().await;
+                return Ok(());
+            }
+        };
+        let machine = match launched {
+            Ok(machine) => machine,
+            Err(err) => {
+                // Machines the deploy started stop with the platform.
+                platform.stop().await;
+                return Err(err);
+            }
+        };
         let address = machine
             .private_ipv4
             .clone()
@@ -213,16 +236,34 @@ async fn run_dev(args: DevArgs) -> anyhow::Result<()> {
     }
     println!();
     println!("Press Ctrl-C to stop (machines keep their state and come back on the next start).");
-    wait_for_shutdown().await;
+    shutdown.wait().await;
     println!("stopping…");
     platform.stop().await;
     Ok(())
 }
 
-async fn wait_for_shutdown() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+/// SIGINT and SIGTERM, listened for from the moment it is made: a signal
+/// that arrives before [`Shutdown::wait`] is called is not lost (and does
+/// not kill the process, as it would with no handler installed).
+struct Shutdown {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn listen() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Shutdown {
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+        })
+    }
+
+    /// Returns once SIGINT or SIGTERM has come (at once if one already has).
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
     }
 }

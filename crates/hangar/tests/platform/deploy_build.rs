@@ -217,6 +217,56 @@ async fn failed_builds_say_why_and_create_no_release() {
     tb.stop().await;
 }
 
+/// SIGTERM while `hangar dev --example` is still deploying the example, its
+/// Machine already created: `hangar dev` stops as on Ctrl-C (exit 0, not
+/// killed by the signal), and the Machine stops with it — no process is left
+/// running under its data dir. (It used to listen for the signal only once
+/// the example was deployed, so the signal killed it and the Machine ran on.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_stopped_while_the_example_deploys_leaves_no_machine_running() {
+    if hangar_testbed::skip_unless_root(
+        "dev_stopped_while_the_example_deploys_leaves_no_machine_running",
+    ) {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let data = scratch.path().join("data");
+    let dev = DevProcess::builder(&data)
+        .args(["--example"])
+        .args(networks::EXAMPLE_STOPPED.args())
+        .start()
+        .await;
+    let client = dev.client();
+    // The native build of the (debug) binary takes a while on 2 cores; the
+    // deploy is still waiting for this Machine when it is first listed.
+    let machines = hangar_testbed::wait_until_async(
+        "a Machine of the example",
+        std::time::Duration::from_secs(420),
+        || async {
+            let machines = client
+                .list_machines("hello", &Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if machines.is_empty() {
+                Err("no Machine yet".to_string())
+            } else {
+                Ok(machines)
+            }
+        },
+    )
+    .await;
+    let (status, leftovers) = dev.stop_and_sweep();
+    assert!(
+        status.success(),
+        "hangar dev exited with {status} on SIGTERM during the example's deploy"
+    );
+    assert!(
+        leftovers.is_empty(),
+        "the example's Machine {} outlived hangar dev: {leftovers:#?}",
+        machines[0].id
+    );
+}
+
 /// `hangar dev --example` (the README's first command): examples/hello is
 /// built natively, pushed and deployed as release 1, and its Machine
 /// answers.
@@ -282,4 +332,12 @@ async fn dev_example_deploys_hello_as_release_one() {
         out.contains("v1") && out.contains("hangar dev --example"),
         "{out}"
     );
+    // Stopped right after release 1 completes, often before `hangar dev`
+    // has seen its deploy finish: the Machine stops with it all the same.
+    let (status, leftovers) = dev.stop_and_sweep();
+    assert!(
+        status.success(),
+        "hangar dev exited with {status} on SIGTERM"
+    );
+    assert!(leftovers.is_empty(), "left running: {leftovers:#?}");
 }

@@ -108,6 +108,13 @@ pub const EXAMPLE_DEPLOY: DevNetwork = DevNetwork {
     ipv6: "fdaa:0:4f::/64",
 };
 
+pub const EXAMPLE_STOPPED: DevNetwork = DevNetwork {
+    user: "deploy_build (hangar dev --example stopped while deploying)",
+    bridge: Some("hgexstop0"),
+    ipv4: "172.24.20.0/24",
+    ipv6: "fdaa:0:6e::/64",
+};
+
 pub const DOCKER_DEV: DevNetwork = DevNetwork {
     user: "docker_driver (hangar dev --driver docker)",
     bridge: None,
@@ -116,12 +123,13 @@ pub const DOCKER_DEV: DevNetwork = DevNetwork {
 };
 
 /// Every network above.
-const ALL: [&DevNetwork; 6] = [
+const ALL: [&DevNetwork; 7] = [
     &PROXY_PROCESS,
     &DEPLOY_CRASH,
     &CRASH_RECOVERY,
     &DEPLOY_ONE_OFFS,
     &EXAMPLE_DEPLOY,
+    &EXAMPLE_STOPPED,
     &DOCKER_DEV,
 ];
 
