@@ -25,6 +25,7 @@ mod render;
 mod setters;
 pub mod shell;
 mod source;
+pub mod strategy_rules;
 mod tree;
 pub mod units;
 mod validate;

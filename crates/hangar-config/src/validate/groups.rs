@@ -3,6 +3,9 @@
 use crate::diagnostics::{Diagnostic, DiagnosticKind};
 use crate::machine::ConvertError;
 use crate::model::{Config, DeployStrategy};
+use crate::strategy_rules::{
+    strategy_refusal, GroupFacts, MountFacts, RefusalKind, StrategySource,
+};
 
 /// Validates the given groups: at most one mount, no canary/bluegreen with volumes, and the
 /// group converts to a Machine config (flyctl's conversion check never fires; Hangar's does).
@@ -30,32 +33,29 @@ pub fn validate_groups(config: &Config, groups: &[&str]) -> Vec<Diagnostic> {
                 .with_help("a Machine mounts at most one volume; give the extra mounts `processes` of other groups or remove them"),
             );
         }
-        if !flat.mounts.is_empty() {
-            let (index, _) = flat.mounts[0];
-            match strategy {
-                Some(DeployStrategy::Canary) => out.push(
+        if let (Some(strategy), Some(&(index, mount))) = (strategy, flat.mounts.first()) {
+            let facts = GroupFacts {
+                group: &flat.group,
+                mount: Some(MountFacts {
+                    index: Some(index),
+                    volume: mount.source.as_deref(),
+                    path: mount.destination.as_deref().unwrap_or_default(),
+                }),
+                // Only the volume rule applies here, per group; whether the
+                // app has a health check for bluegreen is the deploy's to ask.
+                has_checks: true,
+            };
+            if let Some(refusal) = strategy_refusal(strategy, StrategySource::FlyToml, &[facts])
+                .filter(|r| r.kind == RefusalKind::Volumes)
+            {
+                out.push(
                     Diagnostic::error(
                         DiagnosticKind::Consistency,
                         "deploy.strategy",
-                        format!(
-                            "canary deployment strategy is not supported when using mounted volumes (group '{}' mounts mounts[{index}])",
-                            flat.group
-                        ),
+                        refusal.message,
                     )
-                    .with_help("use strategy = \"rolling\" or \"immediate\" for apps with volumes"),
-                ),
-                Some(DeployStrategy::Bluegreen) => out.push(
-                    Diagnostic::error(
-                        DiagnosticKind::Consistency,
-                        "deploy.strategy",
-                        format!(
-                            "bluegreen deployment strategy is not supported when using mounted volumes (group '{}' mounts mounts[{index}])",
-                            flat.group
-                        ),
-                    )
-                    .with_help("use strategy = \"rolling\" or \"immediate\" for apps with volumes; flyctl only fails mid-deploy"),
-                ),
-                _ => {}
+                    .with_help(refusal.help),
+                );
             }
         }
         // Invalid sizes, policies, commands and local files are reported by the section rules.

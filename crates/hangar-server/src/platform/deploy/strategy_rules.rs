@@ -1,22 +1,17 @@
 //! What a strategy asks of the app (reference §5.4, §5.5), checked before a
 //! deploy is accepted so a refused one leaves no release, Machine or volume
-//! behind. Canary and bluegreen start new Machines beside the ones they
-//! replace, and a volume belongs to one Machine at a time, so neither can
-//! deploy a process group with `[mounts]`; bluegreen moves traffic only
-//! once the new Machines pass a health check, so it needs at least one.
+//! behind. The rule itself is hangar-config's
+//! ([`hangar_config::strategy_rules`], which `hangar config validate` applies
+//! to `[deploy] strategy` too); this is where the control plane gives it the
+//! facts of the Machine configs the deploy would create.
 
+use hangar_config::model::DeployStrategy;
+use hangar_config::strategy_rules::{strategy_refusal, GroupFacts, MountFacts};
 use hangar_types::MachineConfig;
 
-use super::plan::{has_checks, Strategy};
+pub use hangar_config::strategy_rules::StrategySource;
 
-/// Where the deploy's strategy was chosen, for the way out a refusal names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StrategySource {
-    /// The request (`hangar deploy --strategy`).
-    Request,
-    /// `[deploy] strategy` in fly.toml.
-    FlyToml,
-}
+use super::plan::{has_checks, Strategy};
 
 /// Refuses `strategy` for the app whose process groups get `groups`
 /// (name and Machine config each); the error says why and what to use.
@@ -25,55 +20,30 @@ pub fn check_strategy(
     source: StrategySource,
     groups: &[(String, MachineConfig)],
 ) -> Result<(), String> {
-    let name = strategy.as_str();
-    match strategy {
-        Strategy::Canary | Strategy::Bluegreen => {
-            let mounting: Vec<String> = groups
-                .iter()
-                .filter_map(|(group, config)| {
-                    let mount = config.mounts.first()?;
-                    let volume = mount.name.as_deref().unwrap_or("a volume");
-                    Some(format!(
-                        "process group '{group}' mounts volume {volume:?} at {}",
-                        mount.path
-                    ))
-                })
-                .collect();
-            if !mounting.is_empty() {
-                let why = if strategy == Strategy::Canary {
-                    "a canary Machine would start beside the Machines it precedes, and a volume belongs to one Machine at a time"
-                } else {
-                    "each green Machine would start beside the Machine it replaces, and a volume belongs to one Machine at a time"
-                };
-                return Err(format!(
-                    "the {name} strategy cannot deploy an app with volumes: {} ({why}); {}",
-                    mounting.join(", "),
-                    way_out(source)
-                ));
-            }
-        }
-        Strategy::Rolling | Strategy::Immediate => {}
+    let facts: Vec<GroupFacts<'_>> = groups
+        .iter()
+        .map(|(group, config)| GroupFacts {
+            group,
+            mount: config.mounts.first().map(|mount| MountFacts {
+                index: None,
+                volume: mount.name.as_deref(),
+                path: &mount.path,
+            }),
+            has_checks: has_checks(config),
+        })
+        .collect();
+    match strategy_refusal(deploy_strategy(strategy), source, &facts) {
+        Some(refusal) => Err(refusal.to_string()),
+        None => Ok(()),
     }
-    if strategy == Strategy::Bluegreen && !groups.iter().any(|(_, config)| has_checks(config)) {
-        return Err(format!(
-            "the {name} strategy needs at least 1 health check to know when the new Machines are ready, and no process group has one: \
-             add [checks], [[http_service.checks]] or [[services.http_checks]] to fly.toml, or {}",
-            way_out(source)
-        ));
-    }
-    Ok(())
 }
 
-/// How to deploy with rolling or immediate instead, naming the setting to
-/// change for `source`.
-fn way_out(source: StrategySource) -> &'static str {
-    match source {
-        StrategySource::Request => {
-            "deploy with strategy rolling or immediate instead (`hangar deploy --strategy rolling`)"
-        }
-        StrategySource::FlyToml => {
-            "set strategy = \"rolling\" (or \"immediate\") under [deploy] in fly.toml instead"
-        }
+fn deploy_strategy(strategy: Strategy) -> DeployStrategy {
+    match strategy {
+        Strategy::Rolling => DeployStrategy::Rolling,
+        Strategy::Immediate => DeployStrategy::Immediate,
+        Strategy::Canary => DeployStrategy::Canary,
+        Strategy::Bluegreen => DeployStrategy::Bluegreen,
     }
 }
 
@@ -130,8 +100,15 @@ app = "rules"
             );
             assert!(!error.contains("'web'"), "web mounts nothing: {error}");
             assert!(error.contains("--strategy rolling"), "{error}");
+            // fly.toml's strategy: flyctl's wording, as `hangar config validate` says it.
             let error = check_strategy(strategy, StrategySource::FlyToml, &groups).unwrap_err();
-            assert!(error.contains("under [deploy] in fly.toml"), "{error}");
+            assert!(
+                error.starts_with(&format!(
+                    "{name} deployment strategy is not supported when using mounted volumes \
+                     (group 'worker' mounts volume \"data\" at /data)"
+                )),
+                "{error}"
+            );
         }
         for strategy in [Strategy::Rolling, Strategy::Immediate] {
             assert_eq!(
@@ -148,6 +125,9 @@ app = "rules"
             check_strategy(Strategy::Bluegreen, StrategySource::Request, &without).unwrap_err();
         assert!(error.contains("at least 1 health check"), "{error}");
         assert!(error.contains("--strategy rolling"), "{error}");
+        let error =
+            check_strategy(Strategy::Bluegreen, StrategySource::FlyToml, &without).unwrap_err();
+        assert!(error.contains("under [deploy] in fly.toml"), "{error}");
         assert_eq!(
             check_strategy(Strategy::Canary, StrategySource::Request, &without),
             Ok(())
