@@ -5,22 +5,14 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use hangar_client::Client;
-use hangar_types::{CreateAppRequest, DeployState, ReleaseStatus};
+use hangar_types::{DeployState, ReleaseStatus};
 
 use crate::server_deploys_support::*;
-use crate::support::{alive_image, networks, DevProcess};
+use crate::support::alive_image;
+use crate::support::networks::{self, DevNetwork};
 
-/// `hangar dev` on its own network, apart from any other on this host.
-async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
-    let dev = DevProcess::builder(data)
-        .args(["--region", "dev"])
-        .args(networks::DEPLOY_CRASH.args())
-        .start()
-        .await;
-    let client = dev.client();
-    (dev, client)
-}
+/// This test's network, apart from any other `hangar dev` on this host.
+const NETWORK: &DevNetwork = &networks::DEPLOY_CRASH;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_finishes_after_its_control_plane_is_killed_and_restarted() {
@@ -34,26 +26,9 @@ async fn a_deploy_finishes_after_its_control_plane_is_killed_and_restarted() {
         return;
     };
     let data = dir.path().join("data");
-    let (dev, client) = start_dev(&data).await;
     let app = "survivor";
-    client
-        .create_app(&CreateAppRequest {
-            app_name: Some(app.into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let first = client
-        .create_deploy(
-            app,
-            &request(&image.reference, &fly_toml(app, "v1", false, "")),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        wait_final(&client, app, &first.id).await.state,
-        DeployState::Succeeded
-    );
+    let first = request(&image.reference, &fly_toml(app, "v1", false, ""));
+    let (dev, client) = start_dev_with_app_deployed(&data, NETWORK, app, &first).await;
 
     // v2 boots slowly, so the deploy is still waiting when the control
     // plane dies.
@@ -80,7 +55,7 @@ async fn a_deploy_finishes_after_its_control_plane_is_killed_and_restarted() {
     .await;
     dev.kill();
 
-    let (_dev, client) = start_dev(&data).await;
+    let (_dev, client) = start_dev(&data, NETWORK).await;
     let done = wait_final(&client, app, &second.id).await;
     let mut events = client
         .deploy_events(app, &second.id, 0, false)

@@ -9,24 +9,17 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use hangar_client::Client;
-use hangar_types::{CreateAppRequest, DeployEvent, DeployState, MachineState, ReleaseStatus};
+use hangar_types::{DeployEvent, DeployState, MachineState, ReleaseStatus};
 
 use crate::server_deploys_support::*;
-use crate::support::{alive_image, networks, DevProcess};
+use crate::support::networks::{self, DevNetwork};
+use crate::support::{alive_image, DevProcess};
 
 /// Metadata naming what a one-off Machine does for its deploy.
 const ROLE: &str = "hangar_deploy_role";
 
-/// `hangar dev` on its own network, apart from any other on this host.
-async fn start_dev(data: &std::path::Path) -> (DevProcess, Client) {
-    let dev = DevProcess::builder(data)
-        .args(["--region", "dev"])
-        .args(networks::DEPLOY_ONE_OFFS.args())
-        .start()
-        .await;
-    let client = dev.client();
-    (dev, client)
-}
+/// This test's network, apart from any other `hangar dev` on this host.
+const NETWORK: &DevNetwork = &networks::DEPLOY_ONE_OFFS;
 
 /// Waits until the one-off Machine of `role` runs; its id.
 async fn wait_one_off_started(client: &Client, app: &str, role: &str) -> String {
@@ -72,22 +65,10 @@ async fn one_off_machines_left_by_a_killed_control_plane_are_destroyed_on_resume
         return;
     };
     let data = dir.path().join("data");
-    let (dev, client) = start_dev(&data).await;
     let app = "one-offs";
-    client
-        .create_app(&CreateAppRequest {
-            app_name: Some(app.into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
     let mut first = request(&image.reference, &fly_toml(app, "v1", false, ""));
     first.ha = Some(false);
-    let first = client.create_deploy(app, &first).await.unwrap();
-    assert_eq!(
-        wait_final(&client, app, &first.id).await.state,
-        DeployState::Succeeded
-    );
+    let (dev, client) = start_dev_with_app_deployed(&data, NETWORK, app, &first).await;
 
     // The release command and the machine check each run for a while, so
     // the control plane can be killed while their Machine runs.
@@ -101,10 +82,10 @@ async fn one_off_machines_left_by_a_killed_control_plane_are_destroyed_on_resume
 
     let release_machine = wait_one_off_started(&client, app, "release_command").await;
     dev.kill();
-    let (dev, client) = start_dev(&data).await;
+    let (dev, client) = start_dev(&data, NETWORK).await;
     let test_machine = wait_one_off_started(&client, app, "machine_check").await;
     dev.kill();
-    let (dev, client) = start_dev(&data).await;
+    let (dev, client) = start_dev(&data, NETWORK).await;
 
     let done = wait_final(&client, app, &second.id).await;
     let events = all_events(&client, app, &second.id).await;
@@ -146,7 +127,7 @@ async fn one_off_machines_left_by_a_killed_control_plane_are_destroyed_on_resume
     let third = client.create_deploy(app, &third).await.unwrap();
     let test_machine = wait_one_off_started(&client, app, "machine_check").await;
     dev.kill();
-    let (dev, client) = start_dev(&data).await;
+    let (dev, client) = start_dev(&data, NETWORK).await;
     let done = wait_final(&client, app, &third.id).await;
     let events = all_events(&client, app, &third.id).await;
     let log = messages(&events);

@@ -1,16 +1,19 @@
 //! Helpers of the server-side deploy tests: fly.toml texts, deploying and
 //! following a deploy to its end, reading the app's managed Machines.
 
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use hangar_client::Client;
 use hangar_testbed::{BusyboxImage, Testbed};
 use hangar_types::{
-    CreateDeployRequest, DeployEvent, DeployState, Deployment, GoDuration, Machine,
+    CreateAppRequest, CreateDeployRequest, DeployEvent, DeployState, Deployment, GoDuration,
+    Machine,
 };
 
-use crate::support::{create_app, http_image, testbed};
+use crate::support::networks::DevNetwork;
+use crate::support::{create_app, http_image, testbed, DevProcess};
 
 /// A fly.toml with a `web` group behind an HTTP check (two Machines) and,
 /// with `worker`, a `worker` group without services; `[env] MARK = mark`.
@@ -108,6 +111,48 @@ pub async fn wait_final(client: &Client, app: &str, id: &str) -> Deployment {
         }
     })
     .await
+}
+
+/// `hangar dev` in `data` on `network` (its own bridge and subnets, apart
+/// from any other on this host), region `dev`; an API client of it.
+pub async fn start_dev(data: &Path, network: &DevNetwork) -> (DevProcess, Client) {
+    let dev = DevProcess::builder(data)
+        .args(["--region", "dev"])
+        .args(network.args())
+        .start()
+        .await;
+    let client = dev.client();
+    (dev, client)
+}
+
+/// The start of the tests that kill `hangar dev` under a deploy:
+/// [`start_dev`], the app `app` created, and `first` deployed to success.
+pub async fn start_dev_with_app_deployed(
+    data: &Path,
+    network: &DevNetwork,
+    app: &str,
+    first: &CreateDeployRequest,
+) -> (DevProcess, Client) {
+    let (dev, client) = start_dev(data, network).await;
+    client
+        .create_app(&CreateAppRequest {
+            app_name: Some(app.into()),
+            ..Default::default()
+        })
+        .await
+        .expect("create the app");
+    let first = client
+        .create_deploy(app, first)
+        .await
+        .expect("start the first deploy");
+    let done = wait_final(&client, app, &first.id).await;
+    assert_eq!(
+        done.state,
+        DeployState::Succeeded,
+        "the first deploy: {:?}",
+        done.error
+    );
+    (dev, client)
 }
 
 /// A fresh testbed with the busybox HTTP image and the app `app` created;
