@@ -34,11 +34,13 @@ impl BenchEdge {
     /// Starts the proxy on 127.0.0.1 (an ephemeral port) over `agent`'s
     /// Machines, its client connections served by `workers` connection
     /// workers as `hangar dev --proxy-workers` would; Machines of `region`
-    /// are local to it.
+    /// are local to it. `lean_http1` false serves every request on the
+    /// proxy's hyper path (for comparison).
     pub async fn start(
         agent: Arc<Agent>,
         region: &str,
         workers: usize,
+        lean_http1: bool,
     ) -> Result<BenchEdge, BenchError> {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -55,6 +57,7 @@ impl BenchEdge {
             app_domain: APP_DOMAIN.into(),
             region: region.into(),
             connection_workers: workers,
+            lean_http1,
             ..Default::default()
         };
         let proxy = Proxy::new(

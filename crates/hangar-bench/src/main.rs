@@ -83,6 +83,10 @@ struct Cli {
     /// benchmark's multi-threaded runtime instead.
     #[arg(long)]
     proxy_workers: Option<usize>,
+    /// How the Hangar proxy serves plain HTTP/1.1: on its lean path (as
+    /// `hangar dev` does) or on hyper only (for comparison).
+    #[arg(long, value_enum, default_value_t = Http1Path::Lean)]
+    proxy_http1: Http1Path,
     /// Peers to measure beside Hangar.
     #[arg(long, value_enum, default_values_t = [Peer::Docker, Peer::Runc, Peer::Nginx, Peer::Haproxy])]
     peer: Vec<Peer>,
@@ -156,8 +160,23 @@ pub const RUNTIME_THREAD_NAME: &str = "hangar-bench-rt";
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The Hangar proxy's path for plain HTTP/1.1 requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Http1Path {
+    Lean,
+    Hyper,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Logs of the in-process platform and proxy, to stderr, only when
+    // RUST_LOG asks (e.g. `RUST_LOG=hangar_proxy=info` to see autostarts).
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cli.workers.max(1))
         .thread_name(RUNTIME_THREAD_NAME)
@@ -342,11 +361,13 @@ async fn measure_edge(
     let cpus = u32::try_from(cli.workers).unwrap_or(2);
     eprintln!("edge: example app Machine behind the edge proxy");
     let proxy_workers = cli.proxy_workers.unwrap_or(cli.workers);
-    let setup = EdgeSetup::start(platform, &hangar, work, cpus, proxy_workers).await?;
+    let lean_http1 = cli.proxy_http1 == Http1Path::Lean;
+    let setup = EdgeSetup::start(platform, &hangar, work, cpus, proxy_workers, lean_http1).await?;
     if cli.wants(Scenario::Proxy) {
         let options = ProxyOptions {
             workers: cli.workers,
             proxy_workers,
+            lean_http1,
             wrk_threads: cli.wrk_threads,
             connections: cli.connections,
             duration: Duration::from_secs(cli.duration_secs.max(1)),

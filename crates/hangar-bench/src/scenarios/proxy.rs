@@ -40,13 +40,15 @@ pub struct EdgeSetup {
 impl EdgeSetup {
     /// Builds the example image from the `hangar` binary, creates the
     /// backend Machine (`cpus` dedicated CPUs) and starts the edge proxy
-    /// with `proxy_workers` connection workers.
+    /// with `proxy_workers` connection workers (and its lean HTTP/1.1 path
+    /// unless `lean_http1` is false).
     pub async fn start(
         platform: &BenchPlatform,
         hangar: &Path,
         work: &Path,
         cpus: u32,
         proxy_workers: usize,
+        lean_http1: bool,
     ) -> Result<EdgeSetup, BenchError> {
         let image = backend::example_image(hangar, &work.join("example"))?;
         let machine = platform
@@ -63,7 +65,7 @@ impl EdgeSetup {
             })?;
         let backend = SocketAddr::from((ip, backend::PORT));
         wait_http(backend, BACKEND_TIMEOUT).await?;
-        let edge = BenchEdge::start(platform.agent(), REGION, proxy_workers).await?;
+        let edge = BenchEdge::start(platform.agent(), REGION, proxy_workers, lean_http1).await?;
         if let Err(e) = edge
             .wait_route_state(&machine.id, MachineState::Started, BACKEND_TIMEOUT)
             .await
@@ -93,6 +95,8 @@ pub struct ProxyOptions {
     /// The Hangar proxy's connection workers (0: the benchmark's runtime,
     /// of `workers` threads).
     pub proxy_workers: usize,
+    /// The Hangar proxy serves plain HTTP/1.1 on its lean path.
+    pub lean_http1: bool,
     pub wrk_threads: usize,
     pub connections: usize,
     /// Of each saturation run and each half-load run.
@@ -191,6 +195,10 @@ pub async fn run(setup: &EdgeSetup, work: &Path, options: &ProxyOptions) -> Prox
                     "in-process as in `hangar dev`, {n} connection workers \
                      (its CPU: the `hangar-proxy-N` threads)"
                 ),
+            } + if options.lean_http1 {
+                ", lean HTTP/1.1 path"
+            } else {
+                ", hyper only (`--proxy-http1 hyper`)"
             },
             addr: setup.edge.addr,
             server: None,
