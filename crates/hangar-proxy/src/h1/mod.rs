@@ -455,9 +455,6 @@ impl Proxy {
         if reusable && !response.close && target.per_request {
             self.raw_upstreams.checkin(target.upstream, stream);
         }
-        if io.flush().await.is_err() {
-            return Attempt::Broken;
-        }
         Attempt::Forwarded { status, close }
     }
 }
@@ -531,7 +528,7 @@ async fn forward_body<I: AsyncWrite + Unpin>(
 ) -> Result<bool, ()> {
     match framing {
         Framing::Empty => {
-            io.write_all(out).await.map_err(drop)?;
+            send(io, out).await?;
             Ok(rbuf.is_empty())
         }
         Framing::Length(length) => {
@@ -541,7 +538,7 @@ async fn forward_body<I: AsyncWrite + Unpin>(
                 out.extend_from_slice(&rbuf[..take]);
                 rbuf.advance(take);
                 left -= take as u64;
-                io.write_all(out).await.map_err(drop)?;
+                send(io, out).await?;
                 out.clear();
                 if left == 0 {
                     return Ok(rbuf.is_empty());
@@ -559,7 +556,7 @@ async fn forward_body<I: AsyncWrite + Unpin>(
                 let take = end.unwrap_or(rbuf.len());
                 out.extend_from_slice(&rbuf[..take]);
                 rbuf.advance(take);
-                io.write_all(out).await.map_err(drop)?;
+                send(io, out).await?;
                 out.clear();
                 if end.is_some() {
                     return Ok(rbuf.is_empty());
@@ -573,7 +570,7 @@ async fn forward_body<I: AsyncWrite + Unpin>(
         Framing::UntilClose => loop {
             out.extend_from_slice(rbuf);
             rbuf.clear();
-            io.write_all(out).await.map_err(drop)?;
+            send(io, out).await?;
             out.clear();
             rbuf.reserve(READ_SIZE);
             if stream.read_buf(rbuf).await.map_err(drop)? == 0 {
@@ -581,6 +578,14 @@ async fn forward_body<I: AsyncWrite + Unpin>(
             }
         },
     }
+}
+
+/// Writes `out` to the client and flushes it: a TLS connection sends what
+/// it buffered now, so a streamed body (server-sent events) is not held
+/// back until the next write.
+async fn send<I: AsyncWrite + Unpin>(io: &mut I, out: &[u8]) -> Result<(), ()> {
+    io.write_all(out).await.map_err(drop)?;
+    io.flush().await.map_err(drop)
 }
 
 /// Reads the rest of a `fly-replay` answer and makes it a hyper response
