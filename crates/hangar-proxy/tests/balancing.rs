@@ -121,7 +121,9 @@ async fn request_queued_at_hard_limit_is_served_when_capacity_frees() {
 #[tokio::test]
 async fn queue_wait_times_out_and_a_full_queue_refuses_with_503() {
     let mut config = test_config();
-    config.queue_timeout = Duration::from_millis(300);
+    // Long enough that the waiter is still queued when the next request
+    // comes, on a loaded 2-core machine too.
+    config.queue_timeout = Duration::from_secs(2);
     config.max_queued_requests = 1;
     let h = Harness::start(config).await;
     let a = Backend::start("m-a").await;
