@@ -83,7 +83,10 @@ impl Autostarter {
                         let mut in_flight = starter.in_flight.lock().unwrap();
                         let mut started = starter.started_at_generation.lock().unwrap();
                         if result.is_ok() {
-                            started.insert(id.clone(), starter.routes.borrow().generation);
+                            let table = starter.routes.borrow().clone();
+                            // Forget Machines that are gone.
+                            started.retain(|id, _| table.machines.iter().any(|m| &m.id == id));
+                            started.insert(id.clone(), table.generation);
                         } else {
                             started.remove(&id);
                         }
