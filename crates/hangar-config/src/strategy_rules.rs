@@ -6,7 +6,9 @@
 //! with `[mounts]`; bluegreen moves traffic only once the new Machines pass
 //! a health check, so it needs at least one.
 
-use crate::model::DeployStrategy;
+use hangar_types::MachineConfig;
+
+use crate::model::{Config, DeployStrategy};
 
 /// Where the strategy was chosen: it decides the wording, and the way out a
 /// refusal names.
@@ -27,6 +29,49 @@ pub struct GroupFacts<'a> {
     pub mount: Option<MountFacts<'a>>,
     /// Whether its Machines have a health check (top-level or a service's).
     pub has_checks: bool,
+}
+
+impl<'a> GroupFacts<'a> {
+    /// The facts of `group` from the Machine config a deploy gives it, as
+    /// the control plane knows them (no `mounts[N]` index).
+    pub fn of_machine(group: &'a str, config: &'a MachineConfig) -> GroupFacts<'a> {
+        GroupFacts {
+            group,
+            mount: config.mounts.first().map(|mount| MountFacts {
+                index: None,
+                volume: mount.name.as_deref(),
+                path: &mount.path,
+            }),
+            has_checks: machine_has_checks(config),
+        }
+    }
+}
+
+/// Whether a Machine config has a health check: top-level or a service's.
+pub fn machine_has_checks(config: &MachineConfig) -> bool {
+    !config.checks.is_empty() || config.services.iter().any(|s| !s.checks.is_empty())
+}
+
+/// The refusal the control plane gives a deploy of `config` with
+/// `strategy`, chosen at `source`: the rule applied to each process group's
+/// Machine config as the deploy would create it. `Ok(None)` when the
+/// strategy may deploy them; `Err` when a group does not convert (the
+/// validator reports that).
+pub fn deploy_refusal(
+    config: &Config,
+    strategy: DeployStrategy,
+    source: StrategySource,
+) -> Result<Option<StrategyRefusal>, crate::machine::ConvertError> {
+    let mut groups = Vec::new();
+    for group in config.process_names() {
+        let machine = config.to_machine_config(&group, None)?;
+        groups.push((group, machine));
+    }
+    let facts: Vec<GroupFacts<'_>> = groups
+        .iter()
+        .map(|(group, machine)| GroupFacts::of_machine(group, machine))
+        .collect();
+    Ok(strategy_refusal(strategy, source, &facts))
 }
 
 /// A group's mount, as far as the caller knows it.
@@ -287,5 +332,57 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn deploy_refusal_judges_the_machine_configs_a_deploy_creates() {
+        let load = |text: &str| {
+            crate::load_str(text, crate::Format::Toml, None)
+                .expect("fly.toml loads")
+                .config
+        };
+        let mounts =
+            load("app = \"rules\"\n[mounts]\n  source = \"data\"\n  destination = \"/data\"\n");
+        let refusal = deploy_refusal(&mounts, DeployStrategy::Canary, StrategySource::Request)
+            .expect("converts")
+            .expect("refused");
+        assert_eq!(refusal.kind, RefusalKind::Volumes);
+        assert!(
+            refusal
+                .message
+                .contains("process group 'app' mounts volume \"data\" at /data"),
+            "{refusal}"
+        );
+        // The control plane knows no mounts[N]: fly.toml's wording names the volume.
+        let refusal = deploy_refusal(&mounts, DeployStrategy::Canary, StrategySource::FlyToml)
+            .expect("converts")
+            .expect("refused");
+        assert!(
+            refusal
+                .message
+                .contains("group 'app' mounts volume \"data\" at /data"),
+            "{refusal}"
+        );
+        assert_eq!(
+            deploy_refusal(&mounts, DeployStrategy::Rolling, StrategySource::Request)
+                .expect("converts"),
+            None
+        );
+        let checked = load(
+            "app = \"rules\"\n[http_service]\n  internal_port = 8080\n  [[http_service.checks]]\n    path = \"/\"\n",
+        );
+        assert_eq!(
+            deploy_refusal(&checked, DeployStrategy::Bluegreen, StrategySource::Request)
+                .expect("converts"),
+            None
+        );
+        let refusal = deploy_refusal(
+            &load("app = \"rules\"\n"),
+            DeployStrategy::Bluegreen,
+            StrategySource::FlyToml,
+        )
+        .expect("converts")
+        .expect("refused");
+        assert_eq!(refusal.kind, RefusalKind::NoChecks);
     }
 }

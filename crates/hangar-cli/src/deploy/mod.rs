@@ -8,6 +8,8 @@ mod build;
 mod watch;
 
 use clap::{ArgAction, Args, Subcommand, ValueEnum};
+use hangar_config::model::DeployStrategy;
+use hangar_config::strategy_rules::{deploy_refusal, StrategySource};
 use hangar_types::{CreateDeployRequest, Deployment, GoDuration};
 
 use crate::context::Context;
@@ -40,6 +42,15 @@ impl Strategy {
             Strategy::Immediate => "immediate",
             Strategy::Canary => "canary",
             Strategy::Bluegreen => "bluegreen",
+        }
+    }
+
+    fn deploy_strategy(self) -> DeployStrategy {
+        match self {
+            Strategy::Rolling => DeployStrategy::Rolling,
+            Strategy::Immediate => DeployStrategy::Immediate,
+            Strategy::Canary => DeployStrategy::Canary,
+            Strategy::Bluegreen => DeployStrategy::Bluegreen,
         }
     }
 }
@@ -183,8 +194,31 @@ pub(crate) fn request(
     }
 }
 
+/// Refuses the deploy's strategy (`--strategy`, else fly.toml's `[deploy]
+/// strategy`) when the control plane would: the same rule on the same facts
+/// (each group's Machine config), checked before anything is built, pushed
+/// or created. The control plane checks again; it is the authority.
+fn check_strategy(config: &hangar_config::Config, flag: Option<Strategy>) -> anyhow::Result<()> {
+    let (strategy, source) = match (flag, config.deploy_strategy()) {
+        (Some(flag), _) => (flag.deploy_strategy(), StrategySource::Request),
+        // An unknown name is one of fly.toml's errors, already reported.
+        (None, Some(name)) => match DeployStrategy::parse(name) {
+            Some(strategy) => (strategy, StrategySource::FlyToml),
+            None => return Ok(()),
+        },
+        (None, None) => (DeployStrategy::Rolling, StrategySource::FlyToml),
+    };
+    match deploy_refusal(config, strategy, source) {
+        // The control plane's words (its 400 is this text).
+        Ok(Some(refusal)) => Err(anyhow::anyhow!("{refusal}")),
+        // A group that does not convert is one of fly.toml's errors.
+        Ok(None) | Err(_) => Ok(()),
+    }
+}
+
 async fn deploy(ctx: &Context, args: DeployArgs) -> anyhow::Result<i32> {
     let (text, config) = read_config_for(ctx, args.strategy)?;
+    check_strategy(&config, args.strategy)?;
     let app = match ctx.app() {
         Some(app) => app.to_string(),
         None => config.app.clone().ok_or(CliError::MissingApp)?,

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::http::error::{HttpError, HttpResult};
+use crate::platform::deploy::{CheckedDeploy, DeployInput};
 use crate::platform::now_rfc3339;
 
 /// The key file's name inside the data directory.
@@ -230,14 +231,20 @@ impl SecretVault {
             .collect())
     }
 
-    /// Sets `values` (all or nothing); returns the new version.
-    pub async fn set(&self, app: &str, values: &BTreeMap<String, String>) -> HttpResult<u64> {
+    /// What [`SecretVault::set`] refuses whatever is stored: no values, or
+    /// a bad name.
+    pub fn check_set(values: &BTreeMap<String, String>) -> HttpResult<()> {
         if values.is_empty() {
             return Err(HttpError::bad_request(
                 "no secrets given: pass at least one NAME=VALUE",
             ));
         }
-        check_names(values.keys())?;
+        check_names(values.keys())
+    }
+
+    /// Sets `values` (all or nothing); returns the new version.
+    pub async fn set(&self, app: &str, values: &BTreeMap<String, String>) -> HttpResult<u64> {
+        Self::check_set(values)?;
         let mut encrypted = BTreeMap::new();
         for (name, value) in values {
             encrypted.insert(name.clone(), self.encrypt(app, name, value)?);
@@ -249,14 +256,20 @@ impl SecretVault {
         .await
     }
 
-    /// Removes `names` (each must exist); returns the new version.
-    pub async fn unset(&self, app: &str, names: &[String]) -> HttpResult<u64> {
+    /// What [`SecretVault::unset`] refuses whatever is stored: no names,
+    /// or a bad one.
+    pub fn check_unset(names: &[String]) -> HttpResult<()> {
         if names.is_empty() {
             return Err(HttpError::bad_request(
                 "no secret names given: pass the names to remove",
             ));
         }
-        check_names(names.iter())?;
+        check_names(names.iter())
+    }
+
+    /// Removes `names` (each must exist); returns the new version.
+    pub async fn unset(&self, app: &str, names: &[String]) -> HttpResult<u64> {
+        Self::check_unset(names)?;
         self.change(app, |record| {
             let missing: Vec<&str> = names
                 .iter()
@@ -338,6 +351,8 @@ impl crate::platform::ControlPlane {
     }
 
     /// Sets secrets; unless `stage`, restarts the app's Machines on them.
+    /// The restart deploy is checked first: when the control plane would
+    /// refuse it, nothing is stored.
     pub async fn set_secrets(
         self: &Arc<Self>,
         app: &str,
@@ -345,12 +360,16 @@ impl crate::platform::ControlPlane {
         stage: bool,
     ) -> HttpResult<hangar_types::SecretsChanged> {
         self.app(app).await?;
-        let version = self.workflow()?.vault.set(app, values).await?;
-        self.after_secrets_change(app, version, stage, "Set secrets")
-            .await
+        let vault = self.workflow()?.vault.clone();
+        SecretVault::check_set(values)?;
+        let restart = self.secrets_restart(app, stage, "Set secrets").await?;
+        let version = vault.set(app, values).await?;
+        self.after_secrets_change(version, restart).await
     }
 
-    /// Removes secrets; unless `stage`, restarts the app's Machines without them.
+    /// Removes secrets; unless `stage`, restarts the app's Machines without
+    /// them. As with [`ControlPlane::set_secrets`], a refused restart
+    /// removes nothing.
     pub async fn unset_secrets(
         self: &Arc<Self>,
         app: &str,
@@ -358,37 +377,74 @@ impl crate::platform::ControlPlane {
         stage: bool,
     ) -> HttpResult<hangar_types::SecretsChanged> {
         self.app(app).await?;
-        let version = self.workflow()?.vault.unset(app, names).await?;
-        self.after_secrets_change(app, version, stage, "Unset secrets")
-            .await
+        let vault = self.workflow()?.vault.clone();
+        SecretVault::check_unset(names)?;
+        let restart = self.secrets_restart(app, stage, "Unset secrets").await?;
+        let version = vault.unset(app, names).await?;
+        self.after_secrets_change(version, restart).await
     }
 
-    /// A restart-only deploy of the current release, if there is one.
-    async fn after_secrets_change(
-        self: &Arc<Self>,
+    /// The restart-only deploy of the current release that applies a
+    /// secrets change (none with `stage`, or before the first release),
+    /// checked before the change is stored. Its refusal is the change's:
+    /// the change must not be stored while the caller hears it failed.
+    async fn secrets_restart(
+        &self,
         app: &str,
-        secrets_version: u64,
         stage: bool,
         description: &str,
+    ) -> HttpResult<Option<CheckedDeploy>> {
+        if stage {
+            return Ok(None);
+        }
+        let Some(release) = self.latest_complete_release(app).await? else {
+            return Ok(None);
+        };
+        let version = release.release.version;
+        let input = DeployInput {
+            request: hangar_types::CreateDeployRequest {
+                image: release.release.image,
+                fly_toml: release.fly_toml,
+                restart_only: true,
+                ..Default::default()
+            },
+            description: description.to_string(),
+        };
+        match self.check_deploy(app, input).await {
+            Ok(checked) => Ok(Some(checked)),
+            Err(mut err) if err.status.is_client_error() => {
+                err.body.error = format!(
+                    "secrets not changed: the deploy that would restart the app's Machines on \
+                     them is refused (release v{version} as it is): {}\n\
+                     Store the change without restarting with --stage (it applies on the next \
+                     deploy), or deploy a fixed fly.toml first",
+                    err.body.error
+                );
+                Err(err)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Queues the checked restart deploy, if any, after the change is
+    /// stored as `secrets_version`.
+    async fn after_secrets_change(
+        self: &Arc<Self>,
+        secrets_version: u64,
+        restart: Option<CheckedDeploy>,
     ) -> HttpResult<hangar_types::SecretsChanged> {
-        let current = self.latest_complete_release(app).await?;
-        let deploy = match current {
-            Some(release) if !stage => Some(
-                self.create_deploy(
-                    app,
-                    crate::platform::deploy::DeployInput {
-                        request: hangar_types::CreateDeployRequest {
-                            image: release.release.image,
-                            fly_toml: release.fly_toml,
-                            restart_only: true,
-                            ..Default::default()
-                        },
-                        description: description.to_string(),
-                    },
-                )
-                .await?,
-            ),
-            _ => None,
+        let deploy = match restart {
+            Some(checked) => Some(self.queue_deploy(checked).await.map_err(|mut err| {
+                // Checked already: only the store can fail here.
+                err.body.error = format!(
+                    "secrets version {secrets_version} is stored, but its restart deploy could \
+                     not be queued: {}; run `hangar deploy` (or a secrets change) again to \
+                     apply it",
+                    err.body.error
+                );
+                err
+            })?),
+            None => None,
         };
         Ok(hangar_types::SecretsChanged {
             secrets_version,

@@ -2,13 +2,17 @@
 //! bluegreen with volumes, bluegreen without a health check. The API and
 //! the CLI refuse them with a message naming the strategy, the group and
 //! what to use instead, and the app keeps its releases, Machines and
-//! volumes exactly as they were.
+//! volumes exactly as they were. `hangar deploy` refuses them before it
+//! builds anything, with the control plane's words; a secrets change whose
+//! restart deploy is refused stores nothing.
+
+use std::collections::BTreeMap;
 
 use hangar_testbed::Testbed;
 use hangar_types::DeployState;
 
 use crate::server_deploys_support::*;
-use crate::workflow::Hangar;
+use crate::workflow::{Hangar, Run};
 
 const MOUNTS: &str = "[mounts]\n  source = \"data\"\n  destination = \"/data\"\n";
 
@@ -61,6 +65,69 @@ async fn fleet(tb: &Testbed, app: &str) -> Fleet {
     }
 }
 
+/// The built-in registry's repositories (it answers at the API's address).
+async fn registry_repositories(tb: &Testbed) -> Vec<String> {
+    let url = format!("{}/v2/_catalog", tb.platform.url.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&tb.platform.token)
+        .send()
+        .await
+        .expect("GET /v2/_catalog");
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(&response.text().await.expect("catalog body")).expect("catalog JSON");
+    let mut repositories: Vec<String> = body["repositories"]
+        .as_array()
+        .expect("repositories")
+        .iter()
+        .map(|r| r.as_str().expect("a name").to_string())
+        .collect();
+    repositories.sort();
+    repositories
+}
+
+/// The API's message in a client error (`{message} (HTTP 400)`).
+fn api_message(err: &hangar_client::ClientError) -> String {
+    let text = err.to_string();
+    text.strip_suffix(" (HTTP 400)")
+        .unwrap_or_else(|| panic!("not a 400: {text}"))
+        .to_string()
+}
+
+/// `hangar deploy --builder native ARGS` without an image, beside a
+/// Dockerfile the native builder can build: it must fail with `message`
+/// (the control plane's own words) before building or pushing anything.
+async fn refused_before_building(hangar: &Hangar<'_>, args: &[&str], message: &str) -> Run {
+    std::fs::write(
+        hangar.dir.join("Dockerfile"),
+        "FROM scratch\nCOPY index.html /www/index.html\n",
+    )
+    .unwrap();
+    std::fs::write(hangar.dir.join("index.html"), "never built\n").unwrap();
+    let repositories = registry_repositories(hangar.tb).await;
+    let mut full = vec!["deploy", "--builder", "native"];
+    full.extend_from_slice(args);
+    let run = hangar.run(&full).await.fails_with(message);
+    for built in ["==> building", "builder", "pushing", "Pushed"] {
+        assert!(
+            !run.err.contains(built),
+            "{built:?}: built before the refusal: {}",
+            run.err
+        );
+    }
+    assert_eq!(
+        registry_repositories(hangar.tb).await,
+        repositories,
+        "an image was pushed before the refusal"
+    );
+    run
+}
+
 /// `[deploy] strategy = "{strategy}"`.
 fn strategy_section(strategy: &str) -> String {
     format!("[deploy]\n  strategy = \"{strategy}\"\n")
@@ -99,6 +166,7 @@ async fn canary_and_bluegreen_are_refused_for_an_app_with_volumes_and_change_not
         let err = tb.client.create_deploy(app, &req).await.unwrap_err();
         let message = err.to_string();
         assert_eq!(err.status(), Some(400), "{message}");
+        let request_refusal = api_message(&err);
         for part in [
             format!("the {strategy} strategy cannot deploy an app with volumes"),
             "process group 'app' mounts volume \"data\" at /data".to_string(),
@@ -153,6 +221,11 @@ async fn canary_and_bluegreen_are_refused_for_an_app_with_volumes_and_change_not
         );
         assert!(run.err.contains("--strategy rolling"), "{}", run.err);
         assert_eq!(fleet(&tb, app).await, before, "{strategy} (CLI)");
+
+        // Through the CLI with a Dockerfile to build: refused first, in the
+        // control plane's words, nothing built or pushed.
+        refused_before_building(&hangar, &["--strategy", strategy], &request_refusal).await;
+        assert_eq!(fleet(&tb, app).await, before, "{strategy} (CLI, build)");
     }
 
     // `--strategy rolling` replaces fly.toml's canary: deployed, and each
@@ -214,6 +287,7 @@ async fn bluegreen_without_a_health_check_is_refused_and_changes_nothing() {
     let err = tb.client.create_deploy(app, &req).await.unwrap_err();
     let message = err.to_string();
     assert_eq!(err.status(), Some(400), "{message}");
+    let request_refusal = api_message(&err);
     for part in [
         "the bluegreen strategy needs at least 1 health check",
         "no process group has one",
@@ -238,5 +312,136 @@ async fn bluegreen_without_a_health_check_is_refused_and_changes_nothing() {
     );
     assert!(message.contains("under [deploy] in fly.toml"), "{message}");
     assert_eq!(fleet(&tb, app).await, before, "bluegreen (fly.toml)");
+    let fly_toml_refusal = api_message(&err);
+
+    // `hangar deploy` with a Dockerfile to build: refused before the build,
+    // `--strategy bluegreen` and fly.toml's alike.
+    let hangar = Hangar::new(&tb, app);
+    std::fs::write(hangar.fly_toml(), worker_only("")).unwrap();
+    refused_before_building(&hangar, &["--strategy", "bluegreen"], &request_refusal).await;
+    assert_eq!(fleet(&tb, app).await, before, "bluegreen (CLI --strategy)");
+    std::fs::write(hangar.fly_toml(), toml).unwrap();
+    refused_before_building(&hangar, &[], &fly_toml_refusal).await;
+    assert_eq!(fleet(&tb, app).await, before, "bluegreen (CLI fly.toml)");
+    tb.stop().await;
+}
+
+/// Secrets, names to digests, as `hangar secrets list --json` shows them.
+async fn secret_digests(hangar: &Hangar<'_>) -> BTreeMap<String, String> {
+    let run = hangar.run(&["secrets", "list", "--json"]).await.ok();
+    let listed: serde_json::Value = serde_json::from_str(&run.out).expect("secrets JSON");
+    listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["digest"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secrets_change_whose_restart_is_refused_stores_nothing() {
+    let app = "refusedrestart";
+    let Some((tb, image)) = testbed_with_app(
+        "a_secrets_change_whose_restart_is_refused_stores_nothing",
+        app,
+    )
+    .await
+    else {
+        return;
+    };
+    // Release v1's fly.toml asks for bluegreen, and has no health check:
+    // deployed with the request's rolling, but a restart deploy (no
+    // strategy of its own) takes fly.toml's, which the control plane refuses.
+    let toml = format!(
+        "app = \"{app}\"\nprimary_region = \"dev\"\n\n[processes]\n  worker = \"sleep 100000\"\n\n\
+         [[vm]]\n  memory = \"256mb\"\n\n{}",
+        strategy_section("bluegreen")
+    );
+    let mut req = request(&image.reference, &toml);
+    req.strategy = Some("rolling".into());
+    deploy_ok(&tb, app, &req).await;
+    let hangar = Hangar::new(&tb, app);
+    std::fs::write(hangar.fly_toml(), &toml).unwrap();
+    let staged = hangar
+        .run(&["secrets", "set", "KEPT=old", "GONE=x", "--stage", "--json"])
+        .await
+        .ok();
+    let staged: serde_json::Value = serde_json::from_str(&staged.out).expect("changed JSON");
+    let version = staged["secrets_version"].as_u64().expect("secrets_version");
+    let secrets = secret_digests(&hangar).await;
+    assert_eq!(secrets.len(), 2, "{secrets:?}");
+    let before = fleet(&tb, app).await;
+
+    // Set: refused with the restart's reason, nothing stored.
+    let run = hangar
+        .run(&["secrets", "set", "KEPT=new", "ADDED=y"])
+        .await
+        .fails_with("the bluegreen strategy needs at least 1 health check");
+    assert!(run.err.contains("secrets not changed"), "{}", run.err);
+    assert!(run.err.contains("--stage"), "{}", run.err);
+    assert_eq!(
+        secret_digests(&hangar).await,
+        secrets,
+        "set stored a secret"
+    );
+    // Unset: the same.
+    hangar
+        .run(&["secrets", "unset", "GONE"])
+        .await
+        .fails_with("the bluegreen strategy needs at least 1 health check");
+    assert_eq!(
+        secret_digests(&hangar).await,
+        secrets,
+        "unset removed a secret"
+    );
+    // Import: the same.
+    hangar
+        .run_with_stdin(&["secrets", "import"], Some("ADDED=z\n"))
+        .await
+        .fails_with("secrets not changed");
+    assert_eq!(
+        secret_digests(&hangar).await,
+        secrets,
+        "import stored a secret"
+    );
+    // The API: a 400, and the version did not move.
+    let err = tb
+        .client
+        .set_secrets(app, BTreeMap::from([("KEPT".into(), "api".into())]), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    let staged = tb
+        .client
+        .set_secrets(app, BTreeMap::from([("KEPT".into(), "old".into())]), true)
+        .await
+        .expect("staged");
+    assert_eq!(
+        staged.secrets_version,
+        version + 1,
+        "a refused change bumped the version"
+    );
+    assert!(staged.deploy.is_none());
+    assert_eq!(fleet(&tb, app).await, before, "a refused change deployed");
+
+    // --stage stores without deploying, refused restart or not.
+    hangar
+        .run(&["secrets", "set", "KEPT=new", "--stage"])
+        .await
+        .ok();
+    let after = secret_digests(&hangar).await;
+    assert_ne!(after["KEPT"], secrets["KEPT"], "{after:?}");
+    assert_eq!(after["GONE"], secrets["GONE"]);
+    hangar
+        .run(&["secrets", "unset", "GONE", "--stage"])
+        .await
+        .ok();
+    assert!(!secret_digests(&hangar).await.contains_key("GONE"));
+    assert_eq!(fleet(&tb, app).await, before, "--stage deployed");
     tb.stop().await;
 }

@@ -97,6 +97,19 @@ pub struct DeployInput {
     pub description: String,
 }
 
+/// A deploy [`ControlPlane::check_deploy`] accepted, to hand to
+/// [`ControlPlane::queue_deploy`].
+pub struct CheckedDeploy {
+    app: String,
+    req: CreateDeployRequest,
+    description: String,
+    config: hangar_config::Config,
+    strategy: Strategy,
+    max_unavailable: f64,
+    wait_timeout: Duration,
+    release_command_timeout: Duration,
+}
+
 fn bad_config(text: String) -> HttpError {
     HttpError::bad_request(format!(
         "the app config is not valid; fix these and deploy again (check locally with `hangar config validate`):\n{text}"
@@ -166,16 +179,30 @@ impl ControlPlane {
         app: &str,
         input: DeployInput,
     ) -> HttpResult<Deployment> {
+        let checked = self.check_deploy(app, input).await?;
+        self.queue_deploy(checked).await
+    }
+
+    /// Everything [`ControlPlane::create_deploy`] checks before it records
+    /// anything: the app, fly.toml, the strategy and the settings. A refused
+    /// deploy is an error here; nothing is stored either way, so a caller
+    /// can check a deploy before a change it must not make unless the
+    /// deploy is accepted (a secrets change and its restart).
+    pub async fn check_deploy(&self, app: &str, input: DeployInput) -> HttpResult<CheckedDeploy> {
         self.app(app).await?;
-        let workflow = self.workflow()?.clone();
+        self.workflow()?;
         let mut req = input.request;
-        let previous = self.releases(app).await?.into_iter().next();
         if req.restart_only && (req.image.is_empty() || req.fly_toml.is_empty()) {
-            let latest = previous.clone().ok_or_else(|| {
-                HttpError::bad_request(format!(
+            let latest = self
+                .releases(app)
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(|| {
+                    HttpError::bad_request(format!(
                     "app {app:?} has no release to restart; deploy it first with `hangar deploy`"
                 ))
-            })?;
+                })?;
             req.image = latest.release.image;
             req.fly_toml = latest.fly_toml;
         }
@@ -241,6 +268,34 @@ impl ControlPlane {
             .release_command_timeout
             .map(|d| d.to_std())
             .unwrap_or(DEFAULT_TIMEOUT);
+        Ok(CheckedDeploy {
+            app: app.to_string(),
+            req,
+            description: input.description,
+            config,
+            strategy,
+            max_unavailable,
+            wait_timeout,
+            release_command_timeout,
+        })
+    }
+
+    /// Records a checked deploy (release N, `pending`; the deploy,
+    /// `queued`) and hands it to the controller.
+    pub async fn queue_deploy(self: &Arc<Self>, checked: CheckedDeploy) -> HttpResult<Deployment> {
+        let CheckedDeploy {
+            app,
+            req,
+            description,
+            config,
+            strategy,
+            max_unavailable,
+            wait_timeout,
+            release_command_timeout,
+        } = checked;
+        let app = app.as_str();
+        let workflow = self.workflow()?.clone();
+        let previous = self.releases(app).await?.into_iter().next();
         let secrets_version = workflow.vault.version(app).await?;
         let secrets_changed = previous
             .as_ref()
@@ -258,7 +313,7 @@ impl ControlPlane {
                     fly_toml: req.fly_toml.clone(),
                     secrets_version,
                     author: req.author.clone(),
-                    description: input.description,
+                    description,
                     deploy_id: id.clone(),
                 },
             )

@@ -204,7 +204,7 @@ fn standby_config(mut base: MachineConfig, watched: Vec<String>) -> MachineConfi
 
 /// Whether a Machine config has any health check.
 pub fn has_checks(config: &MachineConfig) -> bool {
-    !config.checks.is_empty() || config.services.iter().any(|s| !s.checks.is_empty())
+    hangar_config::strategy_rules::machine_has_checks(config)
 }
 
 struct Builder {

@@ -6,12 +6,12 @@
 //! facts of the Machine configs the deploy would create.
 
 use hangar_config::model::DeployStrategy;
-use hangar_config::strategy_rules::{strategy_refusal, GroupFacts, MountFacts};
+use hangar_config::strategy_rules::{strategy_refusal, GroupFacts};
 use hangar_types::MachineConfig;
 
 pub use hangar_config::strategy_rules::StrategySource;
 
-use super::plan::{has_checks, Strategy};
+use super::plan::Strategy;
 
 /// Refuses `strategy` for the app whose process groups get `groups`
 /// (name and Machine config each); the error says why and what to use.
@@ -20,17 +20,11 @@ pub fn check_strategy(
     source: StrategySource,
     groups: &[(String, MachineConfig)],
 ) -> Result<(), String> {
+    // The same facts `hangar deploy` gives the rule before it builds
+    // (hangar_config::strategy_rules::deploy_refusal).
     let facts: Vec<GroupFacts<'_>> = groups
         .iter()
-        .map(|(group, config)| GroupFacts {
-            group,
-            mount: config.mounts.first().map(|mount| MountFacts {
-                index: None,
-                volume: mount.name.as_deref(),
-                path: &mount.path,
-            }),
-            has_checks: has_checks(config),
-        })
+        .map(|(group, config)| GroupFacts::of_machine(group, config))
         .collect();
     match strategy_refusal(deploy_strategy(strategy), source, &facts) {
         Some(refusal) => Err(refusal.to_string()),
