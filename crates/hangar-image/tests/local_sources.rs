@@ -96,6 +96,54 @@ async fn oci_layout_resolves_and_layers_are_unpacked_once() {
     );
 }
 
+/// A Machine re-resolves its image at every start: resolving an unchanged
+/// local image must not rewrite (and fsync) its reference record, while a
+/// moved tag is still found and recorded.
+#[tokio::test]
+async fn re_resolving_an_unchanged_local_image_rewrites_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layout, first_digest) = sample_layout(dir.path());
+    let store = ImageStore::open(&dir.path().join("store")).unwrap();
+    let reference = format!("oci:{}:v1", layout.display());
+    let first = store.resolve(&reference).await.unwrap();
+    assert_eq!(first.digest, first_digest);
+    let refs = dir.path().join("store/refs");
+    let names = entries(&refs);
+    assert_eq!(names.len(), 1, "one reference record: {names:?}");
+    let record = refs.join(&names[0]);
+    let written = fs::metadata(&record).unwrap().ino();
+
+    let again = store.resolve(&reference).await.unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        fs::metadata(&record).unwrap().ino(),
+        written,
+        "an unchanged reference record is not written again"
+    );
+
+    // The tag moves to another image in the same layout.
+    let mut other_config = sample_config();
+    other_config.cmd = vec!["sh".to_owned()];
+    let moved_digest = hangar_image::layout::write_oci_layout(
+        &layout,
+        &dir.path().join("rootfs"),
+        &other_config,
+        "v1",
+    )
+    .unwrap();
+    assert_ne!(moved_digest, first_digest);
+    let moved = store.resolve(&reference).await.unwrap();
+    assert_eq!(moved.digest, moved_digest);
+    assert_eq!(moved.config.cmd, vec!["sh"]);
+    assert_ne!(fs::metadata(&record).unwrap().ino(), written, "rewritten");
+    let reopened = ImageStore::open(&dir.path().join("store")).unwrap();
+    assert_eq!(
+        reopened.cached(&reference).map(|i| i.digest),
+        Some(moved_digest)
+    );
+    assert!(entries(&dir.path().join("store/tmp")).is_empty());
+}
+
 #[tokio::test]
 async fn images_sharing_a_layer_share_its_directory() {
     let dir = tempfile::tempdir().unwrap();

@@ -102,6 +102,9 @@ pub struct MachineActor {
     checks_task: Option<tokio::task::JoinHandle<()>>,
     check_tx: mpsc::Sender<checks::CheckResult>,
     check_rx: mpsc::Receiver<checks::CheckResult>,
+    /// A transition added an event since old events were last pruned; the
+    /// actor prunes once the command (or timer) that made it is answered.
+    prune_due: bool,
 }
 
 enum Wake {
@@ -149,6 +152,7 @@ impl MachineActor {
                 checks_task: None,
                 check_tx,
                 check_rx,
+                prune_due: false,
             },
             view_rx,
         )
@@ -201,6 +205,7 @@ impl MachineActor {
                 }
                 Wake::Check(result) => self.record_check(result).await,
             }
+            self.prune_events_if_due().await;
         }
         if let Some(t) = self.checks_task.take() {
             t.abort();
@@ -321,16 +326,23 @@ impl MachineActor {
         }
         tracing::info!(machine = %self.record.id, app = %self.record.app, event = kind, state = %state, "machine transition");
         self.publish();
-        // Pruning old events is housekeeping: it waits until the transition
-        // is published, and skips `starting` (the boot's next transition
-        // prunes) so that it never delays a launch.
-        if state != MachineState::Starting {
-            if let Err(err) = self.shared.ledger.prune_events(&self.record.id).await {
-                tracing::warn!(machine = %self.record.id, %err, "cannot prune machine events");
-            }
-        }
+        // Pruning old events is housekeeping: `run` does it after the
+        // command's answer, so that it never delays one (a start's answer
+        // waits for `started`, not for a prune and its fsync).
+        self.prune_due = true;
         if matches!(state, MachineState::Stopped | MachineState::Created) {
             self.arm_schedule();
+        }
+    }
+
+    /// Drops the oldest events beyond the retention count, once per command
+    /// that added events.
+    async fn prune_events_if_due(&mut self) {
+        if !std::mem::take(&mut self.prune_due) {
+            return;
+        }
+        if let Err(err) = self.shared.ledger.prune_events(&self.record.id).await {
+            tracing::warn!(machine = %self.record.id, %err, "cannot prune machine events");
         }
     }
 
@@ -434,10 +446,26 @@ impl MachineActor {
         self.restart_at = None;
         self.schedule_at = None;
         let began = std::time::Instant::now();
+        // The image is resolved (read only: nothing is created on the host)
+        // while `starting` is persisted; the driver creates the task only
+        // once `starting` is durable.
+        let resolving = {
+            let images = self.shared.images.clone();
+            let reference = self.record.config.image.clone();
+            tokio::spawn(async move {
+                let image = images.resolve(&reference).await;
+                (image, began.elapsed())
+            })
+        };
         self.transition(MachineState::Starting, kind, source, request)
             .await;
         let starting_saved = began.elapsed();
-        match self.launch().await {
+        let (image, image_resolved) = match resolving.await {
+            Ok(resolved) => resolved,
+            Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+            Err(_) => return Err(AgentError::ShuttingDown),
+        };
+        match self.launch(image, began).await {
             Ok(()) => {
                 let launched = began.elapsed();
                 self.transition(MachineState::Started, "start", source, None)
@@ -445,9 +473,10 @@ impl MachineActor {
                 tracing::debug!(
                     machine = %self.record.id,
                     ?starting_saved,
+                    ?image_resolved,
                     ?launched,
                     started_saved = ?began.elapsed(),
-                    "machine boot (times since the boot began: `starting` persisted, driver start returned, `started` persisted and published)"
+                    "machine boot (times since the boot began: `starting` persisted, image resolved (beside it), driver start returned, `started` persisted and published)"
                 );
                 Ok(())
             }
@@ -469,12 +498,14 @@ impl MachineActor {
         }
     }
 
-    async fn launch(&mut self) -> Result<(), AgentError> {
-        let image = self
-            .shared
-            .images
-            .resolve(&self.record.config.image)
-            .await?;
+    /// Starts the task from the resolved image: volumes, spec, driver, logs
+    /// and checks. `began` is when the boot began, for the debug timings.
+    async fn launch(
+        &mut self,
+        image: Result<ResolvedImage, hangar_image::ImageError>,
+        began: std::time::Instant,
+    ) -> Result<(), AgentError> {
+        let image = image?;
         let network = match (self.record.ipv4, self.record.ipv6) {
             (Some(v4), Some(v6)) if self.shared.isolated => {
                 Some(self.shared.subnets.network_spec(v4, v6))
@@ -489,6 +520,7 @@ impl MachineActor {
                 guest_path: mount.path.clone(),
             });
         }
+        let volumes_attached = began.elapsed();
         crate::agent::check_secrets_version(
             &self.shared.secrets,
             &self.record.id,
@@ -497,7 +529,9 @@ impl MachineActor {
         )?;
         let secrets = self.shared.secrets.resolve(&self.record.app);
         let spec = launch::spec(&self.record, &image, network, mounts, &secrets)?;
+        let spec_built = began.elapsed();
         let task = self.shared.driver.start(&spec).await?;
+        let driver_started = began.elapsed();
         let log = self.shared.logs.machine(&self.record.id);
         log.clone()
             .pump(task.stdout, "stdout", self.record.instance_id.clone());
@@ -505,6 +539,15 @@ impl MachineActor {
         self.record.task = Some(task.handle);
         self.exit = Some(task.exit);
         self.start_checks();
+        tracing::debug!(
+            machine = %self.record.id,
+            volumes = self.record.config.mounts.len(),
+            ?volumes_attached,
+            ?spec_built,
+            ?driver_started,
+            logs_and_checks = ?began.elapsed(),
+            "machine launch (times since the boot began: volumes attached, secrets and spec ready, driver start returned, log pumps and checks started)"
+        );
         Ok(())
     }
 
