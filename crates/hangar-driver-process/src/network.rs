@@ -92,13 +92,11 @@ impl Bridge {
     /// Creates the bridge with its gateway addresses unless it already exists.
     /// Callers serialise calls (see the driver's bridge lock).
     pub(crate) fn ensure(&self) -> Result<(), DriverError> {
-        let name = &self.name;
-        let mac = self.mac();
         if !self.exists() {
+            let name = &self.name;
             ip_batch(
                 &[
                     format!("link add name {name} type bridge"),
-                    format!("link set {name} address {mac}"),
                     format!("addr add {}/{} dev {name}", self.gateway4, self.prefix4),
                     format!(
                         "addr add {}/{} dev {name} nodad",
@@ -108,33 +106,9 @@ impl Bridge {
                 ],
                 None,
             )?;
-        } else if !self.has_fixed_mac() {
-            // A bridge made by an earlier version (or by hand).
-            ip_batch(&[format!("link set {name} address {mac}")], None)?;
         }
         self.allow_bridged_traffic();
         Ok(())
-    }
-
-    /// The bridge's own hardware address, fixed and derived from its
-    /// gateway like a Machine's (see [`machine_mac`]). Left to itself, a
-    /// Linux bridge takes the lowest address among its ports, so every
-    /// Machine's veth joining or leaving could change the gateway's MAC
-    /// under the other Machines' neighbour entries, and their traffic to
-    /// the host would be lost until those entries were probed again.
-    fn mac(&self) -> String {
-        machine_mac(self.gateway4)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    }
-
-    /// True when the bridge's address was set rather than inherited from its
-    /// ports (`addr_assign_type` 3, "set by user space").
-    fn has_fixed_mac(&self) -> bool {
-        std::fs::read_to_string(format!("/sys/class/net/{}/addr_assign_type", self.name))
-            .is_ok_and(|t| t.trim() == "3")
     }
 
     /// With `br_netfilter` loaded, bridged frames traverse the iptables FORWARD
