@@ -133,6 +133,8 @@ async fn deploys_under_load_fail_no_request() {
         );
         report.push((strategy, ok, failures));
     }
+    // Its Machines must not outlive the test.
+    tb.stop().await;
     for (strategy, ok, failures) in &report {
         assert!(
             failures.is_empty(),

@@ -234,4 +234,5 @@ async fn ssh_console_is_an_interactive_shell_on_a_terminal() {
         }
         other => panic!("a stopped machine is refused: {:?}", other.err()),
     }
+    tb.stop().await;
 }
