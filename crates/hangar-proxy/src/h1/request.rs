@@ -115,10 +115,7 @@ pub(crate) fn parse(buf: &[u8]) -> Parsed {
                 Treatment::Keep
             }
             b"content-length" => {
-                let Some(length) = std::str::from_utf8(header.value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                else {
+                let Some(length) = content_length(header.value) else {
                     return Parsed::NotLean;
                 };
                 if seen_length && length != head.content_length {
@@ -189,6 +186,17 @@ pub(crate) fn parse(buf: &[u8]) -> Parsed {
         return Parsed::NotLean;
     }
     Parsed::Head(head)
+}
+
+/// A `Content-Length` value: digits only (RFC 9110 §8.6; `+5` or `5 5`,
+/// which some parsers take and others refuse, would let the proxy and the
+/// Machine disagree on where a request ends).
+pub(crate) fn content_length(value: &[u8]) -> Option<usize> {
+    let digits = value.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// The text of `range` in `buf`; parsing checked it is a token or a path.
@@ -384,6 +392,8 @@ mod tests {
             b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             b"GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a\r\nConnection: x-secret\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\nhello",
+            b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\nhello",
         ] {
             assert!(
                 matches!(parse(raw), Parsed::NotLean),

@@ -82,9 +82,7 @@ pub(crate) fn parse(buf: &[u8], head_request: bool) -> Parsed {
         let value = header.value;
         let mut forward = true;
         if name.eq_ignore_ascii_case("content-length") {
-            let parsed = std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
+            let parsed = super::request::content_length(value).map(|n| n as u64);
             match (parsed, length) {
                 (Some(n), None) => length = Some(n),
                 (Some(n), Some(m)) if n == m => {}
@@ -344,6 +342,10 @@ mod tests {
                 b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                 false
             ),
+            Parsed::Invalid(_)
+        ));
+        assert!(matches!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: +1\r\n\r\n", false),
             Parsed::Invalid(_)
         ));
     }
