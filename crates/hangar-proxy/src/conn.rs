@@ -141,14 +141,9 @@ impl Proxy {
         app: Option<&str>,
         public_port: u16,
     ) -> PortTimeouts {
-        let options = app.and_then(|app| {
-            table
-                .machines
-                .iter()
-                .filter(|m| m.app == app)
-                .find_map(|m| m.http_service(public_port))
-                .and_then(|(_, port)| port.http_options.as_ref())
-        });
+        let options = app
+            .and_then(|app| table.http_port(app, public_port))
+            .and_then(|port| port.http_options.as_ref());
         self.timeouts_of(options)
     }
 

@@ -111,6 +111,14 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     hyper::header::UPGRADE,
 ];
 
+/// True for a header that is never forwarded (the [`HOP_BY_HOP`] list),
+/// whatever its case.
+pub(crate) fn is_hop_by_hop(name: &[u8]) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h.as_str().as_bytes()))
+}
+
 /// Removes the hop-by-hop headers and those the `Connection` header names.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if !headers.contains_key(hyper::header::CONNECTION) {

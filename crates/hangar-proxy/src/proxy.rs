@@ -252,16 +252,13 @@ impl Proxy {
         if !table.has_app(app) {
             return Err(ProxyErrorCode::UnknownApp(host.to_string()));
         }
-        let port = table
-            .machines
-            .iter()
-            .filter(|m| m.app == app)
-            .find_map(|m| m.http_service(client.public_port))
-            .map(|(_, port)| port)
-            .ok_or_else(|| ProxyErrorCode::NoService {
-                app: app.to_string(),
-                port: client.public_port,
-            })?;
+        let port =
+            table
+                .http_port(app, client.public_port)
+                .ok_or_else(|| ProxyErrorCode::NoService {
+                    app: app.to_string(),
+                    port: client.public_port,
+                })?;
         if port.force_https == Some(true) && !client.tls {
             return Ok((redirect_to_https(host, request.uri()), String::new()));
         }

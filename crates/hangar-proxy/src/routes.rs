@@ -55,6 +55,16 @@ impl RouteTable {
         self.machines.iter().any(|m| m.app == app)
     }
 
+    /// The port with an `http` handler that `app`'s Machines offer on
+    /// `public_port` (its options are the app's for that port).
+    pub fn http_port(&self, app: &str, public_port: u16) -> Option<&MachinePort> {
+        self.machines
+            .iter()
+            .filter(|m| m.app == app)
+            .find_map(|m| m.http_service(public_port))
+            .map(|(_, port)| port)
+    }
+
     /// The primary region of `app`, if the host named one.
     pub fn primary_region(&self, app: &str) -> Option<&str> {
         self.primary_regions.get(app).map(String::as_str)

@@ -187,13 +187,7 @@ impl Proxy {
             return Served::HandOver;
         }
         let public_port = side.client.public_port;
-        let Some(port) = table
-            .machines
-            .iter()
-            .filter(|m| m.app == app)
-            .find_map(|m| m.http_service(public_port))
-            .map(|(_, port)| port)
-        else {
+        let Some(port) = table.http_port(&app, public_port) else {
             return Served::HandOver;
         };
         let options = port.http_options.as_ref();

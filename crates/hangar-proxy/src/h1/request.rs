@@ -159,13 +159,8 @@ pub(crate) fn parse(buf: &[u8]) -> Parsed {
                 head.has_forwarded_port = true;
                 Treatment::Keep
             }
-            b"keep-alive"
-            | b"proxy-connection"
-            | b"proxy-authenticate"
-            | b"proxy-authorization"
-            | b"te"
-            | b"trailer"
-            | b"fly-replay-src"
+            name if crate::headers::is_hop_by_hop(name) => Treatment::Drop,
+            b"fly-replay-src"
             | b"fly-replay-failed"
             | b"fly-replay-cache-control"
             | b"fly-replay-cache-status"

@@ -104,12 +104,9 @@ pub(crate) fn parse(buf: &[u8], head_request: bool) -> Parsed {
                     head.close = false;
                 }
             }
-        } else if name.eq_ignore_ascii_case("keep-alive")
-            || name.eq_ignore_ascii_case("proxy-connection")
-            || name.eq_ignore_ascii_case("upgrade")
-            || name.eq_ignore_ascii_case("te")
-            || name.eq_ignore_ascii_case("trailer")
-        {
+        } else if crate::headers::is_hop_by_hop(name.as_bytes()) {
+            // `Transfer-Encoding` (forwarded with the chunks as they are)
+            // and `Connection` are handled above.
             forward = false;
         } else if name.eq_ignore_ascii_case("fly-replay") {
             head.replay = true;
