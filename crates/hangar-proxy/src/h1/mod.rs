@@ -69,7 +69,7 @@ enum Served {
 /// What one attempt on a Machine came to.
 enum Attempt {
     /// The response went to the client.
-    Forwarded { status: u16, close: bool },
+    Forwarded { close: bool },
     /// A reused connection turned out closed before any answer: try again
     /// on a new one.
     Stale,
@@ -219,29 +219,29 @@ impl Proxy {
         let placement = Placement::default();
         let mut fresh_only = false;
         let result = loop {
-            let (target, table) = match acquirer.acquire(&app, &placement).await {
+            let (chosen, table) = match acquirer.acquire(&app, &placement).await {
                 Ok(acquired) => acquired,
                 Err(error) => break Err(error),
             };
-            if target.h2_backend {
+            if chosen.h2_backend {
                 // h2c to the Machine is hyper's; nothing was sent yet.
                 return Served::HandOver;
             }
-            let pooled = if !target.per_request || fresh_only {
+            let pooled = if !chosen.per_request || fresh_only {
                 None
             } else {
-                self.raw_upstreams.checkout(target.upstream)
+                self.raw_upstreams.checkout(chosen.upstream)
             };
             let reused = pooled.is_some();
             let stream = match pooled {
                 Some(stream) => stream,
                 None => {
-                    let timeout = acquirer.connect_timeout(&target.machine_id);
-                    match upstream::dial(target.upstream, timeout).await {
+                    let timeout = acquirer.connect_timeout(&chosen.machine_id);
+                    match upstream::dial(chosen.upstream, timeout).await {
                         Ok(stream) => stream,
                         Err(reason) => {
-                            let machine = target.machine_id.clone();
-                            drop(target);
+                            let machine = chosen.machine_id.clone();
+                            drop(chosen);
                             if let Err(error) =
                                 acquirer.connect_failed(&app, machine, &reason).await
                             {
@@ -252,12 +252,12 @@ impl Proxy {
                     }
                 }
             };
-            let machine = target.machine_id.clone();
+            let machine = chosen.machine_id.clone();
             let attempt = self
                 .attempt(
                     io,
                     stream,
-                    &target,
+                    &chosen,
                     scratch,
                     AttemptKind {
                         reused,
@@ -265,17 +265,21 @@ impl Proxy {
                         head_request,
                         client_close: head.close,
                     },
+                    // Counted once the answer is known, before it is sent (as
+                    // on the hyper path): whoever got it sees it counted.
+                    |status| {
+                        self.metrics
+                            .request(&app, &machine, status, began.elapsed())
+                    },
                 )
                 .await;
-            drop(target);
+            drop(chosen);
             match attempt {
-                Attempt::Forwarded { status, close } => {
+                Attempt::Forwarded { close } => {
                     if scratch.invalidated_replay_cache {
                         self.replay_cache
-                            .invalidate(&host_key(), strip_query(target_path(buf, head)));
+                            .invalidate(&host_key(), strip_query(target.path));
                     }
-                    self.metrics
-                        .request(&app, &machine, status, began.elapsed());
                     return Served::Answered { close };
                 }
                 Attempt::Stale => fresh_only = true,
@@ -293,7 +297,7 @@ impl Proxy {
                         machine_id: machine,
                         table,
                     };
-                    break self.replay(buf, head, side, &app, first).await;
+                    break self.replay(buf, head, side, &app, &host_key(), first).await;
                 }
             }
         };
@@ -314,13 +318,15 @@ impl Proxy {
         }
     }
 
-    /// Follows a Machine's `fly-replay` answer on the general path.
+    /// Follows a Machine's `fly-replay` answer on the general path;
+    /// `host_key` is the Host lowercase, without port (the replay cache key).
     async fn replay(
         self: &Arc<Self>,
         buf: &[u8],
         head: &RequestHead,
         side: &ClientSide<'_>,
         app: &str,
+        host_key: &str,
         first: FirstAnswer,
     ) -> Result<(hyper::Response<crate::forward::ProxyBody>, String), ProxyErrorCode> {
         let target = head.target(buf);
@@ -333,12 +339,9 @@ impl Proxy {
         let mut parts = request?.into_parts().0;
         parts.headers = head.header_map(buf);
         self.prepare_request(&mut parts, target.host, side.client, None);
-        let host = strip_port(target.host)
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
         let destination = Destination {
             app,
-            host: &host,
+            host: host_key,
             public_port: side.client.public_port,
             response_options: None,
         };
@@ -362,6 +365,7 @@ impl Proxy {
         target: &crate::balance::Target,
         scratch: &mut Scratch,
         kind: AttemptKind,
+        answered: impl FnOnce(u16),
     ) -> Attempt
     where
         I: AsyncWrite + Unpin,
@@ -429,6 +433,7 @@ impl Proxy {
                 Err(reason) => Attempt::Failed(reason),
             };
         }
+        answered(response.status);
         scratch.invalidated_replay_cache = response.invalidates_replay_cache;
         let close = kind.client_close || response.framing == Framing::UntilClose;
         let request_id = headers::request_id();
@@ -441,7 +446,6 @@ impl Proxy {
             out,
         );
         rbuf.advance(response.head_len);
-        let status = response.status;
         let reusable = match forward_body(io, &mut stream, rbuf, out, response.framing).await {
             Ok(reusable) => reusable,
             Err(()) => return Attempt::Broken,
@@ -449,7 +453,7 @@ impl Proxy {
         if reusable && !response.close && target.per_request {
             self.raw_upstreams.checkin(target.upstream, stream);
         }
-        Attempt::Forwarded { status, close }
+        Attempt::Forwarded { close }
     }
 }
 
@@ -648,8 +652,4 @@ fn dechunk(body: &[u8]) -> Result<Option<Vec<u8>>, String> {
 
 fn strip_query(path: &str) -> &str {
     path.split_once('?').map_or(path, |(path, _)| path)
-}
-
-fn target_path<'b>(buf: &'b [u8], head: &RequestHead) -> &'b str {
-    head.target(buf).path
 }
